@@ -1,0 +1,46 @@
+import { Command } from 'commander';
+import { loadConfig, ConfigError, EX_CONFIG, defaultConfigPath, type Config } from '../config/index.js';
+import { composeApp, type App } from '../compose.js';
+import { createLogger, type Logger } from '../shared/logger.js';
+
+export const EX_USAGE = 64;
+export const EX_DATAERR = 65;
+export const EX_NOUSER = 67;
+export const EX_SOFTWARE = 70;
+export const EX_TEMPFAIL = 75;
+
+/** A CLI failure with the exit status it should end with. */
+export class CliError extends Error {
+  constructor(message: string, readonly exitCode: number = 1) {
+    super(message);
+  }
+}
+
+export interface GlobalOptions {
+  config?: string;
+}
+
+export function configOption(cmd: Command): Command {
+  return cmd.option('-c, --config <file>', 'config file (env DESKGATE_CONFIG)', defaultConfigPath());
+}
+
+export function loadConfigOrExit(file: string | undefined): Config {
+  try {
+    return loadConfig(file ?? defaultConfigPath());
+  } catch (err) {
+    if (err instanceof ConfigError) throw new CliError(err.message, EX_CONFIG);
+    throw err;
+  }
+}
+
+/** Opens the app for a short CLI command: parsing inline (no worker threads), logs at warn. */
+export async function withApp<T>(file: string | undefined, fn: (app: App, config: Config, logger: Logger) => Promise<T> | T): Promise<T> {
+  const config = loadConfigOrExit(file);
+  const logger = createLogger(process.env.DESKGATE_LOG_LEVEL as never ?? (config.log.level === 'info' ? 'warn' : config.log.level));
+  const app = composeApp(config, { logger, parseWorkers: 0 });
+  try {
+    return await fn(app, config, logger);
+  } finally {
+    await app.close();
+  }
+}

@@ -1,0 +1,51 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { Config } from './config/index.js';
+import { resolveSecret } from './config/index.js';
+import { openDatabase, RawStore, AttachmentStore, createIntakeRepo, createIntakeWriter, createTicketsRepo, createTicketViewsRepo } from './store/index.js';
+import { createMessageParser } from './parse/index.js';
+import { createDirectory, supportAddressOf } from './rules/index.js';
+import { createIntakeProcessor, type PipelineContext } from './pipeline/index.js';
+import { createAcceptMessage } from './ingest/index.js';
+import { systemClock, type Clock } from './shared/clock.js';
+import type { Logger } from './shared/logger.js';
+
+/**
+ * The composition root: builds every stage from one validated Config. serve, inject and the
+ * other CLI commands and the tests all start here, so they run the same code.
+ */
+export function composeApp(config: Config, opts: { logger: Logger; clock?: Clock; parseWorkers?: number }) {
+  const clock = opts.clock ?? systemClock;
+  const db = openDatabase(config.data_dir);
+  const intake = createIntakeRepo(db);
+  const tickets = createTicketsRepo(db);
+  const views = createTicketViewsRepo(db);
+  const raw = new RawStore(config.data_dir);
+  const attachments = new AttachmentStore(config.data_dir);
+  const directory = createDirectory(config.support_addresses, config.agents);
+  const parser = createMessageParser({ workers: opts.parseWorkers ?? config.processing.parse_workers, replyLine: config.email.reply_line });
+  const ctx: PipelineContext = {
+    db, intake, tickets, raw, attachments, parser, directory,
+    settings: { thirdPartyReplies: config.email.third_party_replies, useReplyToAsRequester: config.email.use_reply_to_as_requester },
+    replyLine: config.email.reply_line,
+    secret: resolveSecret(config),
+    logger: opts.logger,
+    clock,
+    nodeId: `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
+  };
+  // Staff names come from the config; keep the users table in step so the CLI shows them.
+  db.transaction(() => { for (const a of config.agents) tickets.ensureUser(a.email, a.name ?? null, { overwriteName: true }); })();
+  const processor = createIntakeProcessor(ctx, { batchSize: config.processing.batch_size });
+  const writer = createIntakeWriter({ db, intake, raw, onCommitted: () => processor.kick() });
+  const accept = createAcceptMessage({ raw, writer, maxSize: config.smtp.max_message_size, now: () => clock.now() });
+  return {
+    config, db, intake, tickets, views, raw, ctx, processor, accept,
+    supportAddressOf: (address: string) => supportAddressOf(directory, address)?.address,
+    async close(): Promise<void> {
+      await parser.close();
+      db.close();
+    },
+  };
+}
+
+export type App = ReturnType<typeof composeApp>;

@@ -1,0 +1,186 @@
+import { z } from 'zod';
+import { parseDuration, parseSize } from '../shared/units.js';
+import { isPlausibleAddress, normalizeAddress } from '../shared/addresses.js';
+
+/**
+ * The one place where every config key, its type and its default live.
+ * config/deskgate.example.yaml documents the same keys for admins; keep the two in step.
+ */
+
+const duration = (def: string) =>
+  z
+    .union([z.string(), z.number()])
+    .default(def)
+    .transform((v, ctx) => {
+      const ms = parseDuration(v);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: `not a duration: ${JSON.stringify(v)} (use e.g. 30s, 5m, 1h, 2d)` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+const size = (def: string) =>
+  z
+    .union([z.string(), z.number()])
+    .default(def)
+    .transform((v, ctx) => {
+      const bytes = parseSize(v);
+      if (bytes === undefined) {
+        ctx.addIssue({ code: 'custom', message: `not a size: ${JSON.stringify(v)} (use e.g. 512KB, 25MB)` });
+        return z.NEVER;
+      }
+      return bytes;
+    });
+
+const address = z
+  .string()
+  .transform(normalizeAddress)
+  .refine(isPlausibleAddress, { message: 'not a valid email address' });
+
+const hostPort = z.object({
+  host: z.string().min(1).default('127.0.0.1'),
+  port: z.number().int().min(0).max(65535),
+}).strict();
+
+const smtp = z.object({
+  listen: z.array(hostPort).default([{ host: '127.0.0.1', port: 2525 }]),
+  hostname: z.string().min(1).default('localhost'),
+  max_message_size: size('25MB'),
+  tls: z.object({ key: z.string().min(1), cert: z.string().min(1) }).strict().optional(),
+  max_clients: z.number().int().positive().default(100),
+  max_recipients: z.number().int().positive().default(50),
+  socket_timeout: duration('60s'),
+  /** Reverse DNS of connecting clients: only for logs, off in tests (no DNS there). */
+  reverse_lookup: z.boolean().default(true),
+}).strict();
+
+const supportAddress = z.object({
+  address,
+  name: z.string().optional(),
+  group: z.string().optional(),
+}).strict();
+
+const agent = z.object({
+  email: address,
+  name: z.string().optional(),
+  role: z.enum(['admin', 'agent', 'light_agent']).default('agent'),
+  groups: z.array(z.string()).default([]),
+}).strict();
+
+const blocklistEntry = z.string().transform((s) => s.trim().toLowerCase()).refine(
+  (s) => /^\*@[^@\s]+$/.test(s) || isPlausibleAddress(s),
+  { message: 'blocklist entries are addresses or *@domain patterns' },
+);
+
+const ccs = z.object({
+  enabled: z.boolean().default(true),
+  end_users_can_add: z.boolean().default(true),
+  agent_ccs_become_followers: z.boolean().default(false),
+  max: z.number().int().min(0).max(1000).default(48),
+  blocklist: z.array(blocklistEntry).default([]),
+}).strict();
+
+const email = z.object({
+  third_party_replies: z.enum(['private', 'public']).default('private'),
+  agent_forwarding: z.boolean().default(true),
+  reply_line: z.string().min(5).default('##- Please type your reply above this line -##'),
+  use_reply_to_as_requester: z.boolean().default(false),
+}).strict();
+
+const trust = z.object({
+  verify: z.boolean().default(true),
+  require_authenticated_agents: z.boolean().default(true),
+  trusted_authserv_id: z.string().optional(),
+}).strict();
+
+const dns = z.object({
+  servers: z.array(z.string()).default([]),
+  timeout: duration('3s'),
+}).strict();
+
+const limits = z.object({
+  per_sender_per_hour: z.number().int().positive().default(20),
+  notifications_per_recipient_per_hour: z.number().int().positive().default(20),
+}).strict();
+
+const outbound = z.object({
+  smtp: z.object({
+    host: z.string().min(1),
+    port: z.number().int().min(1).max(65535).default(587),
+    secure: z.boolean().default(false),
+    auth: z.object({ user: z.string(), pass: z.string() }).strict().optional(),
+  }).strict().optional(),
+  retry_for: duration('2d'),
+  retry_initial: duration('1m'),
+  retry_max: duration('1h'),
+  dkim: z.object({ domain: z.string(), selector: z.string(), private_key: z.string() }).strict().optional(),
+}).strict();
+
+const imapAccount = z.object({
+  host: z.string().min(1),
+  port: z.number().int().min(1).max(65535).default(993),
+  secure: z.boolean().default(true),
+  user: z.string().min(1),
+  pass: z.string(),
+  mailbox: z.string().default('INBOX'),
+  processed_mailbox: z.string().optional(),
+  poll_interval: duration('60s'),
+  idle: z.boolean().default(true),
+  address: address.optional(),
+}).strict();
+
+const processing = z.object({
+  /** Threads that parse MIME beside the event loop; 0 parses inline (useful in tests). */
+  parse_workers: z.number().int().min(0).max(16).default(1),
+  /** Intake rows claimed per processing batch. */
+  batch_size: z.number().int().min(1).max(1000).default(64),
+}).strict();
+
+export const configSchema = z.object({
+  data_dir: z.string().default('./data'),
+  base_url: z.string().url().optional(),
+  secret: z.string().optional(),
+  smtp: smtp.default(smtp.parse({})),
+  support_addresses: z.array(supportAddress).min(1, { message: 'at least one support address is needed' }),
+  groups: z.array(z.object({ name: z.string().min(1) }).strict()).default([]),
+  agents: z.array(agent).default([]),
+  ccs: ccs.default(ccs.parse({})),
+  email: email.default(email.parse({})),
+  trust: trust.default(trust.parse({})),
+  dns: dns.default(dns.parse({})),
+  limits: limits.default(limits.parse({})),
+  outbound: outbound.default(outbound.parse({})),
+  imap: z.array(imapAccount).default([]),
+  // Trigger and automation definitions: validated here as lists; the trigger stage owns their shape.
+  triggers: z.array(z.unknown()).optional(),
+  automations: z.array(z.unknown()).optional(),
+  automations_interval: duration('1h'),
+  suspended: z.object({ keep_days: z.number().int().positive().default(14) }).strict().default({ keep_days: 14 }),
+  metrics: z.object({ listen: z.string() }).strict().optional(),
+  log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).strict().default({ level: 'info' }),
+  processing: processing.default(processing.parse({})),
+}).strict().superRefine((cfg, ctx) => {
+  const groupNames = new Set(cfg.groups.map((g) => g.name));
+  cfg.support_addresses.forEach((s, i) => {
+    if (s.group !== undefined && !groupNames.has(s.group)) {
+      ctx.addIssue({ code: 'custom', path: ['support_addresses', i, 'group'], message: `unknown group "${s.group}" (not in groups:)` });
+    }
+  });
+  const seen = new Set<string>();
+  cfg.agents.forEach((a, i) => {
+    if (seen.has(a.email)) ctx.addIssue({ code: 'custom', path: ['agents', i, 'email'], message: `agent ${a.email} is listed twice` });
+    seen.add(a.email);
+    a.groups.forEach((g, j) => {
+      if (!groupNames.has(g)) ctx.addIssue({ code: 'custom', path: ['agents', i, 'groups', j], message: `unknown group "${g}" (not in groups:)` });
+    });
+  });
+  const support = new Set(cfg.support_addresses.map((s) => s.address));
+  cfg.agents.forEach((a, i) => {
+    if (support.has(a.email)) ctx.addIssue({ code: 'custom', path: ['agents', i, 'email'], message: 'a support address cannot be an agent (R1)' });
+  });
+});
+
+export type Config = z.output<typeof configSchema> & { readonly configPath: string; readonly configDir: string };
+export type SupportAddress = Config['support_addresses'][number];
+export type AgentConfig = Config['agents'][number];

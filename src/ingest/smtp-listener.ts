@@ -1,0 +1,132 @@
+import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { SMTPServer, type SMTPServerSession, type SMTPServerDataStream, type SMTPServerAddress } from 'smtp-server';
+import type { Logger } from '../shared/logger.js';
+import { DeskgateError, errorMessage } from '../shared/errors.js';
+import { normalizeAddress, isPlausibleAddress } from '../shared/addresses.js';
+import { isAccepted, type AcceptMessage } from './accept-message.js';
+
+export interface SmtpListenerOptions {
+  listen: ReadonlyArray<{ host: string; port: number }>;
+  hostname: string;
+  maxMessageSize: number;
+  maxClients: number;
+  maxRecipients: number;
+  socketTimeoutMs: number;
+  reverseLookup: boolean;
+  tls?: { key: string; cert: string } | undefined;
+  /** R1/R5: the support address an envelope recipient stands for, or undefined. */
+  supportAddressOf: (address: string) => string | undefined;
+  /** How long SIGTERM waits for sessions in progress before answering 421. */
+  closeTimeoutMs?: number;
+}
+
+export interface SmtpListener {
+  /** The bound addresses (port 0 in tests is resolved here). */
+  addresses(): Array<{ host: string; port: number }>;
+  close(): Promise<void>;
+  readonly sessions: number;
+}
+
+function smtpError(message: string, responseCode: number): Error {
+  return Object.assign(new Error(message), { responseCode });
+}
+
+function receivedLine(session: SMTPServerSession, hostname: string, id: string, rcpt: string): string {
+  const helo = (session.hostNameAppearsAs || 'unknown').replace(/[^\x21-\x7e]/g, '');
+  const rdns = session.clientHostname && session.clientHostname !== `[${session.remoteAddress}]` ? `${session.clientHostname} ` : '';
+  const proto = session.secure ? 'ESMTPS' : 'ESMTP';
+  return `Received: from ${helo} (${rdns}[${session.remoteAddress}])\r\n\tby ${hostname} (deskgate) with ${proto} id ${id}\r\n\tfor <${rcpt}>; ${new Date().toUTCString()}\r\n`;
+}
+
+/**
+ * The MX: thin glue from smtp-server's callbacks to acceptMessage. It accepts RCPT only for
+ * support addresses (R5, so never a relay), refuses AUTH, and answers 250 only after the
+ * message is durable (R6).
+ */
+export async function startSmtpListener(opts: SmtpListenerOptions, accept: AcceptMessage, logger: Logger): Promise<SmtpListener> {
+  const log = logger.child({ stage: 'ingest', via: 'smtp' });
+  let sessions = 0;
+  const tls = opts.tls ? { key: readFileSync(opts.tls.key), cert: readFileSync(opts.tls.cert) } : undefined;
+
+  const makeServer = () => new SMTPServer({
+    name: opts.hostname,
+    banner: 'deskgate ESMTP',
+    size: opts.maxMessageSize,
+    maxClients: opts.maxClients,
+    socketTimeout: opts.socketTimeoutMs,
+    closeTimeout: opts.closeTimeoutMs ?? 10_000,
+    disableReverseLookup: !opts.reverseLookup,
+    authOptional: true,
+    disabledCommands: tls ? ['AUTH'] : ['AUTH', 'STARTTLS'],
+    ...(tls ? { key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2' as const } : {}),
+    logger: false,
+    onConnect(session, cb) {
+      sessions++;
+      log.debug({ event: 'ingest:connect', session: session.id, remote: session.remoteAddress }, 'connection');
+      cb();
+    },
+    onClose() {
+      sessions--;
+    },
+    onMailFrom(address: SMTPServerAddress, session, cb) {
+      const from = address.address ? normalizeAddress(address.address) : '';
+      if (from !== '' && !isPlausibleAddress(from)) return cb(smtpError('5.1.7 Bad sender address syntax', 553));
+      cb();
+    },
+    onRcptTo(address: SMTPServerAddress, session, cb) {
+      const rcpt = normalizeAddress(address.address);
+      if (!opts.supportAddressOf(rcpt)) {
+        log.info({ event: 'ingest:rejected', session: session.id, remote: session.remoteAddress, rcpt, reason: 'unknown_recipient' }, 'recipient refused');
+        return cb(smtpError('5.1.1 Mailbox unavailable: not a support address here', 550));
+      }
+      if (session.envelope.rcptTo.length >= opts.maxRecipients) return cb(smtpError('4.5.3 Too many recipients', 452));
+      cb();
+    },
+    onData(stream: SMTPServerDataStream, session, cb) {
+      const to = [...new Set(session.envelope.rcptTo.map((r) => normalizeAddress(r.address)))];
+      const from = session.envelope.mailFrom ? normalizeAddress(session.envelope.mailFrom.address) || null : null;
+      const id = randomBytes(6).toString('hex');
+      accept(stream, { via: 'smtp', from, to, remoteIp: session.remoteAddress, helo: session.hostNameAppearsAs ?? null }, receivedLine(session, opts.hostname, id, to[0]!))
+        .then((result) => {
+          if (!isAccepted(result) || stream.sizeExceeded) {
+            log.info({ event: 'ingest:rejected', session: session.id, remote: session.remoteAddress, size: result.size, reason: 'too_large' }, 'message too large');
+            return cb(smtpError(`5.3.4 Message too big (limit ${opts.maxMessageSize} bytes)`, 552));
+          }
+          log.info({ event: 'ingest:accepted', session: session.id, remote: session.remoteAddress, intake_id: result.intakeId, message_id: result.messageId, duplicate: result.duplicate, size: result.size }, 'message accepted');
+          cb(null, `2.0.0 Ok: queued as ${result.intakeId}${result.duplicate ? ' (duplicate)' : ''}`);
+        })
+        .catch((err: unknown) => {
+          stream.resume(); // keep the session in a sane state whatever failed
+          const code = err instanceof DeskgateError && err.smtpCode ? err.smtpCode : 451;
+          log.error({ event: 'ingest:error', session: session.id, code: err instanceof DeskgateError ? err.code : 'INGEST_ERROR', err: errorMessage(err) }, 'message not accepted');
+          cb(smtpError('4.3.0 Temporary failure storing the message, try again later', code));
+        });
+    },
+  });
+
+  const servers: SMTPServer[] = [];
+  const bound: Array<{ host: string; port: number }> = [];
+  for (const l of opts.listen) {
+    const server = makeServer();
+    server.on('error', (err) => log.error({ event: 'ingest:server_error', err: errorMessage(err) }, 'smtp server error'));
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error) => reject(new DeskgateError('INGEST_LISTEN', `cannot listen on ${l.host}:${l.port}: ${err.message}`, { cause: err }));
+      server.server.once('error', onError);
+      server.listen(l.port, l.host, () => {
+        server.server.off('error', onError);
+        const addr = server.server.address();
+        bound.push({ host: l.host, port: typeof addr === 'object' && addr ? addr.port : l.port });
+        resolve();
+      });
+    });
+    servers.push(server);
+    log.info({ event: 'ingest:listening', host: l.host, port: bound[bound.length - 1]!.port, starttls: Boolean(tls) }, 'SMTP listening');
+  }
+
+  return {
+    addresses: () => [...bound],
+    get sessions() { return sessions; },
+    close: () => Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())))).then(() => undefined),
+  };
+}

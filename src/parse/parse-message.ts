@@ -1,0 +1,148 @@
+import { createHash } from 'node:crypto';
+import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
+import { convert as htmlToText } from 'html-to-text';
+import sanitizeHtml from 'sanitize-html';
+import { normalizeAddress } from '../shared/addresses.js';
+import { cutReply } from './reply-cut.js';
+import { extractMessageIds } from './header-fields.js';
+
+export interface Mailbox {
+  address: string;
+  name: string;
+}
+
+export interface ParsedAttachment {
+  filename: string | null;
+  contentType: string;
+  size: number;
+  sha256: string;
+  contentId: string | null;
+  inline: boolean;
+  content: Buffer;
+}
+
+/** Headers that mark robots and lists (R42) and authentication results (R44), kept verbatim. */
+export interface TrustHeaders {
+  autoSubmitted: string | null;
+  precedence: string | null;
+  xAutoreply: string | null;
+  xAutorespond: string | null;
+  xAutoResponseSuppress: string | null;
+  listId: string | null;
+  listUnsubscribe: string | null;
+  authenticationResults: string[];
+}
+
+/** One inbound message as the later stages see it: plain data, no I/O handles. */
+export interface ParsedMessage {
+  messageId: string | null;
+  inReplyTo: string[];
+  references: string[];
+  subject: string;
+  /** Every From address; R45 rejects mail with more than one. */
+  from: Mailbox[];
+  replyTo: Mailbox[];
+  to: Mailbox[];
+  cc: Mailbox[];
+  date: string | null;
+  /** R61: the text/plain part, or the HTML converted to text. */
+  text: string;
+  /** R64: the text with quoted history and signature cut. */
+  visibleText: string;
+  /** R9: the HTML body sanitised (no scripts, no remote-loading tricks), cid: links kept (R63). */
+  html: string | null;
+  attachments: ParsedAttachment[];
+  /** R11: reply tokens written as [DG-<token>] anywhere in the text or HTML. */
+  bodyTokens: string[];
+  trust: TrustHeaders;
+}
+
+export interface ParseOptions {
+  replyLine: string;
+}
+
+const SANITIZE: sanitizeHtml.IOptions = {
+  allowedTags: sanitizeHtml.defaults.allowedTags.concat(['img', 'span', 'font', 'center', 'u', 's']),
+  allowedAttributes: {
+    a: ['href', 'name', 'title'],
+    img: ['src', 'alt', 'title', 'width', 'height'],
+    td: ['colspan', 'rowspan', 'align', 'valign'],
+    th: ['colspan', 'rowspan', 'align', 'valign'],
+    '*': ['dir', 'lang'],
+  },
+  allowedSchemes: ['http', 'https', 'mailto', 'tel'],
+  allowedSchemesByTag: { img: ['cid', 'data', 'https'] },
+  allowProtocolRelative: false,
+};
+
+function mailboxes(field: AddressObject | AddressObject[] | undefined): Mailbox[] {
+  if (!field) return [];
+  const out: Mailbox[] = [];
+  const walk = (list: AddressObject['value']) => {
+    for (const a of list) {
+      if (a.group) walk(a.group);
+      else if (a.address) out.push({ address: normalizeAddress(a.address), name: (a.name ?? '').trim() });
+    }
+  };
+  for (const obj of Array.isArray(field) ? field : [field]) walk(obj.value);
+  return out;
+}
+
+function header(mail: ParsedMail, name: string): string | null {
+  const line = mail.headerLines.find((h) => h.key === name);
+  if (!line) return null;
+  const colon = line.line.indexOf(':');
+  return line.line.slice(colon + 1).replace(/\r?\n[ \t]+/g, ' ').trim();
+}
+
+const TOKEN_IN_BODY = /\[DG-([0-9]+-[0-9a-f]{16})\]/gi;
+
+/** Parses raw RFC 5322 bytes into a ParsedMessage. Throws on input mailparser cannot read at all. */
+export async function parseMessage(raw: Buffer, opts: ParseOptions): Promise<ParsedMessage> {
+  const mail = await simpleParser(raw, { keepCidLinks: true, skipImageLinks: true, skipTextToHtml: true, skipTextLinks: true });
+  const html = typeof mail.html === 'string' && mail.html.trim() !== '' ? sanitizeHtml(mail.html, SANITIZE) : null;
+  let text = mail.text ?? '';
+  if (text.trim() === '' && typeof mail.html === 'string') {
+    text = htmlToText(mail.html, { wordwrap: false, selectors: [{ selector: 'img', format: 'skip' }] });
+  }
+  text = text.replace(/\r\n?/g, '\n');
+  const messageIds = extractMessageIds(mail.messageId ?? null);
+  const refs = Array.isArray(mail.references) ? mail.references.join(' ') : mail.references;
+  const attachments = mail.attachments.map((a): ParsedAttachment => ({
+    filename: a.filename ?? null,
+    contentType: a.contentType || 'application/octet-stream',
+    size: a.content.length,
+    sha256: createHash('sha256').update(a.content).digest('hex'),
+    contentId: a.contentId ?? a.cid ?? null,
+    inline: a.contentDisposition === 'inline' || a.related === true,
+    content: a.content,
+  }));
+  const tokenSource = `${text}\n${typeof mail.html === 'string' ? mail.html : ''}`;
+  const bodyTokens = [...new Set([...tokenSource.matchAll(TOKEN_IN_BODY)].map((m) => m[1]!.toLowerCase()))];
+  return {
+    messageId: messageIds.length === 1 ? messageIds[0]! : null,
+    inReplyTo: extractMessageIds(mail.inReplyTo ?? null),
+    references: extractMessageIds(refs ?? null),
+    subject: (mail.subject ?? '').replace(/[\r\n]+/g, ' ').trim(),
+    from: mailboxes(mail.from),
+    replyTo: mailboxes(mail.replyTo),
+    to: mailboxes(mail.to),
+    cc: mailboxes(mail.cc),
+    date: mail.date && !Number.isNaN(mail.date.getTime()) ? mail.date.toISOString() : null,
+    text,
+    visibleText: cutReply(text, opts.replyLine),
+    html,
+    attachments,
+    bodyTokens,
+    trust: {
+      autoSubmitted: header(mail, 'auto-submitted'),
+      precedence: header(mail, 'precedence'),
+      xAutoreply: header(mail, 'x-autoreply'),
+      xAutorespond: header(mail, 'x-autorespond'),
+      xAutoResponseSuppress: header(mail, 'x-auto-response-suppress'),
+      listId: header(mail, 'list-id'),
+      listUnsubscribe: header(mail, 'list-unsubscribe'),
+      authenticationResults: mail.headerLines.filter((h) => h.key === 'authentication-results').map((h) => h.line.slice(h.line.indexOf(':') + 1).trim()),
+    },
+  };
+}

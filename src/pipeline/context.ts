@@ -1,0 +1,23 @@
+import type { Db, IntakeRepo, TicketsRepo, RawStore, AttachmentStore } from '../store/index.js';
+import type { MessageParser } from '../parse/index.js';
+import type { Directory, RulesSettings } from '../rules/index.js';
+import type { Logger } from '../shared/logger.js';
+import type { Clock } from '../shared/clock.js';
+
+/** Everything the pipeline needs, built once by main/CLI and passed in (no singletons). */
+export interface PipelineContext {
+  db: Db;
+  intake: IntakeRepo;
+  tickets: TicketsRepo;
+  raw: RawStore;
+  attachments: AttachmentStore;
+  parser: MessageParser;
+  directory: Directory;
+  settings: RulesSettings;
+  replyLine: string;
+  secret: string;
+  logger: Logger;
+  clock: Clock;
+  /** Names this process in intake claims, so several nodes can share one database. */
+  nodeId: string;
+}

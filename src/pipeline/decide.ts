@@ -1,0 +1,46 @@
+import type { ParsedMessage } from '../parse/index.js';
+import type { IntakeRow } from '../store/index.js';
+import { matchThread, verifyReplyToken, tokenFromAddress, type ThreadMatch } from '../thread/index.js';
+import { evaluate, supportAddressOf, type Decision } from '../rules/index.js';
+import type { TicketState } from '../shared/domain.js';
+import type { PipelineContext } from './context.js';
+
+export interface Decided {
+  match: ThreadMatch;
+  ticket: TicketState | null;
+  decision: Decision;
+}
+
+/**
+ * Reads what threading and the rules need from the store, then runs the pure deciders.
+ * Writes nothing: `explain` uses the same function for its dry run.
+ */
+export function decide(ctx: PipelineContext, row: Pick<IntakeRow, 'envelope_to' | 'envelope_from' | 'via'>, parsed: ParsedMessage): Decided {
+  const ids = [...parsed.inReplyTo, ...parsed.references];
+  const ticketByMessageId = ctx.tickets.ticketsForMessageIds(ids);
+  const supportRecipients = [...row.envelope_to, ...parsed.to.map((a) => a.address), ...parsed.cc.map((a) => a.address)]
+    .filter((a) => supportAddressOf(ctx.directory, a) !== undefined);
+  const addressTokenTickets = supportRecipients
+    .map((a) => tokenFromAddress(a))
+    .map((t) => (t ? verifyReplyToken(t, ctx.secret) : undefined))
+    .filter((id): id is number => id !== undefined);
+  const bodyTokenTickets = parsed.bodyTokens
+    .map((t) => verifyReplyToken(t, ctx.secret))
+    .filter((id): id is number => id !== undefined);
+  const states = new Map<number, TicketState | undefined>();
+  const stateOf = (id: number) => {
+    if (!states.has(id)) states.set(id, ctx.tickets.getState(id));
+    return states.get(id);
+  };
+  const match = matchThread(
+    { inReplyTo: parsed.inReplyTo, references: parsed.references, addressTokenTickets, bodyTokenTickets },
+    { ticketByMessageId, statusOf: (id) => stateOf(id)?.status },
+  );
+  const ticket = match.kind === 'reply' ? stateOf(match.ticketId)! : match.kind === 'follow_up' ? stateOf(match.closedTicketId)! : null;
+  const decision = evaluate(
+    { message: parsed, envelopeFrom: row.envelope_from, envelopeTo: row.envelope_to, via: row.via, match, ticket },
+    ctx.directory,
+    ctx.settings,
+  );
+  return { match, ticket, decision };
+}

@@ -1,0 +1,145 @@
+import { DeskgateError, errorMessage } from '../shared/errors.js';
+import { RulesError } from '../rules/index.js';
+import type { ParsedMessage } from '../parse/index.js';
+import type { IntakeRow } from '../store/index.js';
+import type { PipelineContext } from './context.js';
+import { decide } from './decide.js';
+import { applyDecision } from './apply-decision.js';
+
+/** A claim older than this belongs to a worker that died; another may take the message. */
+const CLAIM_LEASE_MS = 5 * 60_000;
+
+export interface Outcome {
+  intakeId: number;
+  status: 'done' | 'failed';
+  ticketId?: number;
+  commentId?: number;
+  error?: string;
+}
+
+function errorCode(err: unknown): string {
+  if (err instanceof DeskgateError || err instanceof RulesError) return err.code;
+  return 'PIPELINE_ERROR';
+}
+
+/**
+ * The processing stage behind intake: claims received messages, parses them (in worker
+ * threads), then threads, decides and stores each in its own savepoint, so one bad message is
+ * recorded as failed (R8) without holding up the rest of the batch.
+ */
+export function createIntakeProcessor(ctx: PipelineContext, opts: { batchSize: number; pollMs?: number }) {
+  const log = ctx.logger.child({ stage: 'pipeline' });
+  let running = false;
+  let wake: (() => void) | undefined;
+  let loop: Promise<void> | undefined;
+
+  async function parseRow(row: IntakeRow): Promise<ParsedMessage | Error> {
+    try {
+      const parsed = await ctx.parser.parse(await ctx.raw.read(row.raw_path));
+      // Content-addressed and idempotent, so safe before the transaction commits.
+      await Promise.all(parsed.attachments.map((a) => ctx.attachments.put(a.sha256, a.content)));
+      return parsed;
+    } catch (err) {
+      return err instanceof Error ? err : new Error(String(err));
+    }
+  }
+
+  function handle(row: IntakeRow, parsed: ParsedMessage | Error, now: string): Outcome {
+    if (parsed instanceof Error) {
+      ctx.intake.markFailed(row.id, errorCode(parsed), errorMessage(parsed), now);
+      return { intakeId: row.id, status: 'failed', error: parsed.message };
+    }
+    try {
+      const applied = ctx.db.transaction(() => {
+        const { decision } = decide(ctx, row, parsed);
+        const result = applyDecision(ctx, row, parsed, decision, now);
+        ctx.intake.markDone(row.id, result.ticketId, result.commentId, now);
+        return { ...result, decision };
+      })();
+      log.info({
+        event: 'pipeline:stored', message_id: parsed.messageId, intake_id: row.id, ticket_id: applied.ticketId, comment_id: applied.commentId,
+        decision: applied.decision.action, public: applied.decision.comment.public, visibility_rule: applied.decision.comment.visibilityRule, rules: applied.decision.rules,
+      }, 'message stored');
+      return { intakeId: row.id, status: 'done', ticketId: applied.ticketId, commentId: applied.commentId };
+    } catch (err) {
+      ctx.intake.markFailed(row.id, errorCode(err), errorMessage(err), now);
+      return { intakeId: row.id, status: 'failed', error: errorMessage(err) };
+    }
+  }
+
+  async function processRows(rows: IntakeRow[]): Promise<Outcome[]> {
+    const parsed = await Promise.all(rows.map(parseRow));
+    const now = ctx.clock.now().toISOString();
+    const outcomes = ctx.db.transaction(() => rows.map((row, i) => handle(row, parsed[i]!, now)))();
+    for (const o of outcomes) {
+      if (o.status === 'failed') log.warn({ event: 'pipeline:failed', intake_id: o.intakeId, message_id: rows.find((r) => r.id === o.intakeId)?.message_id, decision: 'failed', error: o.error }, 'message kept as failed (R8)');
+    }
+    return outcomes;
+  }
+
+  function leaseTimes(): [string, string] {
+    const now = ctx.clock.now();
+    return [now.toISOString(), new Date(now.getTime() - CLAIM_LEASE_MS).toISOString()];
+  }
+
+  function claim(limit: number): IntakeRow[] {
+    return ctx.intake.claim(ctx.nodeId, limit, ...leaseTimes());
+  }
+
+  return {
+    /** Processes one batch of waiting messages; returns how many it took. */
+    async processBatch(): Promise<number> {
+      const rows = claim(opts.batchSize);
+      if (rows.length > 0) await processRows(rows);
+      return rows.length;
+    },
+    /** Processes until the queue is empty (pipe intake and tests). */
+    async drain(): Promise<Outcome[]> {
+      const all: Outcome[] = [];
+      for (;;) {
+        const rows = claim(opts.batchSize);
+        if (rows.length === 0) return all;
+        all.push(...(await processRows(rows)));
+      }
+    },
+    /** Processes one given message now, if nobody else holds it; undefined when it was not claimable. */
+    async processOne(intakeId: number): Promise<Outcome | undefined> {
+      const row = ctx.intake.claimOne(intakeId, ctx.nodeId, ...leaseTimes());
+      if (!row) return undefined;
+      return (await processRows([row]))[0];
+    },
+    /** Wakes the loop at once (called after each intake commit). */
+    kick(): void {
+      wake?.();
+    },
+    start(): void {
+      if (running) return;
+      running = true;
+      loop = (async () => {
+        while (running) {
+          let n = 0;
+          try {
+            n = await this.processBatch();
+          } catch (err) {
+            log.error({ event: 'pipeline:error', err }, 'processing batch failed; retrying');
+          }
+          if (n === 0 && running) {
+            await new Promise<void>((resolve) => {
+              const t = setTimeout(resolve, opts.pollMs ?? 1000);
+              wake = () => { clearTimeout(t); resolve(); };
+            });
+            wake = undefined;
+          }
+        }
+      })();
+    },
+    /** Finishes the batch in hand, then stops. */
+    async stop(): Promise<void> {
+      running = false;
+      wake?.();
+      await loop;
+    },
+  };
+}
+
+export type IntakeProcessor = ReturnType<typeof createIntakeProcessor>;

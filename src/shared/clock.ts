@@ -1,0 +1,10 @@
+/** Time source injected into I/O code so tests can move the clock (automations, rate windows). */
+export interface Clock {
+  now(): Date;
+}
+
+export const systemClock: Clock = { now: () => new Date() };
+
+export function isoNow(clock: Clock): string {
+  return clock.now().toISOString();
+}

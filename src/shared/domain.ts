@@ -1,0 +1,28 @@
+/** Domain words shared by every stage (R2, R3, R35). */
+export type TicketStatus = 'new' | 'open' | 'pending' | 'solved' | 'closed';
+export const TICKET_STATUSES: readonly TicketStatus[] = ['new', 'open', 'pending', 'solved', 'closed'];
+export type Role = 'admin' | 'agent' | 'light_agent' | 'end_user';
+export type Via = 'smtp' | 'imap' | 'pipe';
+
+export interface Person {
+  email: string;
+  name: string | null;
+}
+
+/** What the deciding stages (threading, rules) need to know about a ticket. */
+export interface TicketState {
+  id: number;
+  subject: string;
+  status: TicketStatus;
+  requester: Person;
+  assignee: Person | null;
+  group: string | null;
+  recipient: string;
+  via: string;
+  ccs: Person[];
+  followers: Person[];
+  tags: string[];
+  warnings: string[];
+  followUpOf: number | null;
+  hasPublicComment: boolean;
+}

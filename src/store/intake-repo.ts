@@ -1,0 +1,115 @@
+import type { Db } from './db.js';
+
+export type IntakeStatus = 'received' | 'processing' | 'done' | 'failed' | 'suspended';
+import type { Via } from '../shared/domain.js';
+
+export type { Via };
+
+export interface NewIntake {
+  dedupeKey: string;
+  messageId: string | null;
+  rawPath: string;
+  rawSize: number;
+  rawSha256: string;
+  via: Via;
+  envelopeFrom: string | null;
+  envelopeTo: string[];
+  remoteIp: string | null;
+  helo: string | null;
+  receivedAt: string;
+}
+
+export interface IntakeRow {
+  id: number;
+  dedupe_key: string;
+  message_id: string | null;
+  raw_path: string;
+  raw_size: number;
+  via: Via;
+  envelope_from: string | null;
+  envelope_to: string[];
+  remote_ip: string | null;
+  status: IntakeStatus;
+  attempts: number;
+  error_code: string | null;
+  error: string | null;
+  ticket_id: number | null;
+  comment_id: number | null;
+  received_at: string;
+  processed_at: string | null;
+}
+
+export interface InsertResult {
+  id: number;
+  /** True when a message with the same key was already stored (R7): nothing new was written. */
+  duplicate: boolean;
+}
+
+type RawRow = Omit<IntakeRow, 'envelope_to'> & { envelope_to: string };
+const toRow = (r: RawRow): IntakeRow => ({ ...r, envelope_to: JSON.parse(r.envelope_to) as string[] });
+
+const COLUMNS = 'id, dedupe_key, message_id, raw_path, raw_size, via, envelope_from, envelope_to, remote_ip, status, attempts, error_code, error, ticket_id, comment_id, received_at, processed_at';
+
+/** The intake queue: every accepted message, its processing state, and R7's dedupe key. */
+export function createIntakeRepo(db: Db) {
+  const insert = db.prepare(`INSERT INTO intake (dedupe_key, message_id, raw_path, raw_size, raw_sha256, via, envelope_from, envelope_to, remote_ip, helo, received_at)
+    VALUES (@dedupeKey, @messageId, @rawPath, @rawSize, @rawSha256, @via, @envelopeFrom, @envelopeTo, @remoteIp, @helo, @receivedAt)
+    ON CONFLICT (dedupe_key) DO NOTHING`);
+  const byKey = db.prepare('SELECT id FROM intake WHERE dedupe_key = ?').pluck();
+  const claim = db.prepare(`UPDATE intake SET status = 'processing', claimed_by = @node, claimed_at = @now, attempts = attempts + 1
+    WHERE id IN (SELECT id FROM intake WHERE status = 'received' OR (status = 'processing' AND claimed_at < @staleBefore) ORDER BY id LIMIT @limit)
+    RETURNING ${COLUMNS}`);
+  const claimOne = db.prepare(`UPDATE intake SET status = 'processing', claimed_by = @node, claimed_at = @now, attempts = attempts + 1
+    WHERE id = @id AND (status = 'received' OR (status = 'processing' AND claimed_at < @staleBefore))
+    RETURNING ${COLUMNS}`);
+  const done = db.prepare(`UPDATE intake SET status = @status, ticket_id = @ticketId, comment_id = @commentId, processed_at = @now, error_code = NULL, error = NULL, claimed_by = NULL WHERE id = @id`);
+  const failed = db.prepare(`UPDATE intake SET status = 'failed', error_code = @code, error = @error, processed_at = @now, claimed_by = NULL WHERE id = @id`);
+  const retry = db.prepare(`UPDATE intake SET status = 'received', claimed_by = NULL, claimed_at = NULL WHERE id = ? AND status = 'failed'`);
+  const get = db.prepare(`SELECT ${COLUMNS} FROM intake WHERE id = ?`);
+  const listByStatus = db.prepare(`SELECT ${COLUMNS} FROM intake WHERE status = ? ORDER BY id DESC LIMIT ?`);
+  const pending = db.prepare(`SELECT count(*) FROM intake WHERE status IN ('received', 'processing')`).pluck();
+
+  return {
+    /** Inserts a batch in the caller's transaction; duplicates (same dedupe key) return the stored id. */
+    insert(row: NewIntake): InsertResult {
+      const info = insert.run({ ...row, envelopeTo: JSON.stringify(row.envelopeTo) });
+      if (info.changes === 1) return { id: Number(info.lastInsertRowid), duplicate: false };
+      return { id: byKey.get(row.dedupeKey) as number, duplicate: true };
+    },
+    /**
+     * Claims up to `limit` rows for one worker. A row claimed by a worker that died is claimable
+     * again once its claim is older than `staleBefore`: with one UPDATE … RETURNING this is safe
+     * with several processes on one database.
+     */
+    claim(node: string, limit: number, now: string, staleBefore: string): IntakeRow[] {
+      return (claim.all({ node, now, staleBefore, limit }) as RawRow[]).map(toRow);
+    },
+    /** Claims one given row (pipe intake processes its own message at once). */
+    claimOne(id: number, node: string, now: string, staleBefore: string): IntakeRow | undefined {
+      const r = claimOne.get({ id, node, now, staleBefore }) as RawRow | undefined;
+      return r && toRow(r);
+    },
+    markDone(id: number, ticketId: number | null, commentId: number | null, now: string, status: 'done' | 'suspended' = 'done'): void {
+      done.run({ id, ticketId, commentId, now, status });
+    },
+    markFailed(id: number, code: string, error: string, now: string): void {
+      failed.run({ id, code, error, now });
+    },
+    /** R8: puts a failed message back in the queue. Returns false when it is not failed. */
+    retry(id: number): boolean {
+      return retry.run(id).changes === 1;
+    },
+    get(id: number): IntakeRow | undefined {
+      const r = get.get(id) as RawRow | undefined;
+      return r && toRow(r);
+    },
+    list(status: IntakeStatus, limit = -1): IntakeRow[] {
+      return (listByStatus.all(status, limit) as RawRow[]).map(toRow);
+    },
+    pendingCount(): number {
+      return pending.get() as number;
+    },
+  };
+}
+
+export type IntakeRepo = ReturnType<typeof createIntakeRepo>;

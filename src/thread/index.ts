@@ -1,0 +1,2 @@
+export { matchThread, type ThreadInput, type ThreadLookup, type ThreadMatch } from './match-thread.js';
+export { makeReplyToken, verifyReplyToken, tokenFromAddress } from './reply-token.js';
