@@ -71,7 +71,7 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
   if (doc.errors.length > 0) {
     throw new ConfigError(file, doc.errors.map((e) => ({
       path: '',
-      line: e.linePos?.[0]?.line,
+      line: e.linePos?.[0]?.line ?? counter.linePos(e.pos[0]).line,
       message: `YAML syntax: ${e.message.split('\n')[0]}`,
     })));
   }

@@ -5,6 +5,7 @@ import sanitizeHtml from 'sanitize-html';
 import { normalizeAddress } from '../shared/addresses.js';
 import { cutReply } from './reply-cut.js';
 import { extractMessageIds } from './header-fields.js';
+import { rawHeaderBytes, repairHeader } from './header-charset.js';
 
 export interface Mailbox {
   address: string;
@@ -119,11 +120,15 @@ export async function parseMessage(raw: Buffer, opts: ParseOptions): Promise<Par
   }));
   const tokenSource = `${text}\n${typeof mail.html === 'string' ? mail.html : ''}`;
   const bodyTokens = [...new Set([...tokenSource.matchAll(TOKEN_IN_BODY)].map((m) => m[1]!.toLowerCase()))];
+  const rawSubject = (mail.subject ?? '').replace(/[\r\n]+/g, ' ').trim();
+  const contentType = mail.headers.get('content-type') as { params?: { charset?: string } } | undefined;
+  const bodyCharset = contentType?.params?.charset;
+  const subject = repairHeader(rawSubject, rawHeaderBytes(raw, 'subject'), bodyCharset) ?? rawSubject;
   return {
     messageId: messageIds.length === 1 ? messageIds[0]! : null,
     inReplyTo: extractMessageIds(mail.inReplyTo ?? null),
     references: extractMessageIds(refs ?? null),
-    subject: (mail.subject ?? '').replace(/[\r\n]+/g, ' ').trim(),
+    subject,
     from: mailboxes(mail.from),
     replyTo: mailboxes(mail.replyTo),
     to: mailboxes(mail.to),

@@ -20,8 +20,16 @@ interface Slot {
   dead: boolean;
 }
 
-// Workers load the same module format as this file: .ts under tsx (tests), .js when built.
-const workerUrl = new URL(import.meta.url.endsWith('.ts') ? './parse-worker.ts' : './parse-worker.js', import.meta.url);
+// Built (.js): the worker file runs as is. From source under tsx (tests): the worker registers
+// tsx's loader first, since loader hooks are not inherited by worker threads on Node 20.
+const fromSource = import.meta.url.endsWith('.ts');
+const workerUrl = new URL(fromSource ? './parse-worker.ts' : './parse-worker.js', import.meta.url);
+
+function newWorker(workerData: unknown): Worker {
+  if (!fromSource) return new Worker(workerUrl, { workerData });
+  const boot = `import('tsx/esm/api').then((api) => { api.register(); return import(${JSON.stringify(workerUrl.href)}); })`;
+  return new Worker(boot, { eval: true, workerData });
+}
 
 /**
  * Parses in `workers` threads (0: inline). A parse that takes longer than timeoutMs (hostile
@@ -38,7 +46,7 @@ export function createMessageParser(opts: { workers: number; replyLine: string; 
   const slots: Slot[] = [];
 
   function spawn(index: number): Slot {
-    const worker = new Worker(workerUrl, { workerData: { replyLine: opts.replyLine } });
+    const worker = newWorker({ replyLine: opts.replyLine });
     const slot: Slot = { worker, jobs: new Map(), dead: false };
     worker.on('message', (msg: { id: number; result?: ParsedMessage; error?: string }) => {
       const job = slot.jobs.get(msg.id);

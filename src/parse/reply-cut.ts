@@ -18,11 +18,23 @@ function cutAtOutlookRule(text: string): string {
   return text;
 }
 
-function visibleText(text: string): string {
+/**
+ * The new text of a reply: the leading fragments up to the first quoted or hidden one (quote
+ * header, quoted lines, signature). Text after the quote is left out on purpose: a helpdesk
+ * comment is what the person wrote on top, as the hosted helpdesks cut it.
+ */
+function leadingText(text: string): string {
   try {
-    return new EmailReplyParser().read(text).getVisibleText();
+    const fragments = new EmailReplyParser().read(text).getFragments();
+    const kept: string[] = [];
+    for (const f of fragments) {
+      if (f.isQuoted() || f.isHidden()) break;
+      kept.push(f.getContent());
+    }
+    const lead = kept.join('\n');
+    return lead.trim() !== '' ? lead : new EmailReplyParser().read(text).getVisibleText();
   } catch {
-    return text; // the library found no fragments; keep what was written rather than nothing
+    return text; // the library could not split it; keep what was written rather than nothing
   }
 }
 
@@ -36,7 +48,7 @@ export function cutReply(text: string, replyLine: string): string {
   const at = replyLine ? normalized.indexOf(replyLine) : -1;
   if (at >= 0) above = normalized.slice(0, at);
   above = cutAtOutlookRule(above);
-  const cut = visibleText(above).replace(/\s+$/, '');
+  const cut = leadingText(above).replace(/\s+$/, '');
   if (cut.trim() !== '') return cut;
   return at >= 0 ? above.trim() : normalized.trim();
 }

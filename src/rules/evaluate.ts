@@ -124,7 +124,8 @@ function newTicket(input: RulesInput, author: Author, dir: Directory, settings: 
   const closed = input.match.kind === 'follow_up' ? input.ticket : null;
   return {
     action: 'create_ticket',
-    subject: input.message.subject.trim() || '(no subject)',
+    // R14: a follow-up keeps the closed ticket's subject.
+    subject: closed ? closed.subject : input.message.subject.trim() || '(no subject)',
     requester,
     submitter: author,
     recipient,

@@ -1,0 +1,101 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseConfigText, ConfigError } from '../../src/config/index.js';
+import { runCli, ROOT } from '../helpers/daemon.js';
+
+const minimal = 'support_addresses:\n  - { address: support@acme.test }\n';
+
+function problems(text: string, env: NodeJS.ProcessEnv = {}) {
+  try {
+    parseConfigText(text, '/etc/deskgate/deskgate.yaml', env);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, String(err));
+    return err.problems;
+  }
+  assert.fail('expected a config error');
+}
+
+describe('config loading', () => {
+  it('fills every default from one schema', () => {
+    const c = parseConfigText(minimal, '/etc/deskgate/deskgate.yaml', {});
+    assert.equal(c.smtp.max_message_size, 25 * 1024 * 1024);
+    assert.deepEqual(c.smtp.listen, [{ host: '127.0.0.1', port: 2525 }]);
+    assert.equal(c.outbound.retry_initial, 60_000);
+    assert.equal(c.outbound.retry_for, 2 * 86_400_000);
+    assert.equal(c.ccs.max, 48);
+    assert.equal(c.email.reply_line, '##- Please type your reply above this line -##');
+    assert.equal(c.data_dir, '/etc/deskgate/data', 'relative paths are relative to the config file');
+  });
+  it('reports broken YAML with its line', () => {
+    const p = problems(`${minimal}smtp:\n  listen: [ { host: 1\n`);
+    assert.match(p[0]!.message, /YAML syntax/);
+    assert.ok(p[0]!.line !== undefined && p[0]!.line >= 3);
+  });
+  it('reports an invalid value with its key path and line', () => {
+    const p = problems(`${minimal}smtp:\n  max_message_size: lots\n  listen:\n    - { host: 0.0.0.0, port: "twenty-five" }\n`);
+    const paths = p.map((x) => `${x.path}@${x.line}`);
+    assert.ok(paths.includes('smtp.max_message_size@4'), paths.join(' '));
+    assert.ok(paths.includes('smtp.listen[0].port@6'), paths.join(' '));
+  });
+  it('reports unknown keys (typos) by path', () => {
+    const p = problems(`${minimal}ccs: { enabeld: false }\n`);
+    assert.equal(p[0]!.path, 'ccs');
+    assert.match(p[0]!.message, /enabeld/);
+  });
+  it('needs a support address, and checks agents against groups', () => {
+    assert.equal(problems('data_dir: /tmp/x\n')[0]!.path, 'support_addresses');
+    const p = problems(`${minimal}agents:\n  - { email: bob@acme.test, groups: [Nope] }\n`);
+    assert.equal(p[0]!.path, 'agents[0].groups[0]');
+    assert.equal(p[0]!.line, 4);
+  });
+  it('substitutes ${ENV} and names an unset variable with its key', () => {
+    const c = parseConfigText(`${minimal}secret: \${DG_SECRET}\n`, '/x/d.yaml', { DG_SECRET: 'abc' });
+    assert.equal(c.secret, 'abc');
+    const p = problems(`${minimal}secret: \${DG_MISSING}\n`);
+    assert.equal(p[0]!.path, 'secret');
+    assert.match(p[0]!.message, /DG_MISSING is not set/);
+    const d = parseConfigText(`${minimal}secret: \${DG_MISSING:-}\n`, '/x/d.yaml', {});
+    assert.equal(d.secret, undefined);
+  });
+  it('the bundled example config is valid', () => {
+    const r = parseConfigText(require_example(), join(ROOT, 'config/deskgate.example.yaml'), {});
+    assert.ok(r.support_addresses.length > 0);
+  });
+});
+
+function require_example(): string {
+  return readExample();
+}
+import { readFileSync } from 'node:fs';
+function readExample(): string {
+  return readFileSync(join(ROOT, 'config/deskgate.example.yaml'), 'utf8');
+}
+
+describe('deskgate check-config', () => {
+  it('exits 0 for a valid config and 78 with the key path for an invalid one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dg-cfg-'));
+    try {
+      writeFileSync(join(dir, 'ok.yaml'), minimal);
+      writeFileSync(join(dir, 'bad.yaml'), `${minimal}smtp: { max_clients: -1 }\n`);
+      writeFileSync(join(dir, 'broken.yaml'), 'support_addresses: [\n');
+      const ok = await runCli(['check-config', '-c', join(dir, 'ok.yaml')]);
+      assert.equal(ok.code, 0, ok.stderr);
+      const bad = await runCli(['check-config', '-c', join(dir, 'bad.yaml')]);
+      assert.equal(bad.code, 78);
+      assert.match(bad.stderr, /bad\.yaml:3: smtp\.max_clients: /);
+      const broken = await runCli(['check-config', '-c', join(dir, 'broken.yaml'), '--json']);
+      assert.equal(broken.code, 78);
+      const j = JSON.parse(broken.stdout) as { ok: boolean; problems: Array<{ message: string }> };
+      assert.equal(j.ok, false);
+      assert.match(j.problems[0]!.message, /YAML syntax/);
+      const missing = await runCli(['check-config', '-c', join(dir, 'nope.yaml')]);
+      assert.equal(missing.code, 78);
+      assert.match(missing.stderr, /cannot read config/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,96 @@
+import { createConnection, type Socket } from 'node:net';
+
+/**
+ * A small SMTP client over a real socket that exposes every reply code, so tests can assert
+ * 250/550/552 exactly (nodemailer hides some of them behind its own errors).
+ */
+export class SmtpClient {
+  private buffer = '';
+  private waiters: Array<(line: string) => void> = [];
+  private lines: string[] = [];
+
+  private constructor(private readonly socket: Socket) {
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => {
+      this.buffer += d;
+      let i;
+      while ((i = this.buffer.indexOf('\r\n')) >= 0) {
+        const line = this.buffer.slice(0, i);
+        this.buffer = this.buffer.slice(i + 2);
+        // Multi-line replies: only the last line (code + space) completes a reply.
+        if (/^\d{3} /.test(line) || !/^\d{3}-/.test(line)) {
+          const w = this.waiters.shift();
+          if (w) w(line); else this.lines.push(line);
+        }
+      }
+    });
+  }
+
+  static async connect(port: number, host = '127.0.0.1'): Promise<SmtpClient> {
+    const socket = createConnection({ port, host });
+    socket.setTimeout(15_000, () => socket.destroy(new Error('SMTP test client timeout')));
+    await new Promise<void>((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject); });
+    const c = new SmtpClient(socket);
+    socket.on('error', () => {});
+    const greeting = await c.reply();
+    if (!greeting.startsWith('220')) throw new Error(`bad greeting: ${greeting}`);
+    return c;
+  }
+
+  reply(): Promise<string> {
+    const l = this.lines.shift();
+    if (l !== undefined) return Promise.resolve(l);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no SMTP reply in 15 s')), 15_000);
+      this.waiters.push((line) => { clearTimeout(timer); resolve(line); });
+      this.socket.once('close', () => { clearTimeout(timer); resolve('closed'); });
+    });
+  }
+
+  async cmd(line: string): Promise<string> {
+    this.socket.write(line + '\r\n');
+    return this.reply();
+  }
+
+  /** Sends DATA with dot-stuffing; returns the final reply to the message. */
+  async data(raw: Buffer | string): Promise<string> {
+    const r = await this.cmd('DATA');
+    if (!r.startsWith('354')) return r;
+    const text = (Buffer.isBuffer(raw) ? raw.toString('binary') : raw).replace(/\r?\n/g, '\r\n').replace(/^\./gm, '..');
+    this.socket.write(Buffer.from(text + (text.endsWith('\r\n') ? '' : '\r\n') + '.\r\n', 'binary'));
+    return this.reply();
+  }
+
+  async send(from: string, to: string[], raw: Buffer | string): Promise<string> {
+    const m = await this.cmd(`MAIL FROM:<${from}>`);
+    if (!m.startsWith('250')) return m;
+    const accepted: string[] = [];
+    for (const r of to) {
+      const reply = await this.cmd(`RCPT TO:<${r}>`);
+      if (reply.startsWith('250')) accepted.push(r);
+      else if (to.length === 1) return reply;
+    }
+    if (accepted.length === 0) return '554 no valid recipients';
+    return this.data(raw);
+  }
+
+  async quit(): Promise<void> {
+    try { await this.cmd('QUIT'); } catch { /* closed */ }
+    this.socket.destroy();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}
+
+/** One message in one session: EHLO, MAIL, RCPT, DATA, QUIT. Returns the DATA (or refusal) reply. */
+export async function sendMail(port: number, rcpts: string | string[], raw: Buffer | string, from = 'carol@customer.test'): Promise<string> {
+  const c = await SmtpClient.connect(port);
+  try {
+    await c.cmd('EHLO client.test');
+    return await c.send(from, Array.isArray(rcpts) ? rcpts : [rcpts], raw);
+  } finally {
+    await c.quit();
+  }
+}
