@@ -17,6 +17,15 @@ export interface Outcome {
   error?: string;
 }
 
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 function errorCode(err: unknown): string {
   if (err instanceof DeskgateError || err instanceof RulesError) return err.code;
   return 'PIPELINE_ERROR';
@@ -86,6 +95,22 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: { batchSize: n
     return ctx.intake.claim(ctx.nodeId, limit, ...leaseTimes());
   }
 
+  /**
+   * Claims of a process on this host that no longer runs (killed mid-batch) go back to the
+   * queue at once instead of waiting out the lease; other hosts' claims wait for the lease.
+   */
+  function recoverAbandonedClaims(): void {
+    const [host] = ctx.nodeId.split(':');
+    for (const node of ctx.intake.claimers()) {
+      const [h, pidText] = node.split(':');
+      const pid = Number(pidText);
+      if (h !== host || node === ctx.nodeId || !Number.isInteger(pid)) continue;
+      if (isAlive(pid)) continue;
+      const n = ctx.intake.releaseClaims(node);
+      log.warn({ event: 'pipeline:recovered', node, messages: n }, 'took back messages claimed by a stopped process');
+    }
+  }
+
   return {
     /** Processes one batch of waiting messages; returns how many it took. */
     async processBatch(): Promise<number> {
@@ -115,6 +140,7 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: { batchSize: n
     start(): void {
       if (running) return;
       running = true;
+      recoverAbandonedClaims();
       loop = (async () => {
         while (running) {
           let n = 0;

@@ -64,6 +64,8 @@ export function createIntakeRepo(db: Db) {
     RETURNING ${COLUMNS}`);
   const done = db.prepare(`UPDATE intake SET status = @status, ticket_id = @ticketId, comment_id = @commentId, processed_at = @now, error_code = NULL, error = NULL, claimed_by = NULL WHERE id = @id`);
   const failed = db.prepare(`UPDATE intake SET status = 'failed', error_code = @code, error = @error, processed_at = @now, claimed_by = NULL WHERE id = @id`);
+  const claimers = db.prepare(`SELECT DISTINCT claimed_by FROM intake WHERE status = 'processing' AND claimed_by IS NOT NULL`).pluck();
+  const release = db.prepare(`UPDATE intake SET status = 'received', claimed_by = NULL, claimed_at = NULL WHERE status = 'processing' AND claimed_by = ?`);
   const retry = db.prepare(`UPDATE intake SET status = 'received', claimed_by = NULL, claimed_at = NULL WHERE id = ? AND status = 'failed'`);
   const get = db.prepare(`SELECT ${COLUMNS} FROM intake WHERE id = ?`);
   const listByStatus = db.prepare(`SELECT ${COLUMNS} FROM intake WHERE status = ? ORDER BY id DESC LIMIT ?`);
@@ -88,6 +90,14 @@ export function createIntakeRepo(db: Db) {
     claimOne(id: number, node: string, now: string, staleBefore: string): IntakeRow | undefined {
       const r = claimOne.get({ id, node, now, staleBefore }) as RawRow | undefined;
       return r && toRow(r);
+    },
+    /** Nodes holding claims right now (names as given to claim()). */
+    claimers(): string[] {
+      return claimers.all() as string[];
+    },
+    /** Gives a dead node's claims back to the queue; returns how many. */
+    releaseClaims(node: string): number {
+      return release.run(node).changes;
     },
     markDone(id: number, ticketId: number | null, commentId: number | null, now: string, status: 'done' | 'suspended' = 'done'): void {
       done.run({ id, ticketId, commentId, now, status });

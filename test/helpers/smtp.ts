@@ -8,9 +8,14 @@ export class SmtpClient {
   private buffer = '';
   private waiters: Array<(line: string) => void> = [];
   private lines: string[] = [];
+  private closed = false;
 
   private constructor(private readonly socket: Socket) {
     socket.setEncoding('utf8');
+    socket.on('close', () => {
+      this.closed = true;
+      for (const w of this.waiters.splice(0)) w('closed');
+    });
     socket.on('data', (d: string) => {
       this.buffer += d;
       let i;
@@ -40,10 +45,10 @@ export class SmtpClient {
   reply(): Promise<string> {
     const l = this.lines.shift();
     if (l !== undefined) return Promise.resolve(l);
+    if (this.closed) return Promise.resolve('closed');
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('no SMTP reply in 15 s')), 15_000);
       this.waiters.push((line) => { clearTimeout(timer); resolve(line); });
-      this.socket.once('close', () => { clearTimeout(timer); resolve('closed'); });
     });
   }
 
