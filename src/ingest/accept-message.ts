@@ -44,6 +44,7 @@ export function createAcceptMessage(deps: { raw: RawStore; writer: IntakeWriter;
         dedupeKey: messageId ? `mid:${messageId}` : `sha256:${written.sha256}`,
         messageId,
         rawPath: written.relPath,
+        rawInline: written.inline,
         rawSize: written.size,
         rawSha256: written.sha256,
         via: envelope.via,
@@ -53,10 +54,10 @@ export function createAcceptMessage(deps: { raw: RawStore; writer: IntakeWriter;
         helo: envelope.helo ?? null,
         receivedAt: now.toISOString(),
       }, written.dirs);
-      if (result.duplicate) await deps.raw.remove(written.relPath);
+      if (result.duplicate && written.relPath) await deps.raw.remove(written.relPath);
       return { intakeId: result.id, messageId, duplicate: result.duplicate, size: written.size };
     } catch (err) {
-      await deps.raw.remove(written.relPath).catch(() => {});
+      if (written.relPath) await deps.raw.remove(written.relPath).catch(() => {});
       throw new DeskgateError('INGEST_COMMIT', `cannot commit intake record: ${(err as Error).message}`, { smtpCode: 451, cause: err });
     }
   };

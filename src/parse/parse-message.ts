@@ -48,8 +48,10 @@ export interface ParsedMessage {
   date: string | null;
   /** R61: the text/plain part, or the HTML converted to text. */
   text: string;
-  /** R64: the text with quoted history and signature cut. */
+  /** R64: the text with quoted history and signature cut when the message is a reply; else the text. */
   visibleText: string;
+  /** Whether the message looks like a reply (reply headers, a reply token, the reply line). */
+  isReply: boolean;
   /** R9: the HTML body sanitised (no scripts, no remote-loading tricks), cid: links kept (R63). */
   html: string | null;
   attachments: ParsedAttachment[];
@@ -60,6 +62,8 @@ export interface ParsedMessage {
 
 export interface ParseOptions {
   replyLine: string;
+  /** The envelope already says this is a reply (a token in a plus-address). */
+  replyHint?: boolean;
 }
 
 const SANITIZE: sanitizeHtml.IOptions = {
@@ -120,14 +124,19 @@ export async function parseMessage(raw: Buffer, opts: ParseOptions): Promise<Par
   }));
   const tokenSource = `${text}\n${typeof mail.html === 'string' ? mail.html : ''}`;
   const bodyTokens = [...new Set([...tokenSource.matchAll(TOKEN_IN_BODY)].map((m) => m[1]!.toLowerCase()))];
+  const inReplyTo = extractMessageIds(mail.inReplyTo ?? null);
+  const references = extractMessageIds(refs ?? null);
+  // R64 cuts replies only: a new ticket keeps everything its first mail says (a forwarded
+  // block, R15), and skipping the reply parser there halves the cost of new-ticket mail.
+  const isReply = Boolean(opts.replyHint) || inReplyTo.length > 0 || references.length > 0 || bodyTokens.length > 0 || text.includes(opts.replyLine);
   const rawSubject = (mail.subject ?? '').replace(/[\r\n]+/g, ' ').trim();
   const contentType = mail.headers.get('content-type') as { params?: { charset?: string } } | undefined;
   const bodyCharset = contentType?.params?.charset;
   const subject = repairHeader(rawSubject, rawHeaderBytes(raw, 'subject'), bodyCharset) ?? rawSubject;
   return {
     messageId: messageIds.length === 1 ? messageIds[0]! : null,
-    inReplyTo: extractMessageIds(mail.inReplyTo ?? null),
-    references: extractMessageIds(refs ?? null),
+    inReplyTo,
+    references,
     subject,
     from: mailboxes(mail.from),
     replyTo: mailboxes(mail.replyTo),
@@ -135,7 +144,8 @@ export async function parseMessage(raw: Buffer, opts: ParseOptions): Promise<Par
     cc: mailboxes(mail.cc),
     date: mail.date && !Number.isNaN(mail.date.getTime()) ? mail.date.toISOString() : null,
     text,
-    visibleText: cutReply(text, opts.replyLine),
+    visibleText: isReply ? cutReply(text, opts.replyLine) : text.replace(/\s+$/, ''),
+    isReply,
     html,
     attachments,
     bodyTokens,

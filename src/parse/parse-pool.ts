@@ -3,7 +3,7 @@ import { DeskgateError } from '../shared/errors.js';
 import { parseMessage, type ParsedMessage } from './parse-message.js';
 
 export interface MessageParser {
-  parse(raw: Buffer): Promise<ParsedMessage>;
+  parse(raw: Buffer, hints?: { replyHint?: boolean }): Promise<ParsedMessage>;
   close(): Promise<void>;
 }
 
@@ -39,7 +39,7 @@ function newWorker(workerData: unknown): Worker {
 export function createMessageParser(opts: { workers: number; replyLine: string; timeoutMs?: number }): MessageParser {
   const timeoutMs = opts.timeoutMs ?? 30_000;
   if (opts.workers === 0) {
-    return { parse: (raw) => parseMessage(raw, { replyLine: opts.replyLine }), close: async () => {} };
+    return { parse: (raw, hints) => parseMessage(raw, { replyLine: opts.replyLine, ...hints }), close: async () => {} };
   }
   let nextId = 1;
   let closed = false;
@@ -77,7 +77,7 @@ export function createMessageParser(opts: { workers: number; replyLine: string; 
   for (let i = 0; i < opts.workers; i++) slots.push(spawn(i));
 
   return {
-    parse(raw: Buffer): Promise<ParsedMessage> {
+    parse(raw: Buffer, hints: { replyHint?: boolean } = {}): Promise<ParsedMessage> {
       const index = slots.reduce((best, s, i) => (s.jobs.size < slots[best]!.jobs.size ? i : best), 0);
       const slot = slots[index]!;
       const id = nextId++;
@@ -88,7 +88,7 @@ export function createMessageParser(opts: { workers: number; replyLine: string; 
           void slot.worker.terminate(); // 'exit' respawns it and fails the other jobs it held
         }, timeoutMs);
         slot.jobs.set(id, { id, resolve, reject, timer });
-        slot.worker.postMessage({ id, raw });
+        slot.worker.postMessage({ id, raw, replyHint: hints.replyHint ?? false });
       });
     },
     async close(): Promise<void> {

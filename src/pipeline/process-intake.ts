@@ -42,9 +42,17 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: { batchSize: n
   let wake: (() => void) | undefined;
   let loop: Promise<void> | undefined;
 
+  async function readRaw(row: IntakeRow): Promise<Buffer> {
+    if (row.raw_path) return ctx.raw.read(row.raw_path);
+    const bytes = ctx.intake.rawBytes(row.id);
+    if (!bytes) throw new DeskgateError('STORE_RAW_MISSING', `raw bytes of intake ${row.id} are missing`);
+    return bytes;
+  }
+
   async function parseRow(row: IntakeRow): Promise<ParsedMessage | Error> {
     try {
-      const parsed = await ctx.parser.parse(await ctx.raw.read(row.raw_path));
+      const replyHint = row.envelope_to.some((a) => a.includes('+'));
+      const parsed = await ctx.parser.parse(await readRaw(row), { replyHint });
       // Content-addressed and idempotent, so safe before the transaction commits.
       await Promise.all(parsed.attachments.map((a) => ctx.attachments.put(a.sha256, a.content)));
       return parsed;

@@ -8,7 +8,9 @@ export type { Via };
 export interface NewIntake {
   dedupeKey: string;
   messageId: string | null;
-  rawPath: string;
+  rawPath: string | null;
+  /** The raw bytes when they are committed with the row (small messages). */
+  rawInline: Buffer | null;
   rawSize: number;
   rawSha256: string;
   via: Via;
@@ -23,7 +25,7 @@ export interface IntakeRow {
   id: number;
   dedupe_key: string;
   message_id: string | null;
-  raw_path: string;
+  raw_path: string | null;
   raw_size: number;
   via: Via;
   envelope_from: string | null;
@@ -55,9 +57,16 @@ export function createIntakeRepo(db: Db) {
   const insert = db.prepare(`INSERT INTO intake (dedupe_key, message_id, raw_path, raw_size, raw_sha256, via, envelope_from, envelope_to, remote_ip, helo, received_at)
     VALUES (@dedupeKey, @messageId, @rawPath, @rawSize, @rawSha256, @via, @envelopeFrom, @envelopeTo, @remoteIp, @helo, @receivedAt)
     ON CONFLICT (dedupe_key) DO NOTHING`);
+  const insertRaw = db.prepare('INSERT INTO intake_raw (intake_id, bytes) VALUES (?, ?)');
+  const rawBytes = db.prepare('SELECT bytes FROM intake_raw WHERE intake_id = ?').pluck();
   const byKey = db.prepare('SELECT id FROM intake WHERE dedupe_key = ?').pluck();
+  // Two index range scans on (status, id) rather than one OR, which would scan the whole table.
   const claim = db.prepare(`UPDATE intake SET status = 'processing', claimed_by = @node, claimed_at = @now, attempts = attempts + 1
-    WHERE id IN (SELECT id FROM intake WHERE status = 'received' OR (status = 'processing' AND claimed_at < @staleBefore) ORDER BY id LIMIT @limit)
+    WHERE id IN (
+      SELECT id FROM (SELECT id FROM intake WHERE status = 'received' ORDER BY id LIMIT @limit)
+      UNION ALL
+      SELECT id FROM (SELECT id FROM intake WHERE status = 'processing' AND claimed_at < @staleBefore LIMIT @limit)
+      ORDER BY id LIMIT @limit)
     RETURNING ${COLUMNS}`);
   const claimOne = db.prepare(`UPDATE intake SET status = 'processing', claimed_by = @node, claimed_at = @now, attempts = attempts + 1
     WHERE id = @id AND (status = 'received' OR (status = 'processing' AND claimed_at < @staleBefore))
@@ -74,8 +83,13 @@ export function createIntakeRepo(db: Db) {
   return {
     /** Inserts a batch in the caller's transaction; duplicates (same dedupe key) return the stored id. */
     insert(row: NewIntake): InsertResult {
-      const info = insert.run({ ...row, envelopeTo: JSON.stringify(row.envelopeTo) });
-      if (info.changes === 1) return { id: Number(info.lastInsertRowid), duplicate: false };
+      const { rawInline, ...fields } = row;
+      const info = insert.run({ ...fields, envelopeTo: JSON.stringify(row.envelopeTo) });
+      if (info.changes === 1) {
+        const id = Number(info.lastInsertRowid);
+        if (rawInline) insertRaw.run(id, rawInline);
+        return { id, duplicate: false };
+      }
       return { id: byKey.get(row.dedupeKey) as number, duplicate: true };
     },
     /**
@@ -108,6 +122,10 @@ export function createIntakeRepo(db: Db) {
     /** R8: puts a failed message back in the queue. Returns false when it is not failed. */
     retry(id: number): boolean {
       return retry.run(id).changes === 1;
+    },
+    /** The raw bytes stored in the database for a message, if they are there (not in a file). */
+    rawBytes(id: number): Buffer | undefined {
+      return rawBytes.get(id) as Buffer | undefined;
     },
     get(id: number): IntakeRow | undefined {
       const r = get.get(id) as RawRow | undefined;

@@ -1,12 +1,16 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rm } from 'node:fs/promises';
+import { mkdir, open, readFile, rm, type FileHandle } from 'node:fs/promises';
 import { createReadStream, type ReadStream } from 'node:fs';
 import { join, dirname } from 'node:path';
 import type { Readable } from 'node:stream';
 
-/** What writing one raw message produced. Paths are relative to data_dir. */
+/**
+ * What writing one raw message produced: the bytes in memory (small messages, committed with
+ * the intake row) or the path of an fsynced file relative to data_dir (large ones).
+ */
 export interface RawWriteResult {
-  relPath: string;
+  relPath: string | null;
+  inline: Buffer | null;
   /** Bytes the sender sent (without the Received line deskgate prepends). */
   size: number;
   /** sha256 of the sender's bytes: the R7 key of a message without Message-ID. */
@@ -34,7 +38,8 @@ function headerEnd(buf: Buffer): number {
 export class RawStore {
   private readonly knownDirs = new Set<string>();
 
-  constructor(readonly dataDir: string) {}
+  /** Messages up to this size stay in memory and go into the database with their intake row. */
+  constructor(readonly dataDir: string, readonly inlineMax = 256 * 1024) {}
 
   private async dirFor(now: Date): Promise<{ rel: string; created: boolean }> {
     const rel = join('raw', now.toISOString().slice(0, 10));
@@ -44,25 +49,26 @@ export class RawStore {
     return { rel, created: made !== undefined };
   }
 
-  /** Streams a message to disk without holding it in memory; stops writing (but drains) past maxSize. */
+  /**
+   * Reads a message, keeping it in memory while it is small and streaming it to a file once it
+   * passes inlineMax; stops keeping bytes (but drains) past maxSize.
+   */
   async write(source: Readable | Buffer, opts: { prefix?: string; maxSize?: number; now?: Date } = {}): Promise<RawWriteResult & { dirs: string[] }> {
     const now = opts.now ?? new Date();
-    const { rel: dirRel, created } = await this.dirFor(now);
-    const name = `${now.toISOString().slice(11, 23).replace(/[:.]/g, '')}-${randomBytes(8).toString('hex')}.eml`;
-    const relPath = join(dirRel, name);
-    const fh = await open(join(this.dataDir, relPath), 'wx', 0o640);
     const hash = createHash('sha256');
     let size = 0;
     let head: Buffer = Buffer.alloc(0);
     let headDone = false;
     let sizeExceeded = false;
+    let held: Buffer[] = opts.prefix ? [Buffer.from(opts.prefix)] : [];
+    let heldBytes = held[0]?.length ?? 0;
+    let file: { fh: FileHandle; relPath: string; dirs: string[] } | undefined;
     try {
-      if (opts.prefix) await fh.write(opts.prefix);
       const chunks: AsyncIterable<Buffer> = Buffer.isBuffer(source) ? [source] as unknown as AsyncIterable<Buffer> : (source as AsyncIterable<Buffer>);
       for await (const chunk of chunks) {
         size += chunk.length;
         if (opts.maxSize !== undefined && size > opts.maxSize) sizeExceeded = true;
-        if (sizeExceeded) continue; // keep reading so the SMTP client gets our answer, but write nothing more
+        if (sizeExceeded) continue; // keep reading so the SMTP client gets our answer, but keep nothing more
         hash.update(chunk);
         if (!headDone) {
           head = Buffer.concat([head, chunk]);
@@ -70,18 +76,34 @@ export class RawStore {
           if (end >= 0) { head = head.subarray(0, end); headDone = true; }
           else if (head.length > HEADER_CAP) { head = head.subarray(0, HEADER_CAP); headDone = true; }
         }
-        await fh.write(chunk);
+        if (file) {
+          await file.fh.write(chunk);
+        } else {
+          held.push(chunk);
+          heldBytes += chunk.length;
+          if (heldBytes > this.inlineMax) {
+            file = await this.openFile(now);
+            await file.fh.writev(held);
+            held = [];
+          }
+        }
       }
-      if (!sizeExceeded) await fh.sync();
+      if (file && !sizeExceeded) await file.fh.sync();
     } finally {
-      await fh.close();
+      await file?.fh.close();
     }
-    if (sizeExceeded) {
-      await rm(join(this.dataDir, relPath), { force: true });
-    }
-    const dirs = [dirRel];
-    if (created) dirs.push(dirname(dirRel));
-    return { relPath, size, sha256: hash.digest('hex'), headerBlock: head.toString('latin1'), sizeExceeded, dirs };
+    if (sizeExceeded && file) await rm(join(this.dataDir, file.relPath), { force: true });
+    const base = { size, sha256: hash.digest('hex'), headerBlock: head.toString('latin1'), sizeExceeded };
+    if (file) return { ...base, relPath: file.relPath, inline: null, dirs: file.dirs };
+    return { ...base, relPath: null, inline: sizeExceeded ? null : Buffer.concat(held), dirs: [] };
+  }
+
+  private async openFile(now: Date): Promise<{ fh: FileHandle; relPath: string; dirs: string[] }> {
+    const { rel: dirRel, created } = await this.dirFor(now);
+    const name = `${now.toISOString().slice(11, 23).replace(/[:.]/g, '')}-${randomBytes(8).toString('hex')}.eml`;
+    const relPath = join(dirRel, name);
+    const fh = await open(join(this.dataDir, relPath), 'wx', 0o640);
+    return { fh, relPath, dirs: created ? [dirRel, dirname(dirRel)] : [dirRel] };
   }
 
   /** fsync directories so the new files' names survive a crash. */

@@ -137,10 +137,12 @@ describe('deskgate failed list|retry (R8)', () => {
 
   it('retry succeeds after the cause is fixed (raw file restored)', async () => {
     const { openDatabase } = await import('../../src/store/index.js');
-    const r = await runCli(['inject', '-c', env.configPath, '--json'], { input: mail({ subject: 'Fragile' }) });
+    // Over 256 KB, so the raw bytes live in a file under data/raw rather than in the database.
+    const r = await runCli(['inject', '-c', env.configPath, '--json'], { input: mail({ subject: 'Fragile', body: 'y'.repeat(76).concat('\n').repeat(4000) }) });
     const intakeId = (JSON.parse(r.stdout) as { intake_id: number }).intake_id;
     const db = openDatabase(env.config.data_dir);
     const rawPath = db.prepare('SELECT raw_path FROM intake WHERE id = ?').pluck().get(intakeId) as string;
+    assert.ok(rawPath, 'a large message is spooled to a file');
     // Put it back in the queue with its file gone: processing must fail, not crash or lose the row.
     db.prepare("UPDATE intake SET status = 'failed' WHERE id = ?").run(intakeId);
     db.prepare("DELETE FROM comments WHERE intake_id = ?").run(intakeId);

@@ -241,6 +241,20 @@ describe('SMTP intake over real sockets (R5, R6, R7, R8, R10-R14, R61-R64)', () 
     });
   }
 
+  it('R64: a new ticket keeps its whole text, signature and quoted block included (only replies are cut)', async () => {
+    const body = 'Please see below.\n\n---------- Forwarded message ---------\nFrom: Zoe <zoe@customer.test>\n\n> the original problem\n\n-- \nCarol\n';
+    const t = await deliver(mail({ subject: 'Fwd: problem', body }));
+    assert.equal(t.comments![0]!.body, body.trimEnd());
+  });
+
+  it('R6: a message over 256 KB is spooled to an fsynced file and processed the same way', async () => {
+    const body = 'z'.repeat(76).concat('\n').repeat(4000);
+    const t = await deliver(mail({ subject: 'Big one', body }));
+    assert.equal(t.comments![0]!.body.length, body.trimEnd().length);
+    const row = d.app.db.prepare('SELECT raw_path FROM intake WHERE ticket_id = ?').get(t.id) as { raw_path: string | null };
+    assert.ok(row.raw_path?.startsWith('raw/'), 'spooled to data/raw');
+  });
+
   it('R8: a message with no sender at all is kept as failed with the reason, and later mail still flows', async () => {
     const raw = Buffer.from(`To: ${SUPPORT}\r\nSubject: anonymous\r\nMessage-ID: ${uniqueId()}\r\n\r\nhello\r\n`);
     const c = await SmtpClient.connect(d.port);

@@ -4,7 +4,7 @@ CREATE TABLE intake (
   id INTEGER PRIMARY KEY,
   dedupe_key TEXT NOT NULL UNIQUE,          -- R7: Message-ID, or sha256 of the raw bytes without one
   message_id TEXT,
-  raw_path TEXT NOT NULL,                   -- relative to data_dir
+  raw_path TEXT,                            -- relative to data_dir; NULL when the bytes are in intake_raw
   raw_size INTEGER NOT NULL,
   raw_sha256 TEXT NOT NULL,
   via TEXT NOT NULL,                        -- smtp | imap | pipe
@@ -24,6 +24,13 @@ CREATE TABLE intake (
   processed_at TEXT
 );
 CREATE INDEX intake_status ON intake(status, id);
+
+-- Raw bytes of messages small enough to commit inside the intake transaction (one fsync for
+-- a whole group commit instead of four file operations per message).
+CREATE TABLE intake_raw (
+  intake_id INTEGER PRIMARY KEY REFERENCES intake(id),
+  bytes BLOB NOT NULL
+);
 
 CREATE TABLE users (
   id INTEGER PRIMARY KEY,
