@@ -26,7 +26,16 @@ export function composeApp(config: Config, opts: { logger: Logger; clock?: Clock
   const parser = createMessageParser({ workers: opts.parseWorkers ?? config.processing.parse_workers, replyLine: config.email.reply_line });
   const ctx: PipelineContext = {
     db, intake, tickets, raw, attachments, parser, directory,
-    settings: { thirdPartyReplies: config.email.third_party_replies, useReplyToAsRequester: config.email.use_reply_to_as_requester },
+    settings: {
+      thirdPartyReplies: config.email.third_party_replies,
+      useReplyToAsRequester: config.email.use_reply_to_as_requester,
+      agentForwarding: config.email.agent_forwarding,
+      ccs: {
+        enabled: config.ccs.enabled, endUsersCanAdd: config.ccs.end_users_can_add, agentCcsBecomeFollowers: config.ccs.agent_ccs_become_followers,
+        max: config.ccs.max, blocklist: config.ccs.blocklist,
+      },
+      groups: config.groups.map((g) => g.name),
+    },
     replyLine: config.email.reply_line,
     secret: resolveSecret(config),
     logger: opts.logger,

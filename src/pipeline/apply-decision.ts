@@ -1,48 +1,38 @@
 import type { ParsedMessage } from '../parse/index.js';
-import type { IntakeRow } from '../store/index.js';
-import type { Decision } from '../rules/index.js';
+import type { IntakeRow, TicketsRepo } from '../store/index.js';
+import type { Decision, NewTicketDecision, CommentOnTicketDecision } from '../rules/index.js';
 import type { PipelineContext } from './context.js';
 
 export interface Applied {
-  ticketId: number;
-  commentId: number;
+  ticketId: number | null;
+  commentId: number | null;
+  suspended?: string;
 }
 
-/** Carries out a Decision. Runs inside the caller's transaction; every change is audited with its rule. */
+type Audit = (change: string, rule: string | null, value: string | null) => void;
+
+/**
+ * Carries out a Decision. Runs inside the caller's transaction; every change is audited with
+ * the rule that made it.
+ */
 export function applyDecision(ctx: PipelineContext, row: Pick<IntakeRow, 'id' | 'via'>, parsed: ParsedMessage, decision: Decision, now: string): Applied {
+  if (decision.action === 'suspend') return { ticketId: null, commentId: null, suspended: decision.reason };
   const { tickets } = ctx;
-  const nameOf = (address: string, fallback: string) => ctx.directory.agents.get(address)?.name ?? fallback;
+  const user = (address: string, name?: string | null) => tickets.ensureUser(address, ctx.directory.agents.get(address)?.name ?? name ?? null);
   const author = decision.comment.author;
-  const authorId = tickets.ensureUser(author.address, nameOf(author.address, author.name));
-  let ticketId: number;
+  const authorId = user(author.address, author.name);
+  const ticketId = decision.action === 'create_ticket' ? createTicket(ctx, decision, authorId, now) : decision.ticketId;
+  const audit: Audit = (change, rule, value) => tickets.audit({ ticketId, at: now, actor: author.address, rule, change, value });
 
   if (decision.action === 'create_ticket') {
-    const requesterId = tickets.ensureUser(decision.requester.address, nameOf(decision.requester.address, decision.requester.name));
-    ticketId = tickets.createTicket({
-      subject: decision.subject,
-      status: 'new',
-      requesterId,
-      submitterId: authorId,
-      groupName: decision.group,
-      recipient: decision.recipient,
-      via: decision.via,
-      followUpOf: decision.followUpOf,
-      tags: decision.tags,
-      now,
-    });
-    const audit = (change: string, rule: string, value: string | null) => tickets.audit({ ticketId, at: now, actor: author.address, rule, change, value });
     if (decision.followUpOf !== null) audit('follow_up_created', 'R14', String(decision.followUpOf));
     else audit('ticket_created', 'R12', decision.requester.address);
-    for (const cc of decision.ccs) {
-      if (tickets.addCc(ticketId, tickets.ensureUser(cc.address, cc.name), now)) audit('cc_added', 'R14', cc.address);
+    if (decision.comment.flags.includes('forwarded')) audit('requester_from_forward', 'R15', decision.requester.address);
+    for (const cc of decision.inheritedCcs) {
+      if (tickets.addCc(ticketId, user(cc.address, cc.name), now)) audit('cc_added', 'R14', cc.address);
     }
   } else {
-    ticketId = decision.ticketId;
-    const audit = (change: string, rule: string, value: string | null) => tickets.audit({ ticketId, at: now, actor: author.address, rule, change, value });
-    if (decision.statusChange) {
-      tickets.setStatus(ticketId, decision.statusChange.to, now);
-      audit('status_changed', decision.statusChange.rule, `${decision.statusChange.from}->${decision.statusChange.to}`);
-    }
+    applyFieldChanges(tickets, ticketId, decision, user, audit, now);
     if (decision.warnings.length > 0) {
       const state = tickets.getState(ticketId)!;
       tickets.setWarnings(ticketId, [...new Set([...state.warnings, ...decision.warnings])], now);
@@ -53,26 +43,71 @@ export function applyDecision(ctx: PipelineContext, row: Pick<IntakeRow, 'id' | 
 
   const commentId = tickets.addComment(
     {
-      ticketId,
-      authorId,
-      authorRole: author.role,
-      public: decision.comment.public,
-      visibilityRule: decision.comment.visibilityRule,
-      body: parsed.visibleText,
-      fullBody: parsed.text,
-      htmlBody: parsed.html,
-      flags: decision.comment.flags,
-      messageId: parsed.messageId,
-      to: parsed.to.map((a) => a.address),
-      cc: parsed.cc.map((a) => a.address),
-      auth: null,
-      intakeId: row.id,
-      via: row.via,
-      now,
+      ticketId, authorId, authorRole: author.role,
+      public: decision.comment.public, visibilityRule: decision.comment.visibilityRule,
+      body: decision.comment.body, fullBody: parsed.text, htmlBody: parsed.html, flags: decision.comment.flags,
+      messageId: parsed.messageId, to: parsed.to.map((a) => a.address), cc: parsed.cc.map((a) => a.address),
+      auth: null, intakeId: row.id, via: row.via, now,
     },
     parsed.attachments.map((a) => ({ filename: a.filename, contentType: a.contentType, size: a.size, sha256: a.sha256, contentId: a.contentId, inline: a.inline })),
   );
-  tickets.audit({ ticketId, at: now, actor: author.address, rule: decision.comment.visibilityRule, change: decision.comment.public ? 'public_comment' : 'private_note', value: String(commentId) });
+  audit(decision.comment.public ? 'public_comment' : 'private_note', decision.comment.visibilityRule, String(commentId));
+
+  for (const c of decision.ccChanges) {
+    if (c.change === 'cc_added') {
+      const uid = user(c.address, c.name);
+      if (tickets.addCc(ticketId, uid, now)) {
+        tickets.markCcNeedsHistory(ticketId, uid, commentId); // R28
+        audit('cc_added', c.rule, c.address);
+      }
+    } else if (c.change === 'follower_added') {
+      if (tickets.addFollower(ticketId, user(c.address, c.name), now)) audit('follower_added', c.rule, c.address);
+    } else if (c.change === 'cc_removed') {
+      const uid = tickets.userId(c.address);
+      if (uid !== undefined && tickets.removeCc(ticketId, uid)) audit('cc_removed', c.rule, c.address);
+    } else {
+      audit('cc_not_added', c.rule, `${c.address}: ${c.reason}`);
+    }
+  }
+  for (const cmd of decision.commands) {
+    if (cmd.ignored) audit('mail_api_ignored', 'R40', cmd.line);
+    else if (cmd.error) audit('mail_api_error', 'R39', `${cmd.line}: ${cmd.error}`);
+    else audit('mail_api_command', 'R38', cmd.line);
+  }
+  if (decision.action === 'create_ticket') applyFieldChanges(tickets, ticketId, decision, user, audit, now);
   if (parsed.messageId) tickets.rememberMessageIds(ticketId, [parsed.messageId], 'in', now);
   return { ticketId, commentId };
+}
+
+function createTicket(ctx: PipelineContext, d: NewTicketDecision, authorId: number, now: string): number {
+  const requesterId = ctx.tickets.ensureUser(d.requester.address, ctx.directory.agents.get(d.requester.address)?.name ?? (d.requester.name || null));
+  return ctx.tickets.createTicket({
+    subject: d.subject, status: 'new', requesterId, submitterId: authorId, groupName: d.group, recipient: d.recipient,
+    via: d.via, followUpOf: d.followUpOf, tags: d.tags, now,
+  });
+}
+
+function applyFieldChanges(tickets: TicketsRepo, ticketId: number, d: NewTicketDecision | CommentOnTicketDecision, user: (a: string, n?: string | null) => number, audit: Audit, now: string): void {
+  const c = d.changes;
+  if (c.requester) {
+    tickets.setRequester(ticketId, user(c.requester.address), now);
+    audit('requester_changed', c.requester.rule, c.requester.address);
+  }
+  if (c.assignee) {
+    tickets.setAssignee(ticketId, user(c.assignee.email), now);
+    audit('assignee_changed', c.assignee.rule, c.assignee.email);
+  }
+  if (c.group && d.action === 'add_comment') {
+    tickets.setGroup(ticketId, c.group.name, now);
+    audit('group_changed', c.group.rule, c.group.name);
+  }
+  if (c.tags && d.action === 'add_comment') {
+    const state = tickets.getState(ticketId)!;
+    tickets.setTags(ticketId, [...new Set([...state.tags, ...c.tags.add.map((t) => t.toLowerCase())])], now);
+    audit('tags_added', c.tags.rule, c.tags.add.join(' '));
+  }
+  if (c.status) {
+    tickets.setStatus(ticketId, c.status.to, now);
+    audit('status_changed', c.status.rule, `${c.status.from}->${c.status.to}`);
+  }
 }

@@ -1,7 +1,7 @@
 import type { ParsedMessage } from '../parse/index.js';
 import type { IntakeRow } from '../store/index.js';
 import { matchThread, verifyReplyToken, tokenFromAddress, type ThreadMatch } from '../thread/index.js';
-import { evaluate, supportAddressOf, type Decision } from '../rules/index.js';
+import { evaluate, supportAddressOf, isFullAgent, roleOf, type Decision } from '../rules/index.js';
 import type { TicketState } from '../shared/domain.js';
 import type { PipelineContext } from './context.js';
 
@@ -37,8 +37,15 @@ export function decide(ctx: PipelineContext, row: Pick<IntakeRow, 'envelope_to' 
     { ticketByMessageId, statusOf: (id) => stateOf(id)?.status },
   );
   const ticket = match.kind === 'reply' ? stateOf(match.ticketId)! : match.kind === 'follow_up' ? stateOf(match.closedTicketId)! : null;
+  const sender = parsed.from[0]?.address ?? row.envelope_from;
+  const privateNotes = ticket && sender && isFullAgent(roleOf(ctx.directory, sender)) ? ctx.tickets.privateNoteBodies(ticket.id) : [];
   const decision = evaluate(
-    { message: parsed, envelopeFrom: row.envelope_from, envelopeTo: row.envelope_to, via: row.via, match, ticket },
+    {
+      message: { ...parsed, body: parsed.visibleText, text: parsed.text },
+      envelopeFrom: row.envelope_from, envelopeTo: row.envelope_to, via: row.via, match, ticket, privateNotes,
+      // R44: sender authentication arrives with the trust stage; until it runs, senders count as verified.
+      senderVerified: true,
+    },
     ctx.directory,
     ctx.settings,
   );

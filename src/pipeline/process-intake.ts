@@ -11,7 +11,7 @@ const CLAIM_LEASE_MS = 5 * 60_000;
 
 export interface Outcome {
   intakeId: number;
-  status: 'done' | 'failed';
+  status: 'done' | 'failed' | 'suspended';
   ticketId?: number;
   commentId?: number;
   error?: string;
@@ -70,14 +70,18 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: { batchSize: n
       const applied = ctx.db.transaction(() => {
         const { decision } = decide(ctx, row, parsed);
         const result = applyDecision(ctx, row, parsed, decision, now);
-        ctx.intake.markDone(row.id, result.ticketId, result.commentId, now);
+        if (result.suspended) ctx.intake.markSuspended(row.id, result.suspended, now);
+        else ctx.intake.markDone(row.id, result.ticketId, result.commentId, now);
         return { ...result, decision };
       })();
+      const d = applied.decision;
       log.info({
-        event: 'pipeline:stored', message_id: parsed.messageId, intake_id: row.id, ticket_id: applied.ticketId, comment_id: applied.commentId,
-        decision: applied.decision.action, public: applied.decision.comment.public, visibility_rule: applied.decision.comment.visibilityRule, rules: applied.decision.rules,
-      }, 'message stored');
-      return { intakeId: row.id, status: 'done', ticketId: applied.ticketId, commentId: applied.commentId };
+        event: applied.suspended ? 'pipeline:suspended' : 'pipeline:stored', message_id: parsed.messageId, intake_id: row.id,
+        ticket_id: applied.ticketId, comment_id: applied.commentId, decision: applied.suspended ? `suspend:${applied.suspended}` : d.action,
+        ...(d.action !== 'suspend' ? { public: d.comment.public, visibility_rule: d.comment.visibilityRule } : {}), rules: d.rules,
+      }, applied.suspended ? 'message suspended' : 'message stored');
+      if (applied.suspended) return { intakeId: row.id, status: 'suspended', error: applied.suspended };
+      return { intakeId: row.id, status: 'done', ticketId: applied.ticketId!, commentId: applied.commentId! };
     } catch (err) {
       ctx.intake.markFailed(row.id, errorCode(err), errorMessage(err), now);
       return { intakeId: row.id, status: 'failed', error: errorMessage(err) };

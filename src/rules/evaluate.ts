@@ -1,6 +1,10 @@
 import type { Role, TicketState, TicketStatus, Via } from '../shared/domain.js';
 import type { ThreadMatch } from '../thread/index.js';
 import { roleOf, supportAddressOf, isFullAgent, type Directory } from './people.js';
+import { decideCcChanges, type CcChange, type CcPolicy, type SenderKind } from './ccs.js';
+import { decideVisibility, carriesPrivateNote } from './visibility.js';
+import { splitCommands, interpretCommands, type MailApiCommand, type MailApiEffects } from './mail-api.js';
+import { looksForwarded, forwardedSender } from './forwarding.js';
 
 export interface Addressee {
   address: string;
@@ -14,11 +18,18 @@ export interface RulesMessage {
   to: readonly Addressee[];
   cc: readonly Addressee[];
   subject: string;
+  /** The new text (reply cut, R64). */
+  body: string;
+  /** The whole text, quotes included (R21's leak guard reads it). */
+  text: string;
 }
 
 export interface RulesSettings {
   thirdPartyReplies: 'private' | 'public';
   useReplyToAsRequester: boolean;
+  agentForwarding: boolean;
+  ccs: CcPolicy;
+  groups: readonly string[];
 }
 
 export interface RulesInput {
@@ -31,6 +42,10 @@ export interface RulesInput {
   match: ThreadMatch;
   /** The matched ticket (reply) or the closed ticket (follow-up); null for a new ticket. */
   ticket: TicketState | null;
+  /** Bodies of the ticket's private notes (R21); only needed when the sender is an agent. */
+  privateNotes: readonly string[];
+  /** R44: the sender passed authentication (DMARC alignment). Agent powers need it. */
+  senderVerified: boolean;
 }
 
 export interface Author extends Addressee {
@@ -43,9 +58,30 @@ export interface CommentDecision {
   /** R22: the rule that made the comment public or private. */
   visibilityRule: string;
   flags: string[];
+  /** The comment text: the new text without Mail API command lines (R38). */
+  body: string;
 }
 
-export interface NewTicketDecision {
+/** Changes to the ticket's fields, each with the rule that made it. */
+export interface FieldChanges {
+  status?: { from: TicketStatus; to: TicketStatus; rule: string };
+  assignee?: { email: string; rule: string };
+  group?: { name: string; rule: string };
+  requester?: { address: string; rule: string };
+  tags?: { add: string[]; rule: string };
+}
+
+interface DecisionBase {
+  comment: CommentDecision;
+  ccChanges: CcChange[];
+  commands: MailApiCommand[];
+  changes: FieldChanges;
+  warnings: string[];
+  /** Every rule that took part, for logs, the audit log and `explain`. */
+  rules: string[];
+}
+
+export interface NewTicketDecision extends DecisionBase {
   action: 'create_ticket';
   subject: string;
   requester: Addressee;
@@ -55,41 +91,38 @@ export interface NewTicketDecision {
   via: string;
   followUpOf: number | null;
   tags: string[];
-  ccs: Addressee[];
-  comment: CommentDecision;
-  /** Every rule that took part, for logs and `explain`. */
-  rules: string[];
+  /** CCs copied from a closed ticket (R14). */
+  inheritedCcs: Addressee[];
 }
 
-export interface CommentOnTicketDecision {
+export interface CommentOnTicketDecision extends DecisionBase {
   action: 'add_comment';
   ticketId: number;
-  comment: CommentDecision;
-  statusChange: { from: TicketStatus; to: TicketStatus; rule: string } | null;
-  warnings: string[];
+}
+
+export interface SuspendDecision {
+  action: 'suspend';
+  reason: 'unverified_agent';
+  rule: 'R44';
+  author: Author;
   rules: string[];
 }
 
-export type Decision = NewTicketDecision | CommentOnTicketDecision;
+export type Decision = NewTicketDecision | CommentOnTicketDecision | SuspendDecision;
 
-/** Raised for messages no rule can place (no sender at all). */
+/** Raised for messages no rule can place (no sender at all, no support recipient). */
 export class RulesError extends Error {
   constructor(readonly code: string, message: string) {
     super(message);
   }
 }
 
-/**
- * R7: the support address a message is for — the first support address in To, then Cc,
- * then the envelope.
- */
-export function pickRecipient(dir: Directory, msg: RulesMessage, envelopeTo: readonly string[]): string {
+/** R7: the first support address in To, then Cc, then the envelope. */
+export function pickRecipient(dir: Directory, msg: Pick<RulesMessage, 'to' | 'cc'>, envelopeTo: readonly string[]): string {
   for (const a of [...msg.to.map((m) => m.address), ...msg.cc.map((m) => m.address), ...envelopeTo]) {
     const s = supportAddressOf(dir, a);
     if (s) return s.address;
   }
-  const first = envelopeTo[0] && supportAddressOf(dir, envelopeTo[0]);
-  if (first) return first.address;
   throw new RulesError('RULES_NO_RECIPIENT', 'message is not addressed to any support address');
 }
 
@@ -104,6 +137,10 @@ function senderOf(msg: RulesMessage, envelopeFrom: string | null): Addressee {
 export function evaluate(input: RulesInput, dir: Directory, settings: RulesSettings): Decision {
   const sender = senderOf(input.message, input.envelopeFrom);
   const author: Author = { ...sender, role: roleOf(dir, sender.address) };
+  // R44: a message claiming a staff From that is not authenticated gets no agent powers at all.
+  if (author.role !== 'end_user' && !input.senderVerified) {
+    return { action: 'suspend', reason: 'unverified_agent', rule: 'R44', author, rules: ['R44'] };
+  }
   if (input.match.kind === 'reply') {
     if (!input.ticket) throw new RulesError('RULES_TICKET_MISSING', `ticket ${input.match.ticketId} not found`);
     return commentOnTicket(input, input.ticket, author, dir, settings);
@@ -111,17 +148,85 @@ export function evaluate(input: RulesInput, dir: Directory, settings: RulesSetti
   return newTicket(input, author, dir, settings);
 }
 
+/** R38-R40: commands only from full agents; light agents' and others' stay text. */
+function mailApi(input: RulesInput, author: Author, dir: Directory, settings: RulesSettings, rules: string[]) {
+  const { commands: raw, rest } = splitCommands(input.message.body);
+  if (raw.length === 0) return { commands: [] as MailApiCommand[], effects: {} as MailApiEffects, body: input.message.body };
+  if (!isFullAgent(author.role)) {
+    const reason = author.role === 'light_agent' ? 'light agents cannot use the Mail API (R40)' : 'only agents can use the Mail API (R38)';
+    if (author.role === 'light_agent') rules.push('R40');
+    return { commands: raw.map((c) => ({ ...c, ignored: true, error: reason })), effects: {}, body: input.message.body };
+  }
+  const { commands, effects } = interpretCommands(raw, {
+    sender: author.address,
+    groups: settings.groups,
+    isAgent: (a) => isFullAgent(roleOf(dir, a)),
+    isSupportAddress: (a) => supportAddressOf(dir, a) !== undefined,
+  });
+  rules.push('R38');
+  if (commands.some((c) => c.error)) rules.push('R39');
+  // R39: bad command lines stay in the comment as text.
+  const kept = commands.filter((c) => c.error).map((c) => c.line);
+  return { commands, effects, body: [...kept, rest].join('\n').trim() };
+}
+
+/** Field changes asked by Mail API commands, with R35's status rules applied. */
+function changesFrom(effects: MailApiEffects, current: { status: TicketStatus; assignee: string | null }, author: Author, rules: string[]): FieldChanges {
+  const changes: FieldChanges = {};
+  let assignee = current.assignee;
+  if (effects.assignee && effects.assignee !== assignee) {
+    changes.assignee = { email: effects.assignee, rule: 'R38' };
+    assignee = effects.assignee;
+  }
+  if (effects.group) changes.group = { name: effects.group, rule: 'R38' };
+  if (effects.requester) changes.requester = { address: effects.requester, rule: 'R38' };
+  if (effects.tags) changes.tags = { add: effects.tags, rule: 'R38' };
+  if (effects.status && effects.status !== current.status) {
+    if (effects.status === 'solved' && !assignee) {
+      changes.assignee = { email: author.address, rule: 'R35' };
+      rules.push('R35');
+    }
+    changes.status = { from: current.status, to: effects.status, rule: 'R38' };
+  } else if (!effects.status && changes.assignee && current.status === 'new') {
+    changes.status = { from: 'new', to: 'open', rule: 'R35' };
+    rules.push('R35');
+  }
+  return changes;
+}
+
 function newTicket(input: RulesInput, author: Author, dir: Directory, settings: RulesSettings): NewTicketDecision {
   const recipient = pickRecipient(dir, input.message, input.envelopeTo);
   const support = supportAddressOf(dir, recipient);
   const rules = [input.match.rule, 'R4', 'R7'];
+  const flags: string[] = [];
   let requester: Addressee = { address: author.address, name: author.name };
   const replyTo = input.message.replyTo[0];
   if (settings.useReplyToAsRequester && replyTo && !supportAddressOf(dir, replyTo.address)) {
     requester = replyTo;
-    rules.push('R4:reply_to');
+    rules.push('R4');
   }
+  // R15: an agent's forward makes the original sender the requester.
+  if (isFullAgent(author.role) && settings.agentForwarding && looksForwarded(input.message.subject, input.message.text)) {
+    const original = forwardedSender(input.message.text);
+    if (original && !supportAddressOf(dir, original.address) && roleOf(dir, original.address) === 'end_user') {
+      requester = original;
+      flags.push('forwarded');
+      rules.push('R15');
+    }
+  }
+  const { commands, effects, body } = mailApi(input, author, dir, settings, rules);
+  if (effects.requester) requester = { address: effects.requester, name: '' };
   const closed = input.match.kind === 'follow_up' ? input.ticket : null;
+  const changes = changesFrom({ ...effects, requester: undefined }, { status: 'new', assignee: null }, author, rules);
+  const visibility = effects.visibility ?? true;
+  const senderKind: SenderKind = isFullAgent(author.role) ? 'agent' : author.role === 'light_agent' ? 'light_agent' : author.address === requester.address ? 'requester' : 'third_party';
+  const inheritedCcs = closed ? closed.ccs.filter((c) => c.email !== requester.address).map((c) => ({ address: c.email, name: c.name ?? '' })) : [];
+  const ccChanges = decideCcChanges({
+    senderKind, sender: author.address, requester: requester.address,
+    ccs: inheritedCcs.map((c) => ({ email: c.address, name: c.name })), followers: [],
+    from: input.message.from, recipients: [...input.message.to, ...input.message.cc],
+  }, dir, settings.ccs).filter((c) => c.change !== 'cc_removed');
+  rules.push(...new Set(ccChanges.map((c) => c.rule)));
   return {
     action: 'create_ticket',
     // R14: a follow-up keeps the closed ticket's subject.
@@ -129,69 +234,76 @@ function newTicket(input: RulesInput, author: Author, dir: Directory, settings: 
     requester,
     submitter: author,
     recipient,
-    group: support?.group ?? null,
+    group: changes.group?.name ?? support?.group ?? null,
     via: closed ? 'closed_ticket' : input.via,
     followUpOf: closed?.id ?? null,
-    tags: closed ? [...closed.tags] : [],
-    ccs: closed ? closed.ccs.filter((c) => c.email !== requester.address).map((c) => ({ address: c.email, name: c.name ?? '' })) : [],
-    comment: { author, public: true, visibilityRule: 'R12', flags: [] },
-    rules,
+    tags: [...new Set([...(closed?.tags ?? []), ...(changes.tags?.add ?? [])])],
+    inheritedCcs,
+    comment: { author, public: visibility, visibilityRule: effects.visibility === undefined ? 'R12' : 'R20', flags, body },
+    ccChanges,
+    commands,
+    changes: { ...(changes.status ? { status: changes.status } : {}), ...(changes.assignee ? { assignee: changes.assignee } : {}) },
+    warnings: [],
+    rules: [...new Set(rules)],
   };
-}
-
-function addressesOn(msg: RulesMessage): Set<string> {
-  return new Set([...msg.to, ...msg.cc].map((a) => a.address));
 }
 
 function commentOnTicket(input: RulesInput, ticket: TicketState, author: Author, dir: Directory, settings: RulesSettings): CommentOnTicketDecision {
   const rules: string[] = [input.match.rule];
   const warnings: string[] = [];
   const flags: string[] = [];
-  const recipients = addressesOn(input.message);
+  const recipients = new Set([...input.message.to, ...input.message.cc].map((a) => a.address));
   const isRequester = author.address === ticket.requester.email;
   const isCc = ticket.ccs.some((c) => c.email === author.address);
-  const isFollower = ticket.followers.some((f) => f.email === author.address);
-  const isAssignee = ticket.assignee?.email === author.address;
-  let isPublic: boolean;
-  let visibilityRule: string;
+  const senderKind: SenderKind = isFullAgent(author.role) ? 'agent'
+    : author.role === 'light_agent' ? 'light_agent'
+    : isRequester ? 'requester'
+    : isCc ? 'cc'
+    : 'third_party'; // R32: end users who are not requester or CC are not participants
 
-  if (author.role === 'light_agent') {
-    isPublic = false;
-    visibilityRule = 'R19';
-  } else if (isFullAgent(author.role)) {
-    if (isFollower && !isAssignee && !isRequester) {
-      isPublic = false;
-      visibilityRule = 'R18';
-    } else if (!ticket.hasPublicComment) {
-      isPublic = false;
-      visibilityRule = 'R17';
-    } else {
-      const endUserCcs = ticket.ccs.filter((c) => roleOf(dir, c.email) === 'end_user').map((c) => c.email);
-      isPublic = recipients.has(ticket.requester.email) || endUserCcs.some((c) => recipients.has(c));
-      visibilityRule = 'R17';
-    }
-  } else if (isRequester) {
-    isPublic = true;
-    visibilityRule = 'R16';
-  } else if (isCc) {
-    isPublic = recipients.has(ticket.requester.email);
-    visibilityRule = 'R16';
-  } else {
-    // R33: an end user who is not a participant (R32).
-    isPublic = settings.thirdPartyReplies === 'public';
-    visibilityRule = 'R33';
+  const thirdParty = senderKind === 'third_party';
+  if (thirdParty) {
     flags.push('third_party');
     if (!ticket.warnings.includes('third_party_reply')) warnings.push('third_party_reply');
   }
-  rules.push(visibilityRule);
+  // R34: a third party's commands, CCs and status change nothing.
+  const { commands, effects, body } = thirdParty ? { commands: [], effects: {} as MailApiEffects, body: input.message.body } : mailApi(input, author, dir, settings, rules);
+  const endUserCcs = ticket.ccs.filter((c) => roleOf(dir, c.email) === 'end_user').map((c) => c.email);
+  const visibility = decideVisibility({
+    senderKind,
+    isFollower: ticket.followers.some((f) => f.email === author.address),
+    isAssignee: ticket.assignee?.email === author.address,
+    isRequester,
+    ticketHasPublicComment: ticket.hasPublicComment,
+    endUserOnRecipients: recipients.has(ticket.requester.email) || endUserCcs.some((c) => recipients.has(c)),
+    requesterOnRecipients: recipients.has(ticket.requester.email),
+    mailApi: effects.visibility,
+    carriesPrivateNote: senderKind === 'agent' && carriesPrivateNote(input.message.text, input.privateNotes),
+    thirdPartyReplies: settings.thirdPartyReplies,
+  });
+  rules.push(visibility.rule);
 
-  let statusChange: CommentOnTicketDecision['statusChange'] = null;
-  const thirdParty = flags.includes('third_party');
-  if (isPublic && author.role === 'end_user' && !thirdParty && (ticket.status === 'solved' || ticket.status === 'pending')) {
-    statusChange = { from: ticket.status, to: 'open', rule: 'R13' };
-  } else if (isPublic && isFullAgent(author.role) && ticket.status === 'new') {
-    statusChange = { from: 'new', to: 'open', rule: 'R36' };
+  const changes = changesFrom(effects, { status: ticket.status, assignee: ticket.assignee?.email ?? null }, author, rules);
+  if (!changes.status && visibility.public && !thirdParty) {
+    if (author.role === 'end_user' && (ticket.status === 'solved' || ticket.status === 'pending')) changes.status = { from: ticket.status, to: 'open', rule: 'R13' };
+    else if (isFullAgent(author.role) && ticket.status === 'new') changes.status = { from: 'new', to: 'open', rule: 'R36' };
   }
-  if (statusChange) rules.push(statusChange.rule);
-  return { action: 'add_comment', ticketId: ticket.id, comment: { author, public: isPublic, visibilityRule, flags }, statusChange, warnings, rules };
+  if (changes.status) rules.push(changes.status.rule);
+
+  const ccChanges = thirdParty ? [] : decideCcChanges({
+    senderKind, sender: author.address, requester: changes.requester?.address ?? ticket.requester.email,
+    ccs: ticket.ccs, followers: ticket.followers,
+    from: input.message.from, recipients: [...input.message.to, ...input.message.cc],
+  }, dir, settings.ccs);
+  rules.push(...ccChanges.map((c) => c.rule));
+  return {
+    action: 'add_comment',
+    ticketId: ticket.id,
+    comment: { author, public: visibility.public, visibilityRule: visibility.rule, flags, body },
+    ccChanges,
+    commands,
+    changes,
+    warnings,
+    rules: [...new Set(rules)],
+  };
 }

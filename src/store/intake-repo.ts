@@ -75,6 +75,7 @@ export function createIntakeRepo(db: Db) {
   const failed = db.prepare(`UPDATE intake SET status = 'failed', error_code = @code, error = @error, processed_at = @now, claimed_by = NULL WHERE id = @id`);
   const claimers = db.prepare(`SELECT DISTINCT claimed_by FROM intake WHERE status = 'processing' AND claimed_by IS NOT NULL`).pluck();
   const release = db.prepare(`UPDATE intake SET status = 'received', claimed_by = NULL, claimed_at = NULL WHERE status = 'processing' AND claimed_by = ?`);
+  const suspended = db.prepare(`UPDATE intake SET status = 'suspended', error_code = @reason, error = NULL, processed_at = @now, claimed_by = NULL WHERE id = @id`);
   const retry = db.prepare(`UPDATE intake SET status = 'received', claimed_by = NULL, claimed_at = NULL WHERE id = ? AND status = 'failed'`);
   const get = db.prepare(`SELECT ${COLUMNS} FROM intake WHERE id = ?`);
   const listByStatus = db.prepare(`SELECT ${COLUMNS} FROM intake WHERE status = ? ORDER BY id DESC LIMIT ?`);
@@ -115,6 +116,10 @@ export function createIntakeRepo(db: Db) {
     },
     markDone(id: number, ticketId: number | null, commentId: number | null, now: string, status: 'done' | 'suspended' = 'done'): void {
       done.run({ id, ticketId, commentId, now, status });
+    },
+    /** Held mail (R41): kept with its reason, not processed further until released. */
+    markSuspended(id: number, reason: string, now: string): void {
+      suspended.run({ id, reason, now });
     },
     markFailed(id: number, code: string, error: string, now: string): void {
       failed.run({ id, code, error, now });

@@ -82,7 +82,9 @@ export function createTicketsRepo(db: Db) {
     tags: db.prepare('UPDATE tickets SET tags = @tags, updated_at = @now WHERE id = @id'),
     warnings: db.prepare('UPDATE tickets SET warnings = @warnings, updated_at = @now WHERE id = @id'),
     touch: db.prepare('UPDATE tickets SET updated_at = @now WHERE id = @id'),
-    addCc: db.prepare('INSERT INTO ticket_ccs (ticket_id, user_id, added_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING'),
+    addCc: db.prepare('INSERT INTO ticket_ccs (ticket_id, user_id, added_at, history_pending, added_by_comment_id) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING'),
+    markCcHistory: db.prepare('UPDATE ticket_ccs SET history_pending = 1, added_by_comment_id = ? WHERE ticket_id = ? AND user_id = ?'),
+    privateNotes: db.prepare('SELECT body FROM comments WHERE ticket_id = ? AND public = 0 ORDER BY id').pluck(),
     removeCc: db.prepare('DELETE FROM ticket_ccs WHERE ticket_id = ? AND user_id = ?'),
     addFollower: db.prepare('INSERT INTO ticket_followers (ticket_id, user_id, added_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING'),
     removeFollower: db.prepare('DELETE FROM ticket_followers WHERE ticket_id = ? AND user_id = ?'),
@@ -151,7 +153,11 @@ export function createTicketsRepo(db: Db) {
     setTags(id: number, tags: string[], now: string): void { s.tags.run({ id, tags: JSON.stringify(tags), now }); },
     setWarnings(id: number, warnings: string[], now: string): void { s.warnings.run({ id, warnings: JSON.stringify(warnings), now }); },
     touch(id: number, now: string): void { s.touch.run({ id, now }); },
-    addCc(id: number, userId: number, now: string): boolean { return s.addCc.run(id, userId, now).changes === 1; },
+    addCc(id: number, userId: number, now: string): boolean { return s.addCc.run(id, userId, now, 0, null).changes === 1; },
+    /** R28: marks a CC added by a message as owed the public history in their first notification. */
+    markCcNeedsHistory(id: number, userId: number, commentId: number): void { s.markCcHistory.run(commentId, id, userId); },
+    /** R21: the texts of the ticket's private notes. */
+    privateNoteBodies(id: number): string[] { return s.privateNotes.all(id) as string[]; },
     removeCc(id: number, userId: number): boolean { return s.removeCc.run(id, userId).changes === 1; },
     addFollower(id: number, userId: number, now: string): boolean { return s.addFollower.run(id, userId, now).changes === 1; },
     removeFollower(id: number, userId: number): boolean { return s.removeFollower.run(id, userId).changes === 1; },

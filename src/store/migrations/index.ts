@@ -1,6 +1,8 @@
 import { sql as m0001 } from './0001-initial.js';
+import { sql as m0002 } from './0002-cc-history.js';
 
 /** Numbered migrations, applied in order, each once, in its own transaction. Never edit a shipped one. */
 export const migrations: ReadonlyArray<{ version: number; name: string; sql: string }> = [
   { version: 1, name: 'initial', sql: m0001 },
+  { version: 2, name: 'cc-history', sql: m0002 },
 ];
