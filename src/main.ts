@@ -5,6 +5,7 @@ import { registerCheckConfig } from './cli/check-config.js';
 import { registerInject } from './cli/inject.js';
 import { registerTickets } from './cli/tickets.js';
 import { registerFailed } from './cli/failed.js';
+import { registerExplain } from './cli/explain.js';
 import { CliError, EX_SOFTWARE } from './cli/context.js';
 
 /** The `deskgate` command: parses arguments and hands over to one command module. */
@@ -19,6 +20,7 @@ registerCheckConfig(program);
 registerInject(program);
 registerTickets(program);
 registerFailed(program);
+registerExplain(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { withApp, configOption, CliError, EX_NOUSER, EX_TEMPFAIL, EX_DATAERR, EX_USAGE } from './context.js';
 import { printJson } from './format.js';
 import { isAccepted } from '../ingest/index.js';
-import { unfoldHeaders } from '../parse/index.js';
+import { recipientsFromHeaders } from './recipients.js';
 import { normalizeAddress } from '../shared/addresses.js';
 import { ConfigError } from '../config/index.js';
 
@@ -12,16 +12,6 @@ async function readInput(file: string | undefined): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const c of process.stdin) chunks.push(c as Buffer);
   return Buffer.concat(chunks);
-}
-
-/** Support addresses a piped message was sent to: Delivered-To / X-Original-To, then To and Cc. */
-function recipientsFromHeaders(raw: Buffer, isSupport: (a: string) => string | undefined): string[] {
-  const end = raw.indexOf('\n\n') >= 0 ? raw.indexOf('\n\n') : raw.indexOf('\r\n\r\n');
-  const headers = unfoldHeaders(raw.subarray(0, end >= 0 ? end : Math.min(raw.length, 256 * 1024)).toString('latin1'));
-  const candidates = ['delivered-to', 'x-original-to', 'to', 'cc']
-    .flatMap((h) => headers.get(h) ?? [])
-    .flatMap((v) => [...v.matchAll(/[^\s<>,;:"()]+@[^\s<>,;:"()]+/g)].map((m) => normalizeAddress(m[0])));
-  return [...new Set(candidates.map(isSupport).filter((a): a is string => a !== undefined))];
 }
 
 export function registerInject(program: Command): void {

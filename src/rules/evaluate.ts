@@ -268,7 +268,14 @@ function commentOnTicket(input: RulesInput, ticket: TicketState, author: Author,
   }
   // R34: a third party's commands, CCs and status change nothing.
   const { commands, effects, body } = thirdParty ? { commands: [], effects: {} as MailApiEffects, body: input.message.body } : mailApi(input, author, dir, settings, rules);
-  const endUserCcs = ticket.ccs.filter((c) => roleOf(dir, c.email) === 'end_user').map((c) => c.email);
+  const ccChanges = thirdParty ? [] : decideCcChanges({
+    senderKind, sender: author.address, requester: effects.requester ?? ticket.requester.email,
+    ccs: ticket.ccs, followers: ticket.followers,
+    from: input.message.from, recipients: [...input.message.to, ...input.message.cc],
+  }, dir, settings.ccs);
+  // R17: end-user CCs are the ticket's, plus those this very message adds (the mail reached them).
+  const endUserCcs = [...ticket.ccs.map((c) => c.email), ...ccChanges.filter((c) => c.change === 'cc_added').map((c) => c.address)]
+    .filter((a) => roleOf(dir, a) === 'end_user');
   const visibility = decideVisibility({
     senderKind,
     isFollower: ticket.followers.some((f) => f.email === author.address),
@@ -289,12 +296,6 @@ function commentOnTicket(input: RulesInput, ticket: TicketState, author: Author,
     else if (isFullAgent(author.role) && ticket.status === 'new') changes.status = { from: 'new', to: 'open', rule: 'R36' };
   }
   if (changes.status) rules.push(changes.status.rule);
-
-  const ccChanges = thirdParty ? [] : decideCcChanges({
-    senderKind, sender: author.address, requester: changes.requester?.address ?? ticket.requester.email,
-    ccs: ticket.ccs, followers: ticket.followers,
-    from: input.message.from, recipients: [...input.message.to, ...input.message.cc],
-  }, dir, settings.ccs);
   rules.push(...ccChanges.map((c) => c.rule));
   return {
     action: 'add_comment',
