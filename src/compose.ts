@@ -1,8 +1,10 @@
-import { hostname } from 'node:os';
-import { randomBytes } from 'node:crypto';
 import type { Config } from './config/index.js';
 import { resolveSecret } from './config/index.js';
-import { openDatabase, RawStore, AttachmentStore, createIntakeRepo, createIntakeWriter, createTicketsRepo, createTicketViewsRepo } from './store/index.js';
+import { openDatabase, RawStore, AttachmentStore, createIntakeRepo, createIntakeWriter, createTicketsRepo, createTicketViewsRepo, createOutboxRepo } from './store/index.js';
+import { resolveRuleSet, DEFAULT_TRIGGERS, DEFAULT_AUTOMATIONS, type Trigger, type Automation } from './triggers/index.js';
+import { createOutboundSender } from './outbound/index.js';
+import { createNotifier, runAutomations } from './pipeline/index.js';
+import { makeNodeId } from './shared/node-id.js';
 import { createMessageParser } from './parse/index.js';
 import { createDirectory, supportAddressOf } from './rules/index.js';
 import { createIntakeProcessor, type PipelineContext } from './pipeline/index.js';
@@ -23,6 +25,20 @@ export function composeApp(config: Config, opts: { logger: Logger; clock?: Clock
   const raw = new RawStore(config.data_dir);
   const attachments = new AttachmentStore(config.data_dir);
   const directory = createDirectory(config.support_addresses, config.agents);
+  const outbox = createOutboxRepo(db);
+  const triggers = resolveRuleSet<Trigger>(config.triggers, DEFAULT_TRIGGERS);
+  const automations = resolveRuleSet<Automation>(config.automations, DEFAULT_AUTOMATIONS);
+  const nodeId = makeNodeId();
+  const secret = resolveSecret(config);
+  const sender = createOutboundSender({
+    outbox, smarthost: config.outbound.smtp, dkim: config.outbound.dkim, logger: opts.logger, clock, nodeId,
+    retry: { initialMs: config.outbound.retry_initial, maxMs: config.outbound.retry_max, forMs: config.outbound.retry_for },
+  });
+  const notifier = createNotifier({
+    tickets, outbox, directory, triggers, replyLine: config.email.reply_line, secret, baseUrl: config.base_url,
+    ccsEnabled: config.ccs.enabled, perRecipientPerHour: config.limits.notifications_per_recipient_per_hour, logger: opts.logger,
+    onQueued: () => sender.kick(),
+  });
   const parser = createMessageParser({ workers: opts.parseWorkers ?? config.processing.parse_workers, replyLine: config.email.reply_line });
   const ctx: PipelineContext = {
     db, intake, tickets, raw, attachments, parser, directory,
@@ -37,10 +53,11 @@ export function composeApp(config: Config, opts: { logger: Logger; clock?: Clock
       groups: config.groups.map((g) => g.name),
     },
     replyLine: config.email.reply_line,
-    secret: resolveSecret(config),
+    secret,
     logger: opts.logger,
     clock,
-    nodeId: `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
+    nodeId,
+    notify: (event, ticketId, now) => void notifier.onUpdate(event, ticketId, now),
   };
   // Staff names come from the config; keep the users table in step so the CLI shows them.
   db.transaction(() => { for (const a of config.agents) tickets.ensureUser(a.email, a.name ?? null, { overwriteName: true }); })();
@@ -48,9 +65,12 @@ export function composeApp(config: Config, opts: { logger: Logger; clock?: Clock
   const writer = createIntakeWriter({ db, intake, raw, onCommitted: () => processor.kick() });
   const accept = createAcceptMessage({ raw, writer, maxSize: config.smtp.max_message_size, now: () => clock.now() });
   return {
-    config, db, intake, tickets, views, raw, ctx, processor, accept,
+    config, db, intake, tickets, views, raw, ctx, processor, accept, outbox, sender, notifier, triggers, automations,
+    /** R52: one automation run at `now` (the daemon calls it every automations_interval). */
+    runAutomations: (now: Date = clock.now()) => runAutomations(ctx, notifier, automations, now),
     supportAddressOf: (address: string) => supportAddressOf(directory, address)?.address,
     async close(): Promise<void> {
+      await sender.stop();
       await parser.close();
       db.close();
     },

@@ -33,14 +33,22 @@ export async function startDaemon(config: Config, opts: { logger: Logger; clock?
     throw err;
   }
   app.processor.start();
+  app.sender.start();
+  // R52: automations every automations_interval, first one interval after start.
+  const automationTimer = setInterval(() => {
+    try { app.runAutomations(); } catch (err) { opts.logger.error({ event: 'automations:error', err }, 'automation run failed'); }
+  }, config.automations_interval);
+  automationTimer.unref();
   let stopping: Promise<void> | undefined;
   return {
     app,
     smtp,
     stop() {
       stopping ??= (async () => {
+        clearInterval(automationTimer);
         await smtp.close();
         await app.processor.stop();
+        await app.sender.stop();
         await app.close();
       })();
       return stopping;

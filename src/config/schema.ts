@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { parseDuration, parseSize } from '../shared/units.js';
 import { isPlausibleAddress, normalizeAddress } from '../shared/addresses.js';
+import { ruleSetSchema, triggerSchema, automationSchema } from '../triggers/definitions.js';
+import { checkRuleSet } from '../triggers/rule-book.js';
 
 /**
  * The one place where every config key, its type and its default live.
@@ -152,9 +154,9 @@ export const configSchema = z.object({
   limits: limits.default(limits.parse({})),
   outbound: outbound.default(outbound.parse({})),
   imap: z.array(imapAccount).default([]),
-  // Trigger and automation definitions: validated here as lists; the trigger stage owns their shape.
-  triggers: z.array(z.unknown()).optional(),
-  automations: z.array(z.unknown()).optional(),
+  // Omitted: the shipped defaults (R51, R52). A list replaces them; { defaults: true, items } patches/extends by id.
+  triggers: ruleSetSchema(triggerSchema).optional(),
+  automations: ruleSetSchema(automationSchema).optional(),
   automations_interval: duration('1h'),
   suspended: z.object({ keep_days: z.number().int().positive().default(14) }).strict().default({ keep_days: 14 }),
   metrics: z.object({ listen: z.string() }).strict().optional(),
@@ -175,6 +177,10 @@ export const configSchema = z.object({
       if (!groupNames.has(g)) ctx.addIssue({ code: 'custom', path: ['agents', i, 'groups', j], message: `unknown group "${g}" (not in groups:)` });
     });
   });
+  const ruleCtx = { groups: [...groupNames], agents: cfg.agents.filter((a) => a.role !== 'light_agent').map((a) => a.email), staff: cfg.agents.map((a) => a.email) };
+  for (const kind of ['triggers', 'automations'] as const) {
+    for (const p of checkRuleSet(cfg[kind], kind, ruleCtx)) ctx.addIssue({ code: 'custom', path: [kind, ...p.path], message: p.message });
+  }
   const support = new Set(cfg.support_addresses.map((s) => s.address));
   cfg.agents.forEach((a, i) => {
     if (support.has(a.email)) ctx.addIssue({ code: 'custom', path: ['agents', i, 'email'], message: 'a support address cannot be an agent (R1)' });

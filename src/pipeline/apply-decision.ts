@@ -76,6 +76,21 @@ export function applyDecision(ctx: PipelineContext, row: Pick<IntakeRow, 'id' | 
   }
   if (decision.action === 'create_ticket') applyFieldChanges(tickets, ticketId, decision, user, audit, now);
   if (parsed.messageId) tickets.rememberMessageIds(ticketId, [parsed.messageId], 'in', now);
+  const created = decision.action === 'create_ticket';
+  ctx.notify({
+    kind: created ? 'created' : 'updated',
+    channel: 'email',
+    currentUser: { email: author.address, name: author.name || null, role: author.role },
+    comment: { id: commentId, public: decision.comment.public, body: decision.comment.body },
+    statusFrom: decision.changes.status?.from ?? null,
+    statusChanged: decision.changes.status !== undefined,
+    assigneeChanged: decision.changes.assignee !== undefined,
+    // A new ticket that lands in a group has been assigned to it (R51.7).
+    groupChanged: created ? decision.group !== null : decision.changes.group !== undefined,
+    inboundParticipants: [...parsed.from, ...parsed.to, ...parsed.cc].map((a) => a.address),
+    inboundMessageId: parsed.messageId,
+    newCcs: decision.ccChanges.filter((c) => c.change === 'cc_added').map((c) => c.address),
+  }, ticketId, new Date(now));
   return { ticketId, commentId };
 }
 

@@ -3,6 +3,7 @@ import type { MessageParser } from '../parse/index.js';
 import type { Directory, RulesSettings } from '../rules/index.js';
 import type { Logger } from '../shared/logger.js';
 import type { Clock } from '../shared/clock.js';
+import type { UpdateEvent } from '../triggers/index.js';
 
 /** Everything the pipeline needs, built once by main/CLI and passed in (no singletons). */
 export interface PipelineContext {
@@ -20,4 +21,6 @@ export interface PipelineContext {
   clock: Clock;
   /** Names this process in intake claims, so several nodes can share one database. */
   nodeId: string;
+  /** R46: hands one update to the trigger engine, inside the caller's transaction. */
+  notify: (event: UpdateEvent, ticketId: number, now: Date) => void;
 }

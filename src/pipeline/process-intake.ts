@@ -1,4 +1,5 @@
 import { DeskgateError, errorMessage } from '../shared/errors.js';
+import { isDeadLocalNode } from '../shared/node-id.js';
 import { RulesError } from '../rules/index.js';
 import type { ParsedMessage } from '../parse/index.js';
 import type { IntakeRow } from '../store/index.js';
@@ -15,15 +16,6 @@ export interface Outcome {
   ticketId?: number;
   commentId?: number;
   error?: string;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function errorCode(err: unknown): string {
@@ -107,17 +99,10 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: { batchSize: n
     return ctx.intake.claim(ctx.nodeId, limit, ...leaseTimes());
   }
 
-  /**
-   * Claims of a process on this host that no longer runs (killed mid-batch) go back to the
-   * queue at once instead of waiting out the lease; other hosts' claims wait for the lease.
-   */
+  /** Claims of a stopped process on this host (killed mid-batch) go back to the queue at once. */
   function recoverAbandonedClaims(): void {
-    const [host] = ctx.nodeId.split(':');
     for (const node of ctx.intake.claimers()) {
-      const [h, pidText] = node.split(':');
-      const pid = Number(pidText);
-      if (h !== host || node === ctx.nodeId || !Number.isInteger(pid)) continue;
-      if (isAlive(pid)) continue;
+      if (!isDeadLocalNode(node, ctx.nodeId)) continue;
       const n = ctx.intake.releaseClaims(node);
       log.warn({ event: 'pipeline:recovered', node, messages: n }, 'took back messages claimed by a stopped process');
     }

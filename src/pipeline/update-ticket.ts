@@ -49,6 +49,8 @@ export function updateTicket(ctx: PipelineContext, ticketId: number, u: TicketUp
     };
     let assignee = ticket.assignee?.email ?? null;
     let status: TicketStatus = ticket.status;
+    let groupChanged = false;
+    let comment: { id: number; public: boolean; body: string } | null = null;
 
     if (u.assignee !== undefined) {
       const a = addr(u.assignee, '--assignee');
@@ -84,6 +86,7 @@ export function updateTicket(ctx: PipelineContext, ticketId: number, u: TicketUp
       if (u.group !== ticket.group) {
         tickets.setGroup(ticketId, u.group, now);
         audit('group_changed', null, u.group);
+        groupChanged = true;
       }
     }
     for (const raw of u.addFollowers ?? []) {
@@ -133,11 +136,20 @@ export function updateTicket(ctx: PipelineContext, ticketId: number, u: TicketUp
         to: [], cc: [], auth: null, intakeId: null, via: 'cli', now,
       });
       audit(isPublic ? 'public_comment' : 'private_note', rule, String(commentId));
+      comment = { id: commentId, public: isPublic, body: u.comment.body };
       if (isPublic && status === 'new') {
         tickets.setStatus(ticketId, 'open', now);
         audit('status_changed', 'R36', 'new->open');
+        status = 'open';
       }
     }
     tickets.touch(ticketId, now);
+    ctx.notify({
+      kind: 'updated', channel: 'cli',
+      currentUser: author ? { email: author, name: directory.agents.get(author)?.name ?? null, role: authorRole! } : null,
+      comment, statusFrom: status !== ticket.status ? ticket.status : null, statusChanged: status !== ticket.status,
+      assigneeChanged: assignee !== (ticket.assignee?.email ?? null), groupChanged,
+      inboundParticipants: [], inboundMessageId: null, newCcs: [],
+    }, ticketId, ctx.clock.now());
   }).immediate();
 }

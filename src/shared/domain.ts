@@ -25,4 +25,9 @@ export interface TicketState {
   warnings: string[];
   followUpOf: number | null;
   hasPublicComment: boolean;
+  createdAt: string;
+  updatedAt: string;
+  statusChangedAt: string;
+  solvedAt: string | null;
+  assignedAt: string | null;
 }

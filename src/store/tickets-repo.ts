@@ -92,6 +92,10 @@ export function createTicketsRepo(db: Db) {
     midTicket: db.prepare('SELECT ticket_id FROM message_ids WHERE message_id = ?').pluck(),
     audit: db.prepare('INSERT INTO audit (ticket_id, at, actor, rule, change, value) VALUES (@ticketId, @at, @actor, @rule, @change, @value)'),
     exists: db.prepare('SELECT 1 FROM tickets WHERE id = ?').pluck(),
+    comments: db.prepare(`SELECT c.id, c.public, c.body, c.created_at, u.email, u.name FROM comments c JOIN users u ON u.id = c.author_id WHERE c.ticket_id = ? ORDER BY c.id`),
+    mids: db.prepare('SELECT message_id FROM message_ids WHERE ticket_id = ? ORDER BY created_at, rowid').pluck(),
+    clearHistory: db.prepare('UPDATE ticket_ccs SET history_pending = 0 WHERE ticket_id = ? AND user_id = (SELECT id FROM users WHERE email = ?)'),
+    openIds: db.prepare(`SELECT id FROM tickets WHERE status != 'closed' ORDER BY id`).pluck(),
   };
 
   function ensureUser(email: string, name?: string | null, opts: { overwriteName?: boolean } = {}): number {
@@ -131,6 +135,11 @@ export function createTicketsRepo(db: Db) {
         warnings: json(r.warnings as string),
         followUpOf: r.follow_up_of as number | null,
         hasPublicComment: r.has_public === 1,
+        createdAt: r.created_at as string,
+        updatedAt: r.updated_at as string,
+        statusChangedAt: r.status_changed_at as string,
+        solvedAt: r.solved_at as string | null,
+        assignedAt: r.assigned_at as string | null,
       };
     },
     addComment(c: NewComment, attachments: readonly NewAttachment[] = []): number {
@@ -175,6 +184,19 @@ export function createTicketsRepo(db: Db) {
       return out;
     },
     audit(e: AuditEntry): void { s.audit.run(e); },
+    /** Comments with their authors, oldest first, for notification templates. */
+    comments(id: number): Array<{ id: number; public: boolean; body: string; createdAt: string; author: { email: string; name: string | null } }> {
+      return (s.comments.all(id) as Array<Record<string, unknown>>).map((c) => ({
+        id: c.id as number, public: c.public === 1, body: c.body as string, createdAt: c.created_at as string,
+        author: { email: c.email as string, name: c.name as string | null },
+      }));
+    },
+    /** Every Message-ID of the ticket, in and out, oldest first (References, R56). */
+    messageIds(id: number): string[] { return s.mids.all(id) as string[]; },
+    /** R28: the CC has been sent the history. */
+    clearCcHistory(id: number, email: string): void { s.clearHistory.run(id, email); },
+    /** Tickets automations look at (R52): everything not closed. */
+    openTicketIds(): number[] { return s.openIds.all() as number[]; },
   };
 }
 

@@ -21,7 +21,8 @@ export function ticket(over: Partial<TicketState> = {}): TicketState {
   return {
     id: 7, subject: 'Printer', status: 'open', requester: { email: 'carol@customer.test', name: 'Carol' }, assignee: null, group: 'Support',
     recipient: 'support@acme.test', via: 'smtp', ccs: [{ email: 'dan@customer.test', name: 'Dan' }], followers: [], tags: ['vip'], warnings: [],
-    followUpOf: null, hasPublicComment: true, ...over,
+    followUpOf: null, hasPublicComment: true, createdAt: '2026-11-23T10:00:00.000Z', updatedAt: '2026-11-23T10:00:00.000Z',
+    statusChangedAt: '2026-11-23T10:00:00.000Z', solvedAt: null, assignedAt: null, ...over,
   };
 }
 

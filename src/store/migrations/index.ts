@@ -1,8 +1,10 @@
 import { sql as m0001 } from './0001-initial.js';
 import { sql as m0002 } from './0002-cc-history.js';
+import { sql as m0003 } from './0003-outbox.js';
 
 /** Numbered migrations, applied in order, each once, in its own transaction. Never edit a shipped one. */
 export const migrations: ReadonlyArray<{ version: number; name: string; sql: string }> = [
   { version: 1, name: 'initial', sql: m0001 },
   { version: 2, name: 'cc-history', sql: m0002 },
+  { version: 3, name: 'outbox', sql: m0003 },
 ];

@@ -1,0 +1,117 @@
+import nodemailer, { type Transporter } from 'nodemailer';
+import { readFileSync } from 'node:fs';
+import type { OutboxRepo, OutboundRow } from '../store/index.js';
+import type { Logger } from '../shared/logger.js';
+import type { Clock } from '../shared/clock.js';
+import { isDeadLocalNode } from '../shared/node-id.js';
+import { afterFailure, type RetrySettings } from './retry-policy.js';
+
+export interface SmarthostConfig {
+  host: string;
+  port: number;
+  secure: boolean;
+  auth?: { user: string; pass: string } | undefined;
+}
+
+export interface DkimConfig {
+  domain: string;
+  selector: string;
+  private_key: string;
+}
+
+const LEASE_MS = 5 * 60_000;
+
+function address(p: { email: string; name: string | null }) {
+  return p.name ? { name: p.name, address: p.email } : p.email;
+}
+
+/**
+ * The outbound worker (R59): claims due messages, delivers them through the smarthost with a
+ * connection pool, marks each sent as soon as the smarthost accepts it (so a restart never sends
+ * it again), defers temporary failures with doubling delays, and fails permanent ones with the
+ * server's answer. The Message-ID was fixed at enqueue, so every attempt carries the same one.
+ */
+export function createOutboundSender(deps: {
+  outbox: OutboxRepo; smarthost: SmarthostConfig | undefined; dkim?: DkimConfig | undefined; retry: RetrySettings;
+  logger: Logger; clock: Clock; nodeId: string; pollMs?: number; batch?: number;
+}) {
+  const log = deps.logger.child({ stage: 'outbound' });
+  const dkim = deps.dkim ? { domainName: deps.dkim.domain, keySelector: deps.dkim.selector, privateKey: readFileSync(deps.dkim.private_key, 'utf8') } : undefined;
+  const transport: Transporter | undefined = deps.smarthost
+    ? nodemailer.createTransport({
+      host: deps.smarthost.host, port: deps.smarthost.port, secure: deps.smarthost.secure,
+      ...(deps.smarthost.auth ? { auth: deps.smarthost.auth } : {}),
+      pool: true, maxConnections: 4, connectionTimeout: 15_000, greetingTimeout: 15_000, socketTimeout: 60_000,
+      ...(dkim ? { dkim } : {}),
+    })
+    : undefined;
+  let running = false;
+  let wake: (() => void) | undefined;
+  let loop: Promise<void> | undefined;
+
+  async function deliver(row: OutboundRow): Promise<void> {
+    const now = deps.clock.now();
+    try {
+      const info = await transport!.sendMail({
+        from: address(row.from), to: row.to.map(address), cc: row.cc.map(address), replyTo: row.reply_to ?? undefined,
+        subject: row.subject, text: row.body, messageId: row.message_id, date: new Date(row.created_at),
+        inReplyTo: row.in_reply_to ?? undefined, references: row.references, headers: row.headers,
+      });
+      const rejected = (info.rejected ?? []).map(String);
+      deps.outbox.markSent(row.id, deps.clock.now().toISOString(), rejected.length ? `rejected: ${rejected.join(', ')}` : null);
+      log.info({ event: 'outbound:sent', outbox_id: row.id, ticket_id: row.ticket_id, message_id: row.message_id, trigger: row.trigger, response: info.response }, 'notification sent');
+    } catch (err) {
+      const e = err as { responseCode?: number; response?: string; message: string; code?: string };
+      const error = e.response ?? `${e.code ?? 'ERROR'}: ${e.message}`;
+      const next = afterFailure({ responseCode: e.responseCode, attempts: row.attempts + 1, createdAt: new Date(row.created_at), now, error }, deps.retry);
+      if (next.kind === 'failed') {
+        deps.outbox.markFailed(row.id, next.reason);
+        log.warn({ event: 'outbound:failed', code: 'OUTBOUND_PERMANENT', outbox_id: row.id, ticket_id: row.ticket_id, message_id: row.message_id, error: next.reason }, 'notification failed');
+      } else {
+        deps.outbox.markDeferred(row.id, error, next.next.toISOString());
+        log.info({ event: 'outbound:deferred', code: 'OUTBOUND_TEMPORARY', outbox_id: row.id, message_id: row.message_id, error, next_attempt_at: next.next.toISOString() }, 'notification deferred');
+      }
+    }
+  }
+
+  async function deliverDue(): Promise<number> {
+    if (!transport) return 0;
+    const now = deps.clock.now();
+    const rows = deps.outbox.claimDue(deps.nodeId, now.toISOString(), new Date(now.getTime() - LEASE_MS).toISOString(), deps.batch ?? 16);
+    await Promise.all(rows.map(deliver));
+    return rows.length;
+  }
+
+  return {
+    deliverDue,
+    kick(): void { wake?.(); },
+    start(): void {
+      if (running) return;
+      running = true;
+      for (const node of deps.outbox.claimers()) if (isDeadLocalNode(node, deps.nodeId)) deps.outbox.releaseClaims(node);
+      if (!transport) log.warn({ event: 'outbound:no_smarthost' }, 'outbound.smtp is not configured: notifications stay queued');
+      loop = (async () => {
+        while (running) {
+          let n = 0;
+          try { n = await deliverDue(); } catch (err) { log.error({ event: 'outbound:error', err }, 'delivery round failed'); }
+          if (n > 0 || !running) continue;
+          const due = deps.outbox.nextDueAt();
+          const wait = Math.max(20, Math.min(deps.pollMs ?? 1000, due ? Date.parse(due) - deps.clock.now().getTime() : Infinity));
+          await new Promise<void>((resolve) => {
+            const t = setTimeout(resolve, wait);
+            wake = () => { clearTimeout(t); resolve(); };
+          });
+          wake = undefined;
+        }
+      })();
+    },
+    async stop(): Promise<void> {
+      running = false;
+      wake?.();
+      await loop;
+      transport?.close();
+    },
+  };
+}
+
+export type OutboundSender = ReturnType<typeof createOutboundSender>;

@@ -1,0 +1,197 @@
+import { randomBytes } from 'node:crypto';
+import type { TicketsRepo, OutboxRepo } from '../store/index.js';
+import type { Directory } from '../rules/index.js';
+import { supportAddressOf, isFullAgent, roleOf } from '../rules/index.js';
+import { makeReplyToken } from '../thread/index.js';
+import { runTriggers, resolveRecipients, compileTemplate, renderTemplate, type Trigger, type UpdateEvent, type Envelope, type PlannedChange, type StaffLookup, type Compiled } from '../triggers/index.js';
+import { composeNotification } from '../outbound/compose.js';
+import type { TicketState } from '../shared/domain.js';
+import type { Logger } from '../shared/logger.js';
+
+export interface NotifierDeps {
+  tickets: TicketsRepo;
+  outbox: OutboxRepo;
+  directory: Directory;
+  triggers: readonly Trigger[];
+  replyLine: string;
+  secret: string;
+  baseUrl: string | undefined;
+  ccsEnabled: boolean;
+  perRecipientPerHour: number;
+  logger: Logger;
+  /** Called after an outbound row is queued, to wake the sender. */
+  onQueued?: () => void;
+}
+
+export interface NotifyResult {
+  fired: string[];
+  queued: number[];
+  held: number[];
+  changes: PlannedChange[];
+}
+
+type Comment = ReturnType<TicketsRepo['comments']>[number];
+
+function formatComment(c: Comment): string {
+  return `${c.author.name ?? c.author.email}, ${c.createdAt.slice(0, 16).replace('T', ' ')} UTC:\n\n${c.body}`;
+}
+
+/** Template variables (R53) for one audience: end users never see a private note (R21). */
+function templateVars(t: TicketState, comments: Comment[], audience: Envelope['audience'], event: UpdateEvent, baseUrl: string | undefined, history: boolean) {
+  const visible = audience === 'end_user' ? comments.filter((c) => c.public) : comments;
+  const latestPublic = [...comments].reverse().find((c) => c.public);
+  const latest = audience === 'end_user' ? latestPublic : comments.at(-1);
+  return {
+    ticket: {
+      id: t.id, title: t.subject, status: t.status, url: baseUrl ? `${baseUrl.replace(/\/$/, '')}/tickets/${t.id}` : '',
+      requester: { name: t.requester.name ?? t.requester.email, email: t.requester.email },
+      assignee: t.assignee ? { name: t.assignee.name ?? t.assignee.email, email: t.assignee.email } : null,
+      group: { name: t.group ?? '' },
+      ccs: t.ccs.map((c) => (c.name ? `${c.name} <${c.email}>` : c.email)).join(', '),
+      tags: t.tags.join(' '),
+      latest_comment: latest ? formatComment(latest) : '',
+      latest_public_comment: latestPublic ? formatComment(latestPublic) : '',
+      comments_formatted: [...visible].reverse().map(formatComment).join('\n\n----\n\n'),
+    },
+    current_user: event.currentUser ? { name: event.currentUser.name ?? event.currentUser.email, email: event.currentUser.email } : { name: '', email: '' },
+    history,
+  };
+}
+
+/**
+ * R46-R58 at one update: runs the triggers, applies their ticket changes (audited as
+ * trigger:<id>), renders and queues their mail in the caller's transaction (R59).
+ */
+export function createNotifier(deps: NotifierDeps) {
+  const cache = new Map<string, Compiled>();
+  const compiled = (src: string) => {
+    let c = cache.get(src);
+    if (!c) cache.set(src, (c = compileTemplate(src)));
+    return c;
+  };
+  const staff: StaffLookup = {
+    isAgent: (e) => isFullAgent(roleOf(deps.directory, e)),
+    isStaff: (e) => roleOf(deps.directory, e) !== 'end_user',
+    nameOf: (e) => deps.directory.agents.get(e)?.name ?? null,
+  };
+  const log = deps.logger.child({ stage: 'triggers' });
+
+  /** Carries out the plan's field changes, audited as trigger:<id> (R49). */
+  function applyChanges(ticketId: number, changes: PlannedChange[], event: UpdateEvent, now: string, actorKind: 'trigger' | 'automation'): void {
+    const { tickets } = deps;
+    const who = (v: string) => (v === 'current_user' ? event.currentUser?.email ?? '' : v.toLowerCase());
+    for (const ch of changes) {
+      const audit = (change: string, value: string | null, rule = 'R49') => tickets.audit({ ticketId, at: now, actor: `${actorKind}:${ch.trigger}`, rule, change, value });
+      if (ch.skipped) {
+        if (ch.skipped !== 'already so') audit('trigger_action_skipped', `${JSON.stringify(ch.action)}: ${ch.skipped}`);
+        continue;
+      }
+      const a = ch.action;
+      const before = tickets.getState(ticketId)!;
+      if ('set_status' in a) {
+        tickets.setStatus(ticketId, a.set_status, now);
+        audit('status_changed', `${before.status}->${a.set_status}`);
+      } else if ('set_assignee' in a) {
+        const email = who(a.set_assignee);
+        tickets.setAssignee(ticketId, tickets.ensureUser(email, staff.nameOf(email)), now);
+        audit('assignee_changed', email);
+        if (before.status === 'new') {
+          tickets.setStatus(ticketId, 'open', now);
+          audit('status_changed', 'new->open', 'R35');
+        }
+      } else if ('set_group' in a) {
+        tickets.setGroup(ticketId, a.set_group, now);
+        audit('group_changed', a.set_group);
+      } else if ('add_tags' in a) {
+        tickets.setTags(ticketId, [...new Set([...before.tags, ...a.add_tags.map((x) => x.toLowerCase())])], now);
+        audit('tags_added', a.add_tags.join(' '));
+      } else if ('remove_tags' in a) {
+        const drop = new Set(a.remove_tags.map((x) => x.toLowerCase()));
+        tickets.setTags(ticketId, before.tags.filter((x) => !drop.has(x)), now);
+        audit('tags_removed', a.remove_tags.join(' '));
+      } else {
+        const email = who(a.add_follower);
+        if (tickets.addFollower(ticketId, tickets.ensureUser(email, staff.nameOf(email)), now)) audit('follower_added', email, 'R30');
+      }
+    }
+  }
+
+  /** Runs one rule set (triggers, or automations) on a ticket: applies changes, queues mail. */
+  function run(rules: readonly Trigger[], actorKind: 'trigger' | 'automation', event: UpdateEvent, ticketId: number, now: Date): NotifyResult & { event: UpdateEvent } {
+      const nowIso = now.toISOString();
+      const start = deps.tickets.getState(ticketId)!;
+      const plan = runTriggers(rules, start, event, staff, now);
+      applyChanges(ticketId, plan.changes, event, nowIso, actorKind);
+      const result = { fired: plan.fired, queued: [] as number[], held: [] as number[], changes: plan.changes, event: plan.event };
+      if (plan.emails.length === 0) return result;
+
+      const ticket = deps.tickets.getState(ticketId)!;
+      const comments = deps.tickets.comments(ticketId);
+      const support = supportAddressOf(deps.directory, ticket.recipient) ?? { address: ticket.recipient, name: undefined };
+      const token = makeReplyToken(ticketId, deps.secret);
+      const since = new Date(now.getTime() - 3_600_000).toISOString();
+      for (const email of plan.emails) {
+        const envelopes = resolveRecipients(email.action.email_user, ticket, plan.event, {
+          ccsEnabled: deps.ccsEnabled,
+          agents: [...deps.directory.agents.values()],
+          isSupportAddress: (e) => supportAddressOf(deps.directory, e) !== undefined,
+          isStaff: staff.isStaff,
+        }, { includeAuthor: email.action.include_author });
+        for (const env of envelopes) {
+          const vars = templateVars(ticket, comments, env.audience, plan.event, deps.baseUrl, env.historyFor.length > 0);
+          const refs = deps.tickets.messageIds(ticketId);
+          const answersSender = plan.event.channel === 'email' && plan.event.currentUser !== null && env.to.some((p) => p.email === plan.event.currentUser!.email);
+          const composed = composeNotification({
+            ticketId, support: { address: support.address, name: support.name ?? null }, token, to: env.to, cc: env.cc,
+            subject: renderTemplate(compiled(email.action.subject), vars), body: renderTemplate(compiled(email.action.body), vars),
+            replyLine: deps.replyLine, inReplyTo: plan.event.inboundMessageId ?? refs.at(-1) ?? null, references: refs,
+            autoSubmitted: answersSender ? 'auto-replied' : 'auto-generated', unique: randomBytes(9).toString('hex'),
+          });
+          // R43: recipients past their hourly cap get a held copy instead.
+          const capped = new Set([...composed.to, ...composed.cc].filter((p) => deps.outbox.countSentTo(p.email, since) >= deps.perRecipientPerHour).map((p) => p.email));
+          const allowedTo = composed.to.filter((p) => !capped.has(p.email));
+          const allowedCc = composed.cc.filter((p) => !capped.has(p.email));
+          const queue = (to: typeof composed.to, cc: typeof composed.cc, status: 'queued' | 'held', messageId: string) => {
+            const id = deps.outbox.enqueue({ ticketId, trigger: email.trigger, status, from: composed.from, replyTo: composed.replyTo, to, cc, subject: composed.subject,
+              body: composed.body, messageId, inReplyTo: composed.inReplyTo, references: composed.references, headers: composed.headers, now: nowIso });
+            deps.tickets.rememberMessageIds(ticketId, [messageId], 'out', nowIso); // R10: replies to it come back
+            (status === 'queued' ? result.queued : result.held).push(id);
+          };
+          if (allowedTo.length + allowedCc.length > 0) {
+            queue(allowedTo.length > 0 ? allowedTo : allowedCc.slice(0, 1), allowedTo.length > 0 ? allowedCc : allowedCc.slice(1), 'queued', composed.messageId);
+          }
+          const heldPeople = [...composed.to, ...composed.cc].filter((p) => capped.has(p.email));
+          if (heldPeople.length > 0) queue(heldPeople, [], 'held', composed.messageId.replace('@', `.held@`));
+          for (const e of env.historyFor) if (!capped.has(e)) deps.tickets.clearCcHistory(ticketId, e);
+        }
+      }
+      log.debug({ event: `${actorKind}s:fired`, ticket_id: ticketId, fired: plan.fired, queued: result.queued.length, held: result.held.length }, 'rules ran');
+      if (result.queued.length > 0) deps.onQueued?.();
+      return result;
+  }
+
+  return {
+    /** R46-R50: one update through the triggers. */
+    onUpdate(event: UpdateEvent, ticketId: number, now: Date): NotifyResult {
+      return run(deps.triggers, 'trigger', event, ticketId, now);
+    },
+    /**
+     * R52: the automations on one ticket at `now`; what they change is then an update like any
+     * other and goes through the triggers (R46).
+     */
+    onAutomationTick(automations: readonly Trigger[], ticketId: number, now: Date): NotifyResult {
+      const tick: UpdateEvent = {
+        kind: 'updated', channel: 'automation', currentUser: null, comment: null, statusFrom: null, statusChanged: false,
+        assigneeChanged: false, groupChanged: false, inboundParticipants: [], inboundMessageId: null, newCcs: [],
+      };
+      const auto = run(automations, 'automation', tick, ticketId, now);
+      const changed = auto.changes.some((c) => !c.skipped);
+      if (!changed) return auto;
+      deps.tickets.touch(ticketId, now.toISOString());
+      const trig = run(deps.triggers, 'trigger', auto.event, ticketId, now);
+      return { fired: [...auto.fired, ...trig.fired], queued: [...auto.queued, ...trig.queued], held: [...auto.held, ...trig.held], changes: [...auto.changes, ...trig.changes] };
+    },
+  };
+}
+
+export type Notifier = ReturnType<typeof createNotifier>;

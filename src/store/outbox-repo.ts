@@ -1,0 +1,108 @@
+import type { Db } from './db.js';
+
+export type OutboxStatus = 'queued' | 'deferred' | 'sent' | 'failed' | 'held';
+
+export interface OutboundPerson { email: string; name: string | null }
+
+export interface NewOutbound {
+  ticketId: number;
+  trigger: string;
+  status: 'queued' | 'held';
+  from: OutboundPerson;
+  replyTo: string | null;
+  to: OutboundPerson[];
+  cc: OutboundPerson[];
+  subject: string;
+  body: string;
+  messageId: string;
+  inReplyTo: string | null;
+  references: string[];
+  headers: Record<string, string>;
+  now: string;
+}
+
+export interface OutboundRow {
+  id: number;
+  ticket_id: number;
+  trigger: string;
+  status: OutboxStatus;
+  from: OutboundPerson;
+  reply_to: string | null;
+  to: OutboundPerson[];
+  cc: OutboundPerson[];
+  subject: string;
+  body: string;
+  message_id: string;
+  in_reply_to: string | null;
+  references: string[];
+  headers: Record<string, string>;
+  attempts: number;
+  next_attempt_at: string;
+  last_error: string | null;
+  created_at: string;
+  sent_at: string | null;
+}
+
+type Raw = Record<string, unknown>;
+const toRow = (r: Raw): OutboundRow => ({
+  id: r.id as number, ticket_id: r.ticket_id as number, trigger: r.trigger as string, status: r.status as OutboxStatus,
+  from: { email: r.from_addr as string, name: r.from_name as string | null }, reply_to: r.reply_to as string | null,
+  to: JSON.parse(r.to_addrs as string), cc: JSON.parse(r.cc_addrs as string), subject: r.subject as string, body: r.body as string,
+  message_id: r.message_id as string, in_reply_to: r.in_reply_to as string | null, references: JSON.parse(r.refs as string),
+  headers: JSON.parse(r.headers as string), attempts: r.attempts as number, next_attempt_at: r.next_attempt_at as string,
+  last_error: r.last_error as string | null, created_at: r.created_at as string, sent_at: r.sent_at as string | null,
+});
+
+/** The outbound queue (R59). Rows are claimed by one sender at a time with a lease. */
+export function createOutboxRepo(db: Db) {
+  const s = {
+    insert: db.prepare(`INSERT INTO outbox (ticket_id, trigger, status, from_addr, from_name, reply_to, to_addrs, cc_addrs, subject, body, message_id, in_reply_to, refs, headers, next_attempt_at, created_at)
+      VALUES (@ticketId, @trigger, @status, @fromAddr, @fromName, @replyTo, @to, @cc, @subject, @body, @messageId, @inReplyTo, @refs, @headers, @now, @now)`),
+    recipient: db.prepare('INSERT INTO outbox_recipients (outbox_id, address, created_at) VALUES (?, ?, ?)'),
+    sentTo: db.prepare(`SELECT count(*) FROM outbox_recipients r JOIN outbox o ON o.id = r.outbox_id WHERE r.address = ? AND r.created_at >= ? AND o.status != 'held'`).pluck(),
+    claim: db.prepare(`UPDATE outbox SET claimed_by = @node, claimed_at = @now
+      WHERE id IN (SELECT id FROM outbox WHERE status IN ('queued', 'deferred') AND next_attempt_at <= @now
+        AND (claimed_by IS NULL OR claimed_at < @staleBefore) ORDER BY next_attempt_at, id LIMIT @limit)
+      RETURNING *`),
+    sent: db.prepare(`UPDATE outbox SET status = 'sent', sent_at = @now, attempts = attempts + 1, last_error = @note, claimed_by = NULL WHERE id = @id`),
+    deferred: db.prepare(`UPDATE outbox SET status = 'deferred', attempts = attempts + 1, last_error = @error, next_attempt_at = @next, claimed_by = NULL WHERE id = @id`),
+    failed: db.prepare(`UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = @error, claimed_by = NULL WHERE id = @id`),
+    list: db.prepare(`SELECT * FROM outbox WHERE (@status IS NULL OR status = @status) ORDER BY id DESC LIMIT @limit`),
+    claimers: db.prepare(`SELECT DISTINCT claimed_by FROM outbox WHERE claimed_by IS NOT NULL AND status IN ('queued', 'deferred')`).pluck(),
+    release: db.prepare(`UPDATE outbox SET claimed_by = NULL, claimed_at = NULL WHERE claimed_by = ? AND status IN ('queued', 'deferred')`),
+    nextDue: db.prepare(`SELECT min(next_attempt_at) FROM outbox WHERE status IN ('queued', 'deferred')`).pluck(),
+    depth: db.prepare(`SELECT status, count(*) AS n FROM outbox GROUP BY status`),
+  };
+  return {
+    enqueue(m: NewOutbound): number {
+      const id = Number(s.insert.run({
+        ticketId: m.ticketId, trigger: m.trigger, status: m.status, fromAddr: m.from.email, fromName: m.from.name, replyTo: m.replyTo,
+        to: JSON.stringify(m.to), cc: JSON.stringify(m.cc), subject: m.subject, body: m.body, messageId: m.messageId,
+        inReplyTo: m.inReplyTo, refs: JSON.stringify(m.references), headers: JSON.stringify(m.headers), now: m.now,
+      }).lastInsertRowid);
+      for (const p of [...m.to, ...m.cc]) s.recipient.run(id, p.email, m.now);
+      return id;
+    },
+    /** R43: notifications queued to an address since `since` (held ones do not count). */
+    countSentTo(address: string, since: string): number {
+      return s.sentTo.get(address, since) as number;
+    },
+    claimDue(node: string, now: string, staleBefore: string, limit: number): OutboundRow[] {
+      return (s.claim.all({ node, now, staleBefore, limit }) as Raw[]).map(toRow);
+    },
+    markSent(id: number, now: string, note: string | null = null): void { s.sent.run({ id, now, note }); },
+    markDeferred(id: number, error: string, next: string): void { s.deferred.run({ id, error, next }); },
+    markFailed(id: number, error: string): void { s.failed.run({ id, error }); },
+    list(opts: { status?: string | undefined; limit?: number | undefined } = {}): OutboundRow[] {
+      return (s.list.all({ status: opts.status ?? null, limit: opts.limit ?? -1 }) as Raw[]).map(toRow);
+    },
+    claimers(): string[] { return s.claimers.all() as string[]; },
+    releaseClaims(node: string): number { return s.release.run(node).changes; },
+    nextDueAt(): string | null { return s.nextDue.get() as string | null; },
+    depth(): Record<string, number> {
+      return Object.fromEntries((s.depth.all() as Array<{ status: string; n: number }>).map((r) => [r.status, r.n]));
+    },
+  };
+}
+
+export type OutboxRepo = ReturnType<typeof createOutboxRepo>;

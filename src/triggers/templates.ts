@@ -1,0 +1,23 @@
+import { Liquid, type Template } from 'liquidjs';
+
+/** Liquid for subjects and bodies (R53): strict about syntax, lenient about missing values. */
+const engine = new Liquid({ strictFilters: true, strictVariables: false, ownPropertyOnly: true, cache: false });
+
+export type Compiled = Template[];
+
+/** Parses a template; throws an Error naming the line on bad syntax (a config error, R53). */
+export function compileTemplate(source: string): Compiled {
+  return engine.parse(source);
+}
+
+export function renderTemplate(t: Compiled, vars: Record<string, unknown>): string {
+  return engine.renderSync(t, vars) as string;
+}
+
+/**
+ * R54: a value rendered into a header loses CR, LF and every other control character, so no
+ * placeholder can add a header or a recipient.
+ */
+export function headerSafe(value: string): string {
+  return value.replace(/[\u0000-\u001f\u007f\u0080-\u009f\u2028\u2029]+/g, ' ').replace(/\s{2,}/g, ' ').trim().slice(0, 900);
+}
