@@ -6,6 +6,8 @@ import { registerInject } from './cli/inject.js';
 import { registerTickets } from './cli/tickets.js';
 import { registerFailed } from './cli/failed.js';
 import { registerExplain } from './cli/explain.js';
+import { registerOutbox } from './cli/outbox.js';
+import { registerRules } from './cli/rules.js';
 import { CliError, EX_SOFTWARE } from './cli/context.js';
 
 /** The `deskgate` command: parses arguments and hands over to one command module. */
@@ -21,6 +23,8 @@ registerInject(program);
 registerTickets(program);
 registerFailed(program);
 registerExplain(program);
+registerOutbox(program);
+registerRules(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -87,9 +87,9 @@ export function applyDecision(ctx: PipelineContext, row: Pick<IntakeRow, 'id' | 
     assigneeChanged: decision.changes.assignee !== undefined,
     // A new ticket that lands in a group has been assigned to it (R51.7).
     groupChanged: created ? decision.group !== null : decision.changes.group !== undefined,
-    inboundParticipants: [...parsed.from, ...parsed.to, ...parsed.cc].map((a) => a.address),
+    // R50: those on the inbound mail's To/Cc already have this comment (the author is excluded anyway).
+    inboundParticipants: [...parsed.to, ...parsed.cc].map((a) => a.address),
     inboundMessageId: parsed.messageId,
-    newCcs: decision.ccChanges.filter((c) => c.change === 'cc_added').map((c) => c.address),
   }, ticketId, new Date(now));
   return { ticketId, commentId };
 }

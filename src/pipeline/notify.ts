@@ -129,6 +129,7 @@ export function createNotifier(deps: NotifierDeps) {
       const comments = deps.tickets.comments(ticketId);
       const support = supportAddressOf(deps.directory, ticket.recipient) ?? { address: ticket.recipient, name: undefined };
       const token = makeReplyToken(ticketId, deps.secret);
+      const owedHistory = deps.tickets.ccsOwedHistory(ticketId);
       const since = new Date(now.getTime() - 3_600_000).toISOString();
       for (const email of plan.emails) {
         const envelopes = resolveRecipients(email.action.email_user, ticket, plan.event, {
@@ -138,7 +139,9 @@ export function createNotifier(deps: NotifierDeps) {
           isStaff: staff.isStaff,
         }, { includeAuthor: email.action.include_author });
         for (const env of envelopes) {
-          const vars = templateVars(ticket, comments, env.audience, plan.event, deps.baseUrl, env.historyFor.length > 0);
+          // R28: CCs added by a message get the public history in the first notification they receive.
+          const historyFor = env.audience === 'end_user' ? [...env.to, ...env.cc].map((p) => p.email).filter((e) => owedHistory.includes(e)) : [];
+          const vars = templateVars(ticket, comments, env.audience, plan.event, deps.baseUrl, historyFor.length > 0);
           const refs = deps.tickets.messageIds(ticketId);
           const answersSender = plan.event.channel === 'email' && plan.event.currentUser !== null && env.to.some((p) => p.email === plan.event.currentUser!.email);
           const composed = composeNotification({
@@ -162,7 +165,7 @@ export function createNotifier(deps: NotifierDeps) {
           }
           const heldPeople = [...composed.to, ...composed.cc].filter((p) => capped.has(p.email));
           if (heldPeople.length > 0) queue(heldPeople, [], 'held', composed.messageId.replace('@', `.held@`));
-          for (const e of env.historyFor) if (!capped.has(e)) deps.tickets.clearCcHistory(ticketId, e);
+          for (const e of historyFor) if (!capped.has(e)) deps.tickets.clearCcHistory(ticketId, e);
         }
       }
       log.debug({ event: `${actorKind}s:fired`, ticket_id: ticketId, fired: plan.fired, queued: result.queued.length, held: result.held.length }, 'rules ran');
@@ -182,7 +185,7 @@ export function createNotifier(deps: NotifierDeps) {
     onAutomationTick(automations: readonly Trigger[], ticketId: number, now: Date): NotifyResult {
       const tick: UpdateEvent = {
         kind: 'updated', channel: 'automation', currentUser: null, comment: null, statusFrom: null, statusChanged: false,
-        assigneeChanged: false, groupChanged: false, inboundParticipants: [], inboundMessageId: null, newCcs: [],
+        assigneeChanged: false, groupChanged: false, inboundParticipants: [], inboundMessageId: null,
       };
       const auto = run(automations, 'automation', tick, ticketId, now);
       const changed = auto.changes.some((c) => !c.skipped);

@@ -149,7 +149,7 @@ export function updateTicket(ctx: PipelineContext, ticketId: number, u: TicketUp
       currentUser: author ? { email: author, name: directory.agents.get(author)?.name ?? null, role: authorRole! } : null,
       comment, statusFrom: status !== ticket.status ? ticket.status : null, statusChanged: status !== ticket.status,
       assigneeChanged: assignee !== (ticket.assignee?.email ?? null), groupChanged,
-      inboundParticipants: [], inboundMessageId: null, newCcs: [],
+      inboundParticipants: [], inboundMessageId: null,
     }, ticketId, ctx.clock.now());
   }).immediate();
 }

@@ -95,6 +95,7 @@ export function createTicketsRepo(db: Db) {
     comments: db.prepare(`SELECT c.id, c.public, c.body, c.created_at, u.email, u.name FROM comments c JOIN users u ON u.id = c.author_id WHERE c.ticket_id = ? ORDER BY c.id`),
     mids: db.prepare('SELECT message_id FROM message_ids WHERE ticket_id = ? ORDER BY created_at, rowid').pluck(),
     clearHistory: db.prepare('UPDATE ticket_ccs SET history_pending = 0 WHERE ticket_id = ? AND user_id = (SELECT id FROM users WHERE email = ?)'),
+    owedHistory: db.prepare('SELECT u.email FROM ticket_ccs x JOIN users u ON u.id = x.user_id WHERE x.ticket_id = ? AND x.history_pending = 1').pluck(),
     openIds: db.prepare(`SELECT id FROM tickets WHERE status != 'closed' ORDER BY id`).pluck(),
   };
 
@@ -193,6 +194,8 @@ export function createTicketsRepo(db: Db) {
     },
     /** Every Message-ID of the ticket, in and out, oldest first (References, R56). */
     messageIds(id: number): string[] { return s.mids.all(id) as string[]; },
+    /** R28: CCs added by a message who have not yet been sent the ticket's history. */
+    ccsOwedHistory(id: number): string[] { return s.owedHistory.all(id) as string[]; },
     /** R28: the CC has been sent the history. */
     clearCcHistory(id: number, email: string): void { s.clearHistory.run(id, email); },
     /** Tickets automations look at (R52): everything not closed. */

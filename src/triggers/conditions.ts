@@ -36,8 +36,6 @@ export interface UpdateEvent {
   inboundParticipants: string[];
   /** The inbound Message-ID that caused the update, if any (for threading and R58). */
   inboundMessageId: string | null;
-  /** CCs added by this update that are owed the public history (R28). */
-  newCcs: string[];
 }
 
 const HOUR = 3_600_000;

@@ -7,8 +7,6 @@ export interface Envelope {
   to: Person[];
   cc: Person[];
   audience: 'end_user' | 'staff';
-  /** Recipients owed the ticket's public history in this message (R28). */
-  historyFor: string[];
 }
 
 export interface RecipientContext {
@@ -30,8 +28,8 @@ export function resolveRecipients(kind: string, t: TicketView, u: UpdateEvent, c
   if (u.comment && u.channel === 'email') for (const p of u.inboundParticipants) excluded.add(p);
   const keep = (p: Person | null): p is Person => p !== null && !excluded.has(p.email) && !ctx.isSupportAddress(p.email);
   const audienceOf = (p: Person) => (ctx.isStaff(p.email) ? 'staff' : 'end_user') as Envelope['audience'];
-  const one = (p: Person | null): Envelope[] => (keep(p) ? [{ to: [p], cc: [], audience: audienceOf(p), historyFor: [] }] : []);
-  const each = (list: Person[]): Envelope[] => list.filter(keep).map((p) => ({ to: [p], cc: [], audience: 'staff', historyFor: [] }));
+  const one = (p: Person | null): Envelope[] => (keep(p) ? [{ to: [p], cc: [], audience: audienceOf(p)}] : []);
+  const each = (list: Person[]): Envelope[] => list.filter(keep).map((p) => ({ to: [p], cc: [], audience: 'staff'}));
   const agentsOf = (filter: (a: RecipientContext['agents'][number]) => boolean) =>
     ctx.agents.filter((a) => a.role !== 'light_agent' && filter(a)).map((a) => ({ email: a.email, name: a.name ?? null }));
 
@@ -47,7 +45,7 @@ export function resolveRecipients(kind: string, t: TicketView, u: UpdateEvent, c
       if (all.length === 0) return [];
       const to = requester.length > 0 ? requester : [ccs[0]!];
       const cc = requester.length > 0 ? ccs : ccs.slice(1);
-      return [{ to, cc, audience: 'end_user', historyFor: u.newCcs.filter((e) => all.some((p) => p.email === e)) }];
+      return [{ to, cc, audience: 'end_user' }];
     }
     case 'assignee':
       return one(t.assignee);

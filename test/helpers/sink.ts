@@ -1,0 +1,57 @@
+import { SMTPServer } from 'smtp-server';
+import { simpleParser, type ParsedMail } from 'mailparser';
+
+export interface SunkMessage {
+  envelopeFrom: string;
+  rcpt: string[];
+  raw: string;
+  mail: ParsedMail;
+}
+
+/**
+ * A real SMTP server on 127.0.0.1 that plays the smarthost: it records every message, and can
+ * be told to answer 451 (try later) or 550 (refused) to test the outbound queue.
+ */
+export class SmtpSink {
+  readonly messages: SunkMessage[] = [];
+  mode: 'accept' | 'tempfail' | 'permfail' = 'accept';
+  attempts = 0;
+  private server: SMTPServer | undefined;
+  port = 0;
+
+  async start(port = 0): Promise<this> {
+    this.server = new SMTPServer({
+      authOptional: true, disableReverseLookup: true, logger: false, disabledCommands: ['STARTTLS', 'AUTH'], closeTimeout: 300,
+      onData: (stream, session, cb) => {
+        const chunks: Buffer[] = [];
+        stream.on('data', (c: Buffer) => chunks.push(c));
+        stream.on('end', () => {
+          this.attempts++;
+          if (this.mode === 'tempfail') return cb(Object.assign(new Error('4.3.0 Try again later'), { responseCode: 451 }));
+          if (this.mode === 'permfail') return cb(Object.assign(new Error('5.7.1 Relaying denied for you'), { responseCode: 550 }));
+          const raw = Buffer.concat(chunks);
+          simpleParser(raw).then((mail) => {
+            this.messages.push({ envelopeFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', rcpt: session.envelope.rcptTo.map((r) => r.address), raw: raw.toString('utf8'), mail });
+            cb();
+          }, cb);
+        });
+      },
+    });
+    await new Promise<void>((resolve) => this.server!.listen(port, '127.0.0.1', resolve));
+    this.port = (this.server.server.address() as { port: number }).port;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+
+  to(address: string): SunkMessage[] {
+    return this.messages.filter((m) => m.rcpt.includes(address));
+  }
+
+  clear(): void {
+    this.messages.length = 0;
+    this.attempts = 0;
+  }
+}
