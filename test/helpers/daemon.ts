@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { startDaemon, type Daemon } from '../../src/daemon.js';
 import { silentLogger } from '../../src/shared/logger.js';
+import type { Clock } from '../../src/shared/clock.js';
 import type { TestEnv } from './env.js';
 import { waitFor } from './env.js';
 
@@ -9,8 +10,8 @@ export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const CLI = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
 
 /** The daemon in this process, on an ephemeral port. */
-export async function startTestDaemon(env: TestEnv, opts: { parseWorkers?: number } = {}): Promise<Daemon & { port: number }> {
-  const d = await startDaemon(env.config, { logger: silentLogger(), closeTimeoutMs: 2000, ...(opts.parseWorkers !== undefined ? { parseWorkers: opts.parseWorkers } : {}) });
+export async function startTestDaemon(env: TestEnv, opts: { parseWorkers?: number; clock?: Clock } = {}): Promise<Daemon & { port: number }> {
+  const d = await startDaemon(env.config, { logger: silentLogger(), closeTimeoutMs: 2000, ...(opts.parseWorkers !== undefined ? { parseWorkers: opts.parseWorkers } : {}), ...(opts.clock ? { clock: opts.clock } : {}) });
   return Object.assign(d, { port: d.smtp.addresses()[0]!.port });
 }
 

@@ -100,6 +100,29 @@ describe('durable outbound queue (R59)', () => {
   });
 });
 
+describe('DKIM signing (R60)', () => {
+  it('R60: outbound mail is signed with the configured domain and selector', async () => {
+    const { generateKeyPairSync } = await import('node:crypto');
+    const { writeFileSync } = await import('node:fs');
+    const sink = await new SmtpSink().start();
+    const env = makeEnv((c) => { c.outbound = { ...fastRetry(sink.port), dkim: { domain: 'acme.test', selector: 'dg', private_key: './dkim.pem' } }; });
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    writeFileSync(`${env.dir}/dkim.pem`, privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    const d = await startTestDaemon(env);
+    try {
+      await sendMail(d.port, SUPPORT, mail({ messageId: uniqueId('dkim') }));
+      const m = await waitFor(() => sink.messages[0], 'a delivered message');
+      const sig = m.raw.slice(0, m.raw.search(/\r?\n\r?\n/)).replace(/\r?\n[ \t]+/g, ' ').split(/\r?\n/).find((l) => /^DKIM-Signature:/i.test(l)) ?? '';
+      assert.match(sig, /d=acme\.test/);
+      assert.match(sig, /s=dg/);
+    } finally {
+      await d.stop();
+      await sink.stop();
+      env.cleanup();
+    }
+  });
+});
+
 describe('retry policy (R59)', () => {
   const s = { initialMs: 60_000, maxMs: 3_600_000, forMs: 2 * 86_400_000 };
   const created = new Date('2026-11-23T00:00:00Z');
