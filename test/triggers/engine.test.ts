@@ -183,3 +183,15 @@ describe('R51/R52/R53 rule sets in the config', () => {
     assert.deepEqual(p.map((x) => x.path), ['triggers[0].actions[0].set_group', 'triggers[0].actions[1].set_assignee']);
   });
 });
+
+describe('docs/notifications.md', () => {
+  it('lists every shipped trigger and automation by id and name', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { DEFAULT_AUTOMATIONS } = await import('../../src/triggers/index.js');
+    const doc = readFileSync(new URL('../../docs/notifications.md', import.meta.url), 'utf8');
+    for (const r of [...DEFAULT_TRIGGERS, ...DEFAULT_AUTOMATIONS]) {
+      assert.ok(doc.includes(`\`${r.id}\``), r.id);
+      assert.ok(doc.includes(r.name), r.name);
+    }
+  });
+});
