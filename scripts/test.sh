@@ -9,6 +9,16 @@ if ! npm ls --depth=0 >/dev/null 2>&1; then
   npm ci --no-audit --no-fund
 fi
 
+# The IMAP tests poll a real Dovecot that they start themselves; install it when missing.
+if ! command -v /usr/sbin/dovecot >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd >/dev/null
+  else
+    echo "dovecot-imapd is missing; run as root (or apt-get install dovecot-imapd) for the IMAP tests" >&2
+    exit 1
+  fi
+fi
+
 # The CLI tests run the built dist/ as admins do.
 npm run build --silent
 

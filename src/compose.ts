@@ -58,6 +58,7 @@ export function composeApp(config: Config, opts: { logger: Logger; clock?: Clock
     clock,
     nodeId,
     notify: (event, ticketId, now) => void notifier.onUpdate(event, ticketId, now),
+    trust: { verify: config.trust.verify, requireAuthenticatedAgents: config.trust.require_authenticated_agents, trustedAuthservId: config.trust.trusted_authserv_id },
   };
   // Staff names come from the config; keep the users table in step so the CLI shows them.
   db.transaction(() => { for (const a of config.agents) tickets.ensureUser(a.email, a.name ?? null, { overwriteName: true }); })();

@@ -1,12 +1,14 @@
 import type { Config } from './config/index.js';
 import { composeApp, type App } from './compose.js';
-import { startSmtpListener, type SmtpListener } from './ingest/index.js';
+import { startSmtpListener, ImapPoller, type SmtpListener } from './ingest/index.js';
+import { createImapStateRepo } from './store/index.js';
 import type { Logger } from './shared/logger.js';
 import type { Clock } from './shared/clock.js';
 
 export interface Daemon {
   app: App;
   smtp: SmtpListener;
+  pollers: ImapPoller[];
   /** Graceful stop: sessions in DATA finish (others get 421), commits finish, then close. */
   stop(): Promise<void>;
 }
@@ -34,6 +36,13 @@ export async function startDaemon(config: Config, opts: { logger: Logger; clock?
   }
   app.processor.start();
   app.sender.start();
+  const imapState = createImapStateRepo(app.db);
+  const pollers = config.imap.map((account) => new ImapPoller(account, {
+    accept: app.accept, supportAddressOf: app.supportAddressOf, state: imapState, logger: opts.logger, clock: app.ctx.clock,
+    // Polled mail that names no support address was sent to the account's own address (R1).
+    defaultRecipient: (account.address && app.supportAddressOf(account.address)) ?? app.supportAddressOf(account.user) ?? config.support_addresses[0]!.address,
+  }));
+  for (const p of pollers) p.start();
   // R52: automations every automations_interval, first one interval after start.
   const automationTimer = setInterval(() => {
     try { app.runAutomations(); } catch (err) { opts.logger.error({ event: 'automations:error', err }, 'automation run failed'); }
@@ -43,9 +52,11 @@ export async function startDaemon(config: Config, opts: { logger: Logger; clock?
   return {
     app,
     smtp,
+    pollers,
     stop() {
       stopping ??= (async () => {
         clearInterval(automationTimer);
+        await Promise.all(pollers.map((p) => p.stop()));
         await smtp.close();
         await app.processor.stop();
         await app.sender.stop();

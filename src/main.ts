@@ -8,6 +8,7 @@ import { registerFailed } from './cli/failed.js';
 import { registerExplain } from './cli/explain.js';
 import { registerOutbox } from './cli/outbox.js';
 import { registerRules } from './cli/rules.js';
+import { registerImap } from './cli/imap.js';
 import { CliError, EX_SOFTWARE } from './cli/context.js';
 
 /** The `deskgate` command: parses arguments and hands over to one command module. */
@@ -25,6 +26,7 @@ registerFailed(program);
 registerExplain(program);
 registerOutbox(program);
 registerRules(program);
+registerImap(program);
 
 try {
   await program.parseAsync(process.argv);

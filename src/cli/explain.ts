@@ -5,7 +5,7 @@ import { printJson } from './format.js';
 import { parseMessage } from '../parse/index.js';
 import { decide } from '../pipeline/index.js';
 import { normalizeAddress } from '../shared/addresses.js';
-import { recipientsFromHeaders } from './recipients.js';
+import { recipientsFromHeaders } from '../ingest/recipients.js';
 import type { Decision } from '../rules/index.js';
 import type { ThreadMatch } from '../thread/index.js';
 

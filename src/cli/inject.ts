@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { withApp, configOption, CliError, EX_NOUSER, EX_TEMPFAIL, EX_DATAERR, EX_USAGE } from './context.js';
 import { printJson } from './format.js';
 import { isAccepted } from '../ingest/index.js';
-import { recipientsFromHeaders } from './recipients.js';
+import { recipientsFromHeaders } from '../ingest/recipients.js';
 import { normalizeAddress } from '../shared/addresses.js';
 import { ConfigError } from '../config/index.js';
 

@@ -182,6 +182,10 @@ export const configSchema = z.object({
     for (const p of checkRuleSet(cfg[kind], kind, ruleCtx)) ctx.addIssue({ code: 'custom', path: [kind, ...p.path], message: p.message });
   }
   const support = new Set(cfg.support_addresses.map((s) => s.address));
+  cfg.imap.forEach((a, i) => {
+    if (a.address !== undefined && !support.has(a.address)) ctx.addIssue({ code: 'custom', path: ['imap', i, 'address'], message: `${a.address} is not a support address` });
+    if (a.processed_mailbox !== undefined && a.processed_mailbox === a.mailbox) ctx.addIssue({ code: 'custom', path: ['imap', i, 'processed_mailbox'], message: 'processed_mailbox must differ from mailbox' });
+  });
   cfg.agents.forEach((a, i) => {
     if (support.has(a.email)) ctx.addIssue({ code: 'custom', path: ['agents', i, 'email'], message: 'a support address cannot be an agent (R1)' });
   });

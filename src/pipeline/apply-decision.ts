@@ -15,7 +15,7 @@ type Audit = (change: string, rule: string | null, value: string | null) => void
  * Carries out a Decision. Runs inside the caller's transaction; every change is audited with
  * the rule that made it.
  */
-export function applyDecision(ctx: PipelineContext, row: Pick<IntakeRow, 'id' | 'via'>, parsed: ParsedMessage, decision: Decision, now: string): Applied {
+export function applyDecision(ctx: PipelineContext, row: Pick<IntakeRow, 'id' | 'via'>, parsed: ParsedMessage, decision: Decision, now: string, auth: Record<string, string> | null = null): Applied {
   if (decision.action === 'suspend') return { ticketId: null, commentId: null, suspended: decision.reason };
   const { tickets } = ctx;
   const user = (address: string, name?: string | null) => tickets.ensureUser(address, ctx.directory.agents.get(address)?.name ?? name ?? null);
@@ -47,7 +47,7 @@ export function applyDecision(ctx: PipelineContext, row: Pick<IntakeRow, 'id' | 
       public: decision.comment.public, visibilityRule: decision.comment.visibilityRule,
       body: decision.comment.body, fullBody: parsed.text, htmlBody: parsed.html, flags: decision.comment.flags,
       messageId: parsed.messageId, to: parsed.to.map((a) => a.address), cc: parsed.cc.map((a) => a.address),
-      auth: null, intakeId: row.id, via: row.via, now,
+      auth, intakeId: row.id, via: row.via, now,
     },
     parsed.attachments.map((a) => ({ filename: a.filename, contentType: a.contentType, size: a.size, sha256: a.sha256, contentId: a.contentId, inline: a.inline })),
   );

@@ -21,6 +21,8 @@ export interface PipelineContext {
   clock: Clock;
   /** Names this process in intake claims, so several nodes can share one database. */
   nodeId: string;
+  /** R44 settings: whether to check senders, and whose Authentication-Results to believe. */
+  trust: { verify: boolean; requireAuthenticatedAgents: boolean; trustedAuthservId: string | undefined };
   /** R46: hands one update to the trigger engine, inside the caller's transaction. */
   notify: (event: UpdateEvent, ticketId: number, now: Date) => void;
 }

@@ -3,12 +3,15 @@ import type { IntakeRow } from '../store/index.js';
 import { matchThread, verifyReplyToken, tokenFromAddress, type ThreadMatch } from '../thread/index.js';
 import { evaluate, supportAddressOf, isFullAgent, roleOf, type Decision } from '../rules/index.js';
 import type { TicketState } from '../shared/domain.js';
+import { trustedAuthResults, type AuthSummary } from '../trust/index.js';
 import type { PipelineContext } from './context.js';
 
 export interface Decided {
   match: ThreadMatch;
   ticket: TicketState | null;
   decision: Decision;
+  /** Sender authentication results stored with the comment, or null when not checked. */
+  auth: AuthSummary | null;
 }
 
 /**
@@ -38,16 +41,19 @@ export function decide(ctx: PipelineContext, row: Pick<IntakeRow, 'envelope_to' 
   );
   const ticket = match.kind === 'reply' ? stateOf(match.ticketId)! : match.kind === 'follow_up' ? stateOf(match.closedTicketId)! : null;
   const sender = parsed.from[0]?.address ?? row.envelope_from;
+  // R44: polled and piped mail carry the trusted server's Authentication-Results. SMTP mail is
+  // checked in the SMTP session by the trust stage; until that lands it counts as verified.
+  const auth = ctx.trust.verify && row.via !== 'smtp' ? trustedAuthResults(parsed.trust.authenticationResults, ctx.trust.trustedAuthservId) : null;
+  const senderVerified = !ctx.trust.verify || !ctx.trust.requireAuthenticatedAgents || row.via === 'smtp' || auth?.dmarc === 'pass';
   const privateNotes = ticket && sender && isFullAgent(roleOf(ctx.directory, sender)) ? ctx.tickets.privateNoteBodies(ticket.id) : [];
   const decision = evaluate(
     {
       message: { ...parsed, body: parsed.visibleText, text: parsed.text },
       envelopeFrom: row.envelope_from, envelopeTo: row.envelope_to, via: row.via, match, ticket, privateNotes,
-      // R44: sender authentication arrives with the trust stage; until it runs, senders count as verified.
-      senderVerified: true,
+      senderVerified,
     },
     ctx.directory,
     ctx.settings,
   );
-  return { match, ticket, decision };
+  return { match, ticket, decision, auth };
 }

@@ -60,8 +60,8 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: { batchSize: n
     }
     try {
       const applied = ctx.db.transaction(() => {
-        const { decision } = decide(ctx, row, parsed);
-        const result = applyDecision(ctx, row, parsed, decision, now);
+        const { decision, auth } = decide(ctx, row, parsed);
+        const result = applyDecision(ctx, row, parsed, decision, now, auth ? { ...auth } : null);
         if (result.suspended) ctx.intake.markSuspended(row.id, result.suspended, now);
         else ctx.intake.markDone(row.id, result.ticketId, result.commentId, now);
         return { ...result, decision };

@@ -1,0 +1,192 @@
+import { ImapFlow } from 'imapflow';
+import type { Logger } from '../shared/logger.js';
+import type { Clock } from '../shared/clock.js';
+import type { ImapStateRepo } from '../store/index.js';
+import { errorMessage } from '../shared/errors.js';
+import { normalizeAddress } from '../shared/addresses.js';
+import { isAccepted, type AcceptMessage } from './accept-message.js';
+import { recipientsFromHeaders } from './recipients.js';
+
+export interface ImapAccount {
+  host: string;
+  port: number;
+  secure: boolean;
+  user: string;
+  pass: string;
+  mailbox: string;
+  processed_mailbox?: string | undefined;
+  poll_interval: number;
+  idle: boolean;
+  address?: string | undefined;
+}
+
+export interface ImapPollerDeps {
+  accept: AcceptMessage;
+  supportAddressOf: (address: string) => string | undefined;
+  /** The support address for polled mail that names none (the account's address, R1). */
+  defaultRecipient: string;
+  state: ImapStateRepo;
+  logger: Logger;
+  clock: Clock;
+  /** Test hook: runs after a message is durably stored and before it is marked on the server. */
+  afterAccept?: (uid: number) => Promise<void>;
+}
+
+/** The keyword that marks a message as imported when there is no processed_mailbox. */
+export const IMPORTED_KEYWORD = '$DeskgateImported';
+const TOO_LARGE_KEYWORD = '$DeskgateTooLarge';
+
+export function accountKey(a: Pick<ImapAccount, 'user' | 'host' | 'port' | 'mailbox'>): string {
+  return `${a.user}@${a.host}:${a.port}/${a.mailbox}`;
+}
+
+function returnPath(source: Buffer): string | null {
+  const head = source.subarray(0, Math.min(source.length, 64 * 1024)).toString('latin1');
+  const m = /^Return-Path:\s*<([^>]*)>/im.exec(head);
+  return m && m[1] ? normalizeAddress(m[1]) : null;
+}
+
+/**
+ * One IMAP mailbox polled as safely as the SMTP listener: each new message is fetched, stored
+ * durably through the same accept path (R6), and only then moved to processed_mailbox or flagged
+ * \Seen + $DeskgateImported. A crash between the two re-fetches the message on restart, and R7's
+ * dedupe makes that import a no-op. UIDVALIDITY and the last UID are kept in the database; a new
+ * UIDVALIDITY rescans the mailbox. IDLE when offered, a poll every poll_interval regardless;
+ * reconnects with back-off; one account's failure never touches another's or the SMTP listener.
+ */
+export class ImapPoller {
+  private running = false;
+  private client: ImapFlow | undefined;
+  private wake: (() => void) | undefined;
+  private loop: Promise<void> | undefined;
+  private readonly key: string;
+  private readonly log: Logger;
+
+  constructor(private readonly account: ImapAccount, private readonly deps: ImapPollerDeps) {
+    this.key = accountKey(account);
+    this.log = deps.logger.child({ stage: 'ingest', via: 'imap', account: this.key });
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    try { this.client?.close(); } catch { /* already closed */ }
+    await this.loop;
+  }
+
+  private now(): string {
+    return this.deps.clock.now().toISOString();
+  }
+
+  private async run(): Promise<void> {
+    this.deps.state.get(this.key, this.now()); // the status row exists from the start, errors included
+    this.deps.state.setState(this.key, 'connecting', this.now());
+    let backoff = 1000;
+    while (this.running) {
+      const started = Date.now();
+      try {
+        await this.session();
+      } catch (err) {
+        const e = err as { authenticationFailed?: boolean; responseText?: string; code?: string };
+        const message = e.authenticationFailed ? `authentication failed for ${this.account.user}: ${e.responseText ?? errorMessage(err)}` : errorMessage(err);
+        this.deps.state.error(this.key, message, this.now());
+        this.log.error({ event: e.authenticationFailed ? 'imap:auth_failed' : 'imap:error', code: e.authenticationFailed ? 'IMAP_AUTH_FAILED' : 'IMAP_SESSION', err: message }, e.authenticationFailed ? 'IMAP login refused: check the user and password' : 'IMAP session ended');
+        if (e.authenticationFailed) backoff = Math.max(backoff, 30_000);
+      } finally {
+        try { this.client?.close(); } catch { /* closed */ }
+        this.client = undefined;
+      }
+      if (!this.running) break;
+      if (Date.now() - started > 60_000) backoff = 1000; // a session that lasted was healthy
+      await this.sleep(backoff);
+      backoff = Math.min(backoff * 2, 60_000);
+    }
+    this.deps.state.setState(this.key, 'stopped', this.now());
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, ms);
+      this.wake = () => { clearTimeout(t); resolve(); };
+    }).finally(() => { this.wake = undefined; });
+  }
+
+  private async session(): Promise<void> {
+    const a = this.account;
+    const client = new ImapFlow({
+      host: a.host, port: a.port, secure: a.secure, auth: { user: a.user, pass: a.pass }, logger: false,
+      disableAutoIdle: !a.idle, connectionTimeout: 30_000, greetingTimeout: 15_000, socketTimeout: 5 * 60_000,
+      // imapflow waits 15 s of quiet before IDLE by default; deskgate sends nothing between polls,
+      // so IDLE at once, or new mail waits for that delay.
+      autoIdleDelay: 300,
+    });
+    this.client = client;
+    let closed = false;
+    let newMail = false;
+    client.on('error', (err: Error) => this.log.warn({ event: 'imap:socket_error', err: err.message }, 'IMAP connection error'));
+    client.on('close', () => { closed = true; this.wake?.(); });
+    client.on('exists', () => { newMail = true; this.wake?.(); });
+    await client.connect();
+    this.log.info({ event: 'imap:connected', idle: a.idle && Boolean(client.capabilities.has('IDLE')) }, 'IMAP connected');
+    if (a.processed_mailbox) await client.mailboxCreate(a.processed_mailbox).catch(() => { /* exists */ });
+    const box = await client.mailboxOpen(a.mailbox);
+    const uidValidity = String(box.uidValidity);
+    const saved = this.deps.state.get(this.key, this.now());
+    let lastUid = saved.last_uid;
+    if (saved.uidvalidity !== null && saved.uidvalidity !== uidValidity) {
+      this.log.warn({ event: 'imap:uidvalidity_changed', old: saved.uidvalidity, new: uidValidity }, 'UIDVALIDITY changed: rescanning the mailbox (duplicates are skipped by Message-ID)');
+      lastUid = 0;
+    }
+    this.deps.state.savePosition(this.key, uidValidity, lastUid, this.now());
+    while (this.running && !closed) {
+      newMail = false;
+      lastUid = await this.poll(client, uidValidity, lastUid);
+      const idling = a.idle && client.capabilities.has('IDLE');
+      this.deps.state.polled(this.key, idling ? 'idle' : 'polling', this.now());
+      if (!newMail && this.running && !closed) await this.sleep(a.poll_interval);
+    }
+  }
+
+  /** Imports every message above lastUid; returns the new lastUid. */
+  private async poll(client: ImapFlow, uidValidity: string, lastUid: number): Promise<number> {
+    const a = this.account;
+    const uids = ((await client.search({ uid: `${lastUid + 1}:*` }, { uid: true })) || []).filter((u) => u > lastUid).sort((x, y) => x - y);
+    let imported = 0;
+    let duplicates = 0;
+    for (const uid of uids) {
+      const msg = await client.fetchOne(String(uid), { source: true, flags: true }, { uid: true });
+      if (!msg || !msg.source) continue;
+      const flags = msg.flags ?? new Set<string>();
+      if (flags.has(IMPORTED_KEYWORD) || flags.has(TOO_LARGE_KEYWORD)) {
+        lastUid = uid;
+        continue;
+      }
+      const source = msg.source;
+      const to = recipientsFromHeaders(source, this.deps.supportAddressOf);
+      const result = await this.deps.accept(source, { via: 'imap', from: returnPath(source), to: to.length > 0 ? to : [this.deps.defaultRecipient] });
+      if (!isAccepted(result)) {
+        await client.messageFlagsAdd(String(uid), [TOO_LARGE_KEYWORD], { uid: true });
+        this.log.error({ event: 'imap:too_large', uid, size: result.size }, 'message over smtp.max_message_size left in the mailbox, flagged $DeskgateTooLarge');
+        lastUid = uid;
+        continue;
+      }
+      await this.deps.afterAccept?.(uid);
+      // Stored durably above (R6): only now may the server forget it.
+      if (a.processed_mailbox) await client.messageMove(String(uid), a.processed_mailbox, { uid: true });
+      else await client.messageFlagsAdd(String(uid), ['\\Seen', IMPORTED_KEYWORD], { uid: true });
+      lastUid = uid;
+      this.deps.state.savePosition(this.key, uidValidity, lastUid, this.now());
+      if (result.duplicate) duplicates++;
+      else imported++;
+      this.log.info({ event: 'ingest:accepted', uid, intake_id: result.intakeId, message_id: result.messageId, duplicate: result.duplicate }, 'message imported');
+    }
+    if (imported + duplicates > 0) this.deps.state.count(this.key, imported, duplicates, this.now());
+    return lastUid;
+  }
+}

@@ -1,0 +1,1 @@
+export { trustedAuthResults, type AuthSummary, type AuthWord } from './auth-results.js';
