@@ -30,6 +30,8 @@ secret: bench
 smtp: { listen: [{ host: 127.0.0.1, port: 2626 }], reverse_lookup: false, max_clients: 200 }
 support_addresses: [{ address: support@acme.test }]
 log: { level: warn }
+limits: { per_sender_per_hour: 1000000 }
+trust: { verify: false }
 YAML
 node dist/main.js serve -c "$WORK/c.yaml" 2>"$WORK/serve.log" & DG=$!
 sleep 1.5

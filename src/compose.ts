@@ -5,6 +5,7 @@ import { resolveRuleSet, DEFAULT_TRIGGERS, DEFAULT_AUTOMATIONS, type Trigger, ty
 import { createOutboundSender } from './outbound/index.js';
 import { createNotifier, runAutomations } from './pipeline/index.js';
 import { makeNodeId } from './shared/node-id.js';
+import { authenticateMessage, createDnsResolver } from './trust/index.js';
 import { createMessageParser } from './parse/index.js';
 import { createDirectory, supportAddressOf } from './rules/index.js';
 import { createIntakeProcessor, type PipelineContext } from './pipeline/index.js';
@@ -26,6 +27,7 @@ export function composeApp(config: Config, opts: { logger: Logger; clock?: Clock
   const attachments = new AttachmentStore(config.data_dir);
   const directory = createDirectory(config.support_addresses, config.agents);
   const outbox = createOutboxRepo(db);
+  const resolveDns = createDnsResolver({ servers: config.dns.servers, timeoutMs: config.dns.timeout });
   const triggers = resolveRuleSet<Trigger>(config.triggers, DEFAULT_TRIGGERS);
   const automations = resolveRuleSet<Automation>(config.automations, DEFAULT_AUTOMATIONS);
   const nodeId = makeNodeId();
@@ -59,12 +61,14 @@ export function composeApp(config: Config, opts: { logger: Logger; clock?: Clock
     nodeId,
     notify: (event, ticketId, now) => void notifier.onUpdate(event, ticketId, now),
     trust: { verify: config.trust.verify, requireAuthenticatedAgents: config.trust.require_authenticated_agents, trustedAuthservId: config.trust.trusted_authserv_id },
+    limits: { perSenderPerHour: config.limits.per_sender_per_hour },
+    authenticate: (raw, session) => authenticateMessage(raw, { ...session, mta: config.smtp.hostname }, resolveDns),
   };
   // Staff names come from the config; keep the users table in step so the CLI shows them.
   db.transaction(() => { for (const a of config.agents) tickets.ensureUser(a.email, a.name ?? null, { overwriteName: true }); })();
   const processor = createIntakeProcessor(ctx, { batchSize: config.processing.batch_size });
   const writer = createIntakeWriter({ db, intake, raw, onCommitted: () => processor.kick() });
-  const accept = createAcceptMessage({ raw, writer, maxSize: config.smtp.max_message_size, now: () => clock.now() });
+  const accept = createAcceptMessage({ raw, writer, intake, maxSize: config.smtp.max_message_size, now: () => clock.now() });
   return {
     config, db, intake, tickets, views, raw, ctx, processor, accept, outbox, sender, notifier, triggers, automations,
     /** R52: one automation run at `now` (the daemon calls it every automations_interval). */

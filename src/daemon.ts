@@ -2,6 +2,7 @@ import type { Config } from './config/index.js';
 import { composeApp, type App } from './compose.js';
 import { startSmtpListener, ImapPoller, type SmtpListener } from './ingest/index.js';
 import { createImapStateRepo } from './store/index.js';
+import { parseIpList, matchesIp } from './shared/ip-list.js';
 import type { Logger } from './shared/logger.js';
 import type { Clock } from './shared/clock.js';
 
@@ -16,6 +17,8 @@ export interface Daemon {
 /** What `deskgate serve` runs: SMTP listener + processing loop over one database. */
 export async function startDaemon(config: Config, opts: { logger: Logger; clock?: Clock; parseWorkers?: number; closeTimeoutMs?: number }): Promise<Daemon> {
   const app = composeApp(config, opts);
+  const allow = parseIpList(config.smtp.client_allowlist);
+  const deny = parseIpList(config.smtp.client_denylist);
   let smtp: SmtpListener;
   try {
     smtp = await startSmtpListener({
@@ -28,7 +31,13 @@ export async function startDaemon(config: Config, opts: { logger: Logger; clock?
       reverseLookup: config.smtp.reverse_lookup,
       tls: config.smtp.tls,
       supportAddressOf: app.supportAddressOf,
-      closeTimeoutMs: opts.closeTimeoutMs ?? 10_000,
+      closeTimeoutMs: opts.closeTimeoutMs ?? config.smtp.close_timeout,
+      maxHeaderSize: config.smtp.max_header_size,
+      maxSessionsPerIp: config.smtp.max_sessions_per_ip,
+      // R43: the first N are processed, the next N suspended (pipeline), the rest refused here.
+      refuseAfterPerHour: 2 * config.limits.per_sender_per_hour,
+      isAllowlisted: (ip) => matchesIp(allow, ip),
+      isDenylisted: (ip) => matchesIp(deny, ip),
     }, app.accept, opts.logger);
   } catch (err) {
     await app.close();

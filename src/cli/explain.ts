@@ -33,7 +33,18 @@ const WHY: Record<string, string> = {
   R38: 'Mail API command from an agent',
   R39: 'bad Mail API command: ignored, kept as text',
   R40: 'light agents cannot use the Mail API: kept as text',
+  R42: 'an auto-reply or bulk mail: a private note flagged automated, or held when it would open a ticket',
+  R43: 'a mail loop guard held it',
   R44: 'the sender claims to be staff but is not authenticated: suspended',
+  R45: 'the sender\'s domain asks receivers to reject mail failing DMARC: suspended',
+};
+
+const SUSPEND_WHY: Record<string, string> = {
+  automated_response: 'an auto-reply or bulk mail would have opened a ticket (R42)',
+  from_support_address: 'the sender is one of deskgate\'s own support addresses: a mail loop (R43)',
+  email_loop: 'too many messages from this sender in the last hour (R43)',
+  failed_dmarc: 'the sender\'s domain publishes DMARC p=reject and the message fails DMARC (R45)',
+  unverified_agent: 'the sender claims to be staff but is not authenticated (R44)',
 };
 
 function threadLine(m: ThreadMatch): string {
@@ -64,7 +75,8 @@ export function explainJson(match: ThreadMatch, d: Decision, messageId: string |
 function human(j: ReturnType<typeof explainJson>, match: ThreadMatch): string {
   const out = [`Message ${j.message_id ?? '(no Message-ID)'} from ${j.sender.email} (${j.sender.role})`, `Thread:     ${threadLine(match)}`];
   if ('suspended' in j) {
-    out.push(`Decision:   SUSPENDED (${j.suspended}) — R44: ${WHY.R44}`);
+    const rule = j.rules[0] ?? '';
+    out.push(`Decision:   SUSPENDED (${j.suspended}) — ${rule}: ${WHY[rule] ?? SUSPEND_WHY[j.suspended] ?? ''}`);
     return out.join('\n') + '\n';
   }
   if (j.new_ticket) out.push(`New ticket: "${j.new_ticket.subject}" requester ${j.new_ticket.requester}, to ${j.new_ticket.recipient}, group ${j.new_ticket.group ?? '-'}${j.flags.includes('forwarded') ? ` (R15: ${WHY.R15})` : ''}`);

@@ -3,6 +3,7 @@ import { parseDuration, parseSize } from '../shared/units.js';
 import { isPlausibleAddress, normalizeAddress } from '../shared/addresses.js';
 import { ruleSetSchema, triggerSchema, automationSchema } from '../triggers/definitions.js';
 import { checkRuleSet } from '../triggers/rule-book.js';
+import { isValidIpEntry } from '../shared/ip-list.js';
 
 /**
  * The one place where every config key, its type and its default live.
@@ -45,6 +46,8 @@ const hostPort = z.object({
   port: z.number().int().min(0).max(65535),
 }).strict();
 
+const ipEntry = z.string().refine(isValidIpEntry, { message: 'not an IP address or CIDR range' });
+
 const smtp = z.object({
   listen: z.array(hostPort).default([{ host: '127.0.0.1', port: 2525 }]),
   hostname: z.string().min(1).default('localhost'),
@@ -55,6 +58,14 @@ const smtp = z.object({
   socket_timeout: duration('60s'),
   /** Reverse DNS of connecting clients: only for logs, off in tests (no DNS there). */
   reverse_lookup: z.boolean().default(true),
+  max_header_size: size('64KB'),
+  max_sessions_per_ip: z.number().int().positive().default(20),
+  /** Exempt from the per-IP session limit and the sender rate refusal (your own relays). */
+  client_allowlist: z.array(ipEntry).default([]),
+  /** Refused at connect with 554. */
+  client_denylist: z.array(ipEntry).default([]),
+  /** How long SIGTERM lets sessions in progress finish before answering 421. */
+  close_timeout: duration('10s'),
 }).strict();
 
 const supportAddress = z.object({

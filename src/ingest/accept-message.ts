@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import type { RawStore, IntakeWriter, Via } from '../store/index.js';
 import { messageIdFromHeaders } from '../parse/index.js';
 import { DeskgateError } from '../shared/errors.js';
+import { inspectHeaders, LineEndingGuard } from './header-checks.js';
 
 export interface Envelope {
   via: Via;
@@ -28,16 +29,44 @@ export type AcceptResult = Accepted | { tooLarge: true; size: number };
  * the caller acknowledges after that. The dedupe key is the Message-ID, or the sha256 of the
  * bytes for a message without one (R7).
  */
-export function createAcceptMessage(deps: { raw: RawStore; writer: IntakeWriter; maxSize: number; now?: () => Date }) {
-  return async function acceptMessage(source: Readable | Buffer, envelope: Envelope, prefix?: string): Promise<AcceptResult> {
+export interface AcceptOptions {
+  /** Received: line deskgate prepends (SMTP). */
+  prefix?: string;
+  /**
+   * SMTP's refusals (R45, R43): bare CR/LF, several From addresses, oversize headers, and a
+   * sender past twice its hourly rate. Pipe and IMAP mail was already accepted elsewhere.
+   */
+  smtpChecks?: { maxHeaderSize: number; refuseAfterPerHour: number | null };
+}
+
+export function createAcceptMessage(deps: { raw: RawStore; writer: IntakeWriter; intake?: { countFromSender(sender: string, since: string): number }; maxSize: number; now?: () => Date }) {
+  const refuse = (code: string, smtpCode: number, message: string) => new DeskgateError(code, message, { smtpCode });
+  return async function acceptMessage(source: Readable | Buffer, envelope: Envelope, opts: AcceptOptions = {}): Promise<AcceptResult> {
     const now = deps.now?.() ?? new Date();
+    const guard = opts.smtpChecks ? new LineEndingGuard() : undefined;
     let written;
     try {
-      written = await deps.raw.write(source, { maxSize: deps.maxSize, now, ...(prefix ? { prefix } : {}) });
+      written = await deps.raw.write(source, { maxSize: deps.maxSize, now, ...(opts.prefix ? { prefix: opts.prefix } : {}), ...(guard ? { observe: (c: Buffer) => guard.feed(c) } : {}) });
     } catch (err) {
       throw new DeskgateError('INGEST_SPOOL_WRITE', `cannot write message to the spool: ${(err as Error).message}`, { smtpCode: 451, cause: err });
     }
     if (written.sizeExceeded) return { tooLarge: true, size: written.size };
+    const facts = inspectHeaders(written.headerBlock);
+    if (opts.smtpChecks) {
+      const c = opts.smtpChecks;
+      let refusal: DeskgateError | undefined;
+      if (guard!.finish()) refusal = refuse('INGEST_BARE_NEWLINE', 554, '5.5.2 Message has a bare <CR> or <LF>: refused (SMTP smuggling protection)');
+      else if (facts.fromCount > 1) refusal = refuse('INGEST_MULTIPLE_FROM', 550, '5.7.1 Message has several From addresses: refused (R45)');
+      else if (written.headerBlock.length > c.maxHeaderSize) refusal = refuse('INGEST_HEADER_TOO_LARGE', 552, `5.3.4 Message header larger than ${c.maxHeaderSize} bytes`);
+      else if (c.refuseAfterPerHour !== null && facts.sender && deps.intake
+        && deps.intake.countFromSender(facts.sender, new Date(now.getTime() - 3_600_000).toISOString()) >= c.refuseAfterPerHour) {
+        refusal = refuse('INGEST_SENDER_RATE', 450, '4.7.1 Too many messages from this sender, try again later (R43)');
+      }
+      if (refusal) {
+        if (written.relPath) await deps.raw.remove(written.relPath);
+        throw refusal;
+      }
+    }
     const messageId = messageIdFromHeaders(written.headerBlock);
     try {
       const result = await deps.writer.submit({
@@ -52,6 +81,8 @@ export function createAcceptMessage(deps: { raw: RawStore; writer: IntakeWriter;
         envelopeTo: envelope.to,
         remoteIp: envelope.remoteIp ?? null,
         helo: envelope.helo ?? null,
+        sender: facts.sender,
+        subject: null,
         receivedAt: now.toISOString(),
       }, written.dirs);
       if (result.duplicate && written.relPath) await deps.raw.remove(written.relPath);

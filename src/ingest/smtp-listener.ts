@@ -19,6 +19,12 @@ export interface SmtpListenerOptions {
   supportAddressOf: (address: string) => string | undefined;
   /** How long SIGTERM waits for sessions in progress before answering 421. */
   closeTimeoutMs?: number;
+  maxHeaderSize: number;
+  maxSessionsPerIp: number;
+  /** R43: refuse (450) a sender's messages past this many in the last hour; null: never. */
+  refuseAfterPerHour: number | null;
+  isAllowlisted: (ip: string) => boolean;
+  isDenylisted: (ip: string) => boolean;
 }
 
 export interface SmtpListener {
@@ -47,6 +53,8 @@ function receivedLine(session: SMTPServerSession, hostname: string, id: string, 
 export async function startSmtpListener(opts: SmtpListenerOptions, accept: AcceptMessage, logger: Logger): Promise<SmtpListener> {
   const log = logger.child({ stage: 'ingest', via: 'smtp' });
   let sessions = 0;
+  const perIp = new Map<string, number>();
+  const counted = new Set<string>();
   const tls = opts.tls ? { key: readFileSync(opts.tls.key), cert: readFileSync(opts.tls.cert) } : undefined;
 
   const makeServer = () => new SMTPServer({
@@ -62,12 +70,27 @@ export async function startSmtpListener(opts: SmtpListenerOptions, accept: Accep
     ...(tls ? { key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2' as const } : {}),
     logger: false,
     onConnect(session, cb) {
+      if (opts.isDenylisted(session.remoteAddress)) {
+        log.info({ event: 'ingest:rejected', remote: session.remoteAddress, reason: 'denylisted' }, 'client refused');
+        return cb(smtpError('5.7.1 Client host rejected', 554));
+      }
+      const fromIp = (perIp.get(session.remoteAddress) ?? 0) + 1;
+      if (fromIp > opts.maxSessionsPerIp && !opts.isAllowlisted(session.remoteAddress)) {
+        log.info({ event: 'ingest:rejected', remote: session.remoteAddress, reason: 'too_many_sessions' }, 'too many sessions from one address');
+        return cb(smtpError('4.7.0 Too many connections from your address, try again later', 421));
+      }
+      perIp.set(session.remoteAddress, fromIp);
+      counted.add(session.id);
       sessions++;
       log.debug({ event: 'ingest:connect', session: session.id, remote: session.remoteAddress }, 'connection');
       cb();
     },
-    onClose() {
+    onClose(session) {
+      if (!counted.delete(session.id)) return;
       sessions--;
+      const n = (perIp.get(session.remoteAddress) ?? 1) - 1;
+      if (n <= 0) perIp.delete(session.remoteAddress);
+      else perIp.set(session.remoteAddress, n);
     },
     onMailFrom(address: SMTPServerAddress, session, cb) {
       const from = address.address ? normalizeAddress(address.address) : '';
@@ -87,7 +110,10 @@ export async function startSmtpListener(opts: SmtpListenerOptions, accept: Accep
       const to = [...new Set(session.envelope.rcptTo.map((r) => normalizeAddress(r.address)))];
       const from = session.envelope.mailFrom ? normalizeAddress(session.envelope.mailFrom.address) || null : null;
       const id = randomBytes(6).toString('hex');
-      accept(stream, { via: 'smtp', from, to, remoteIp: session.remoteAddress, helo: session.hostNameAppearsAs ?? null }, receivedLine(session, opts.hostname, id, to[0]!))
+      accept(stream, { via: 'smtp', from, to, remoteIp: session.remoteAddress, helo: session.hostNameAppearsAs ?? null }, {
+        prefix: receivedLine(session, opts.hostname, id, to[0]!),
+        smtpChecks: { maxHeaderSize: opts.maxHeaderSize, refuseAfterPerHour: opts.isAllowlisted(session.remoteAddress) ? null : opts.refuseAfterPerHour },
+      })
         .then((result) => {
           if (!isAccepted(result) || stream.sizeExceeded) {
             log.info({ event: 'ingest:rejected', session: session.id, remote: session.remoteAddress, size: result.size, reason: 'too_large' }, 'message too large');
@@ -98,9 +124,15 @@ export async function startSmtpListener(opts: SmtpListenerOptions, accept: Accep
         })
         .catch((err: unknown) => {
           stream.resume(); // keep the session in a sane state whatever failed
-          const code = err instanceof DeskgateError && err.smtpCode ? err.smtpCode : 451;
-          log.error({ event: 'ingest:error', session: session.id, code: err instanceof DeskgateError ? err.code : 'INGEST_ERROR', err: errorMessage(err) }, 'message not accepted');
-          cb(smtpError('4.3.0 Temporary failure storing the message, try again later', code));
+          // Refusals (R43, R45) carry their own reply; storage failures are temporary (451).
+          const refusal = err instanceof DeskgateError && err.smtpCode !== undefined && err.smtpCode !== 451;
+          const code = err instanceof DeskgateError ? err.code : 'INGEST_ERROR';
+          if (refusal) {
+            log.info({ event: 'ingest:rejected', session: session.id, remote: session.remoteAddress, reason: code }, errorMessage(err));
+            return cb(smtpError(errorMessage(err), (err as DeskgateError).smtpCode!));
+          }
+          log.error({ event: 'ingest:error', session: session.id, code, err: errorMessage(err) }, 'message not accepted');
+          cb(smtpError('4.3.0 Temporary failure storing the message, try again later', 451));
         });
     },
   });

@@ -4,6 +4,7 @@ import type { Directory, RulesSettings } from '../rules/index.js';
 import type { Logger } from '../shared/logger.js';
 import type { Clock } from '../shared/clock.js';
 import type { UpdateEvent } from '../triggers/index.js';
+import type { AuthOutcome } from '../trust/index.js';
 
 /** Everything the pipeline needs, built once by main/CLI and passed in (no singletons). */
 export interface PipelineContext {
@@ -23,6 +24,10 @@ export interface PipelineContext {
   nodeId: string;
   /** R44 settings: whether to check senders, and whose Authentication-Results to believe. */
   trust: { verify: boolean; requireAuthenticatedAgents: boolean; trustedAuthservId: string | undefined };
+  /** R43: messages per sender and hour that are processed (the next as many are suspended). */
+  limits: { perSenderPerHour: number };
+  /** R44: authenticates an SMTP message (SPF for its session, DKIM, DMARC, ARC). */
+  authenticate: (raw: Buffer, session: { ip: string | null; helo: string | null; sender: string | null }) => Promise<AuthOutcome>;
   /** R46: hands one update to the trigger engine, inside the caller's transaction. */
   notify: (event: UpdateEvent, ticketId: number, now: Date) => void;
 }

@@ -1,9 +1,9 @@
 import type { ParsedMessage } from '../parse/index.js';
 import type { IntakeRow } from '../store/index.js';
 import { matchThread, verifyReplyToken, tokenFromAddress, type ThreadMatch } from '../thread/index.js';
-import { evaluate, supportAddressOf, isFullAgent, roleOf, type Decision } from '../rules/index.js';
+import { evaluate, supportAddressOf, isFullAgent, roleOf, automatedReason, preRulesSuspension, type Decision } from '../rules/index.js';
 import type { TicketState } from '../shared/domain.js';
-import { trustedAuthResults, type AuthSummary } from '../trust/index.js';
+import { trustedAuthResults, type AuthSummary, type AuthOutcome } from '../trust/index.js';
 import type { PipelineContext } from './context.js';
 
 export interface Decided {
@@ -12,13 +12,29 @@ export interface Decided {
   decision: Decision;
   /** Sender authentication results stored with the comment, or null when not checked. */
   auth: AuthSummary | null;
+  /** R42: why the message is automated, or null. */
+  automated: string | null;
 }
 
+type DecideRow = Pick<IntakeRow, 'envelope_to' | 'envelope_from' | 'via'> & Partial<Pick<IntakeRow, 'id' | 'sender' | 'received_at' | 'skip_checks'>>;
+
 /**
- * Reads what threading and the rules need from the store, then runs the pure deciders.
- * Writes nothing: `explain` uses the same function for its dry run.
+ * Reads what trust, threading and the rules need from the store, then runs the pure deciders.
+ * Writes nothing: `explain` uses the same function for its dry run. `smtpAuth` is the result of
+ * authenticating an SMTP message (null when not checked).
  */
-export function decide(ctx: PipelineContext, row: Pick<IntakeRow, 'envelope_to' | 'envelope_from' | 'via'>, parsed: ParsedMessage): Decided {
+export function decide(ctx: PipelineContext, row: DecideRow, parsed: ParsedMessage, smtpAuth: AuthOutcome | null = null): Decided {
+  const sender = parsed.from[0]?.address ?? row.envelope_from;
+  const skip = row.skip_checks ?? [];
+  // R44: SMTP mail is authenticated by deskgate; polled and piped mail carries the trusted
+  // server's Authentication-Results; anything else is not believed.
+  const auth: AuthSummary | null = !ctx.trust.verify ? null
+    : row.via === 'smtp' ? (smtpAuth ? { spf: smtpAuth.spf, dkim: smtpAuth.dkim, dmarc: smtpAuth.dmarc } : null)
+    : trustedAuthResults(parsed.trust.authenticationResults, ctx.trust.trustedAuthservId);
+  const senderVerified = !ctx.trust.verify || !ctx.trust.requireAuthenticatedAgents || skip.includes('unverified_agent') || auth?.dmarc === 'pass';
+  const nullSender = row.via === 'smtp' && !row.envelope_from;
+  const automated = skip.includes('automated_response') ? null : automatedReason(parsed.trust, sender, nullSender);
+
   const ids = [...parsed.inReplyTo, ...parsed.references];
   const ticketByMessageId = ctx.tickets.ticketsForMessageIds(ids);
   const supportRecipients = [...row.envelope_to, ...parsed.to.map((a) => a.address), ...parsed.cc.map((a) => a.address)]
@@ -40,20 +56,33 @@ export function decide(ctx: PipelineContext, row: Pick<IntakeRow, 'envelope_to' 
     { ticketByMessageId, statusOf: (id) => stateOf(id)?.status },
   );
   const ticket = match.kind === 'reply' ? stateOf(match.ticketId)! : match.kind === 'follow_up' ? stateOf(match.closedTicketId)! : null;
-  const sender = parsed.from[0]?.address ?? row.envelope_from;
-  // R44: polled and piped mail carry the trusted server's Authentication-Results. SMTP mail is
-  // checked in the SMTP session by the trust stage; until that lands it counts as verified.
-  const auth = ctx.trust.verify && row.via !== 'smtp' ? trustedAuthResults(parsed.trust.authenticationResults, ctx.trust.trustedAuthservId) : null;
-  const senderVerified = !ctx.trust.verify || !ctx.trust.requireAuthenticatedAgents || row.via === 'smtp' || auth?.dmarc === 'pass';
+
+  // R43, R45: checks that hold a message before any rule runs.
+  const receivedAt = row.received_at ? Date.parse(row.received_at) : Date.now();
+  const held = preRulesSuspension({
+    fromSupportAddress: sender !== null && supportAddressOf(ctx.directory, sender) !== undefined,
+    senderCountBefore: sender && row.id !== undefined
+      ? ctx.intake.countFromSenderBefore(sender, new Date(receivedAt - 3_600_000).toISOString(), new Date(receivedAt).toISOString(), row.id)
+      : 0,
+    perSenderPerHour: ctx.limits.perSenderPerHour,
+    dmarc: auth?.dmarc ?? null,
+    dmarcPolicy: smtpAuth?.dmarcPolicy ?? null,
+    skip,
+  });
+  if (held) {
+    const author = { address: sender ?? '', name: parsed.from[0]?.name ?? '', role: sender ? roleOf(ctx.directory, sender) : 'end_user' as const };
+    return { match, ticket, auth, automated, decision: { action: 'suspend', reason: held.reason, rule: held.rule, author, rules: [held.rule] } };
+  }
+
   const privateNotes = ticket && sender && isFullAgent(roleOf(ctx.directory, sender)) ? ctx.tickets.privateNoteBodies(ticket.id) : [];
   const decision = evaluate(
     {
       message: { ...parsed, body: parsed.visibleText, text: parsed.text },
       envelopeFrom: row.envelope_from, envelopeTo: row.envelope_to, via: row.via, match, ticket, privateNotes,
-      senderVerified,
+      senderVerified, automated,
     },
     ctx.directory,
     ctx.settings,
   );
-  return { match, ticket, decision, auth };
+  return { match, ticket, decision, auth, automated };
 }

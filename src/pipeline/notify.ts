@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { TicketsRepo, OutboxRepo } from '../store/index.js';
 import type { Directory } from '../rules/index.js';
-import { supportAddressOf, isFullAgent, roleOf } from '../rules/index.js';
+import { supportAddressOf, isFullAgent, roleOf, isRobotAddress } from '../rules/index.js';
 import { makeReplyToken } from '../thread/index.js';
 import { runTriggers, resolveRecipients, compileTemplate, renderTemplate, type Trigger, type UpdateEvent, type Envelope, type PlannedChange, type StaffLookup, type Compiled } from '../triggers/index.js';
 import { composeNotification } from '../outbound/compose.js';
@@ -137,6 +137,7 @@ export function createNotifier(deps: NotifierDeps) {
           agents: [...deps.directory.agents.values()],
           isSupportAddress: (e) => supportAddressOf(deps.directory, e) !== undefined,
           isStaff: staff.isStaff,
+          isRobot: (e) => isRobotAddress(e) || deps.tickets.isRobot(e),
         }, { includeAuthor: email.action.include_author });
         for (const env of envelopes) {
           // R28: CCs added by a message get the public history in the first notification they receive.

@@ -2,6 +2,7 @@ import { DeskgateError, errorMessage } from '../shared/errors.js';
 import { isDeadLocalNode } from '../shared/node-id.js';
 import { RulesError } from '../rules/index.js';
 import type { ParsedMessage } from '../parse/index.js';
+import type { AuthOutcome } from '../trust/index.js';
 import type { IntakeRow } from '../store/index.js';
 import type { PipelineContext } from './context.js';
 import { decide } from './decide.js';
@@ -41,28 +42,42 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: { batchSize: n
     return bytes;
   }
 
-  async function parseRow(row: IntakeRow): Promise<ParsedMessage | Error> {
+  interface Prepared { parsed: ParsedMessage; auth: AuthOutcome | null }
+
+  /** The async part of processing: MIME parse (worker thread) and, for SMTP mail, authentication (DNS). */
+  async function prepare(row: IntakeRow): Promise<Prepared | Error> {
     try {
       const replyHint = row.envelope_to.some((a) => a.includes('+'));
-      const parsed = await ctx.parser.parse(await readRaw(row), { replyHint });
+      const raw = await readRaw(row);
+      const needsAuth = ctx.trust.verify && row.via === 'smtp' && !row.skip_checks.includes('unverified_agent');
+      // R44: the inputs are the session's (IP, HELO, MAIL FROM, kept in the intake row) and the
+      // raw bytes, so checking here gives what checking in the session would, without making the
+      // 250 wait on DNS.
+      const [parsed, auth] = await Promise.all([
+        ctx.parser.parse(raw, { replyHint }),
+        needsAuth ? ctx.authenticate(raw, { ip: row.remote_ip, helo: row.helo, sender: row.envelope_from }) : Promise.resolve(null),
+      ]);
       // Content-addressed and idempotent, so safe before the transaction commits.
       await Promise.all(parsed.attachments.map((a) => ctx.attachments.put(a.sha256, a.content)));
-      return parsed;
+      return { parsed, auth };
     } catch (err) {
       return err instanceof Error ? err : new Error(String(err));
     }
   }
 
-  function handle(row: IntakeRow, parsed: ParsedMessage | Error, now: string): Outcome {
-    if (parsed instanceof Error) {
-      ctx.intake.markFailed(row.id, errorCode(parsed), errorMessage(parsed), now);
-      return { intakeId: row.id, status: 'failed', error: parsed.message };
+  function handle(row: IntakeRow, prepared: Prepared | Error, now: string): Outcome {
+    if (prepared instanceof Error) {
+      ctx.intake.markFailed(row.id, errorCode(prepared), errorMessage(prepared), now);
+      return { intakeId: row.id, status: 'failed', error: prepared.message };
     }
+    const { parsed } = prepared;
     try {
       const applied = ctx.db.transaction(() => {
-        const { decision, auth } = decide(ctx, row, parsed);
+        const { decision, auth, automated } = decide(ctx, row, parsed, prepared.auth);
         const result = applyDecision(ctx, row, parsed, decision, now, auth ? { ...auth } : null);
-        if (result.suspended) ctx.intake.markSuspended(row.id, result.suspended, now);
+        // R42: a robot's address is never sent a notification.
+        if (automated && decision.action !== 'suspend') ctx.tickets.markRobot(decision.comment.author.address);
+        if (result.suspended) ctx.intake.markSuspended(row.id, result.suspended, now, { from: parsed.from[0]?.address ?? row.envelope_from, subject: parsed.subject });
         else ctx.intake.markDone(row.id, result.ticketId, result.commentId, now);
         return { ...result, decision };
       })();
@@ -81,7 +96,7 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: { batchSize: n
   }
 
   async function processRows(rows: IntakeRow[]): Promise<Outcome[]> {
-    const parsed = await Promise.all(rows.map(parseRow));
+    const parsed = await Promise.all(rows.map(prepare));
     const now = ctx.clock.now().toISOString();
     const outcomes = ctx.db.transaction(() => rows.map((row, i) => handle(row, parsed[i]!, now)))();
     for (const o of outcomes) {

@@ -5,6 +5,7 @@ import { decideCcChanges, type CcChange, type CcPolicy, type SenderKind } from '
 import { decideVisibility, carriesPrivateNote } from './visibility.js';
 import { splitCommands, interpretCommands, type MailApiCommand, type MailApiEffects } from './mail-api.js';
 import { looksForwarded, forwardedSender } from './forwarding.js';
+import type { SuspendReason } from './trust-checks.js';
 
 export interface Addressee {
   address: string;
@@ -46,6 +47,8 @@ export interface RulesInput {
   privateNotes: readonly string[];
   /** R44: the sender passed authentication (DMARC alignment). Agent powers need it. */
   senderVerified: boolean;
+  /** R42: why the message is an auto-reply or bulk mail, or null for a person. */
+  automated: string | null;
 }
 
 export interface Author extends Addressee {
@@ -102,8 +105,8 @@ export interface CommentOnTicketDecision extends DecisionBase {
 
 export interface SuspendDecision {
   action: 'suspend';
-  reason: 'unverified_agent';
-  rule: 'R44';
+  reason: SuspendReason;
+  rule: string;
   author: Author;
   rules: string[];
 }
@@ -143,9 +146,21 @@ export function evaluate(input: RulesInput, dir: Directory, settings: RulesSetti
   }
   if (input.match.kind === 'reply') {
     if (!input.ticket) throw new RulesError('RULES_TICKET_MISSING', `ticket ${input.match.ticketId} not found`);
+    if (input.automated) return automatedNote(input, input.ticket, author);
     return commentOnTicket(input, input.ticket, author, dir, settings);
   }
+  // R42: a robot never opens a ticket; its mail is held for a person to look at.
+  if (input.automated) return { action: 'suspend', reason: 'automated_response', rule: 'R42', author, rules: [input.match.rule, 'R42'] };
   return newTicket(input, author, dir, settings);
+}
+
+/** R42: an auto-reply on a ticket is kept as a private note flagged automated, and changes nothing else. */
+function automatedNote(input: RulesInput, ticket: TicketState, author: Author): CommentOnTicketDecision {
+  return {
+    action: 'add_comment', ticketId: ticket.id,
+    comment: { author, public: false, visibilityRule: 'R42', flags: ['automated'], body: input.message.body },
+    ccChanges: [], commands: [], changes: {}, warnings: [], rules: [input.match.rule, 'R42'],
+  };
 }
 
 /** R38-R40: commands only from full agents; light agents' and others' stay text. */

@@ -9,3 +9,5 @@ export { decideCcChanges, type CcChange, type CcPolicy, type SenderKind } from '
 export { decideVisibility, carriesPrivateNote } from './visibility.js';
 export { splitCommands, interpretCommands, type MailApiCommand, type MailApiEffects } from './mail-api.js';
 export { looksForwarded, forwardedSender } from './forwarding.js';
+export { automatedReason, isRobotAddress } from './robots.js';
+export { preRulesSuspension, type SuspendReason, type TrustCheckInput } from './trust-checks.js';

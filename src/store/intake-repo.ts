@@ -1,6 +1,6 @@
 import type { Db } from './db.js';
 
-export type IntakeStatus = 'received' | 'processing' | 'done' | 'failed' | 'suspended';
+export type IntakeStatus = 'received' | 'processing' | 'done' | 'failed' | 'suspended' | 'deleted';
 import type { Via } from '../shared/domain.js';
 
 export type { Via };
@@ -18,6 +18,9 @@ export interface NewIntake {
   envelopeTo: string[];
   remoteIp: string | null;
   helo: string | null;
+  /** The From header address (R43 counts per sender). */
+  sender: string | null;
+  subject: string | null;
   receivedAt: string;
 }
 
@@ -31,6 +34,10 @@ export interface IntakeRow {
   envelope_from: string | null;
   envelope_to: string[];
   remote_ip: string | null;
+  helo: string | null;
+  sender: string | null;
+  subject: string | null;
+  skip_checks: string[];
   status: IntakeStatus;
   attempts: number;
   error_code: string | null;
@@ -47,15 +54,15 @@ export interface InsertResult {
   duplicate: boolean;
 }
 
-type RawRow = Omit<IntakeRow, 'envelope_to'> & { envelope_to: string };
-const toRow = (r: RawRow): IntakeRow => ({ ...r, envelope_to: JSON.parse(r.envelope_to) as string[] });
+type RawRow = Omit<IntakeRow, 'envelope_to' | 'skip_checks'> & { envelope_to: string; skip_checks: string };
+const toRow = (r: RawRow): IntakeRow => ({ ...r, envelope_to: JSON.parse(r.envelope_to) as string[], skip_checks: JSON.parse(r.skip_checks) as string[] });
 
-const COLUMNS = 'id, dedupe_key, message_id, raw_path, raw_size, via, envelope_from, envelope_to, remote_ip, status, attempts, error_code, error, ticket_id, comment_id, received_at, processed_at';
+const COLUMNS = 'id, dedupe_key, message_id, raw_path, raw_size, via, envelope_from, envelope_to, remote_ip, helo, sender, subject, skip_checks, status, attempts, error_code, error, ticket_id, comment_id, received_at, processed_at';
 
 /** The intake queue: every accepted message, its processing state, and R7's dedupe key. */
 export function createIntakeRepo(db: Db) {
-  const insert = db.prepare(`INSERT INTO intake (dedupe_key, message_id, raw_path, raw_size, raw_sha256, via, envelope_from, envelope_to, remote_ip, helo, received_at)
-    VALUES (@dedupeKey, @messageId, @rawPath, @rawSize, @rawSha256, @via, @envelopeFrom, @envelopeTo, @remoteIp, @helo, @receivedAt)
+  const insert = db.prepare(`INSERT INTO intake (dedupe_key, message_id, raw_path, raw_size, raw_sha256, via, envelope_from, envelope_to, remote_ip, helo, sender, subject, received_at)
+    VALUES (@dedupeKey, @messageId, @rawPath, @rawSize, @rawSha256, @via, @envelopeFrom, @envelopeTo, @remoteIp, @helo, @sender, @subject, @receivedAt)
     ON CONFLICT (dedupe_key) DO NOTHING`);
   const insertRaw = db.prepare('INSERT INTO intake_raw (intake_id, bytes) VALUES (?, ?)');
   const rawBytes = db.prepare('SELECT bytes FROM intake_raw WHERE intake_id = ?').pluck();
@@ -75,10 +82,17 @@ export function createIntakeRepo(db: Db) {
   const failed = db.prepare(`UPDATE intake SET status = 'failed', error_code = @code, error = @error, processed_at = @now, claimed_by = NULL WHERE id = @id`);
   const claimers = db.prepare(`SELECT DISTINCT claimed_by FROM intake WHERE status = 'processing' AND claimed_by IS NOT NULL`).pluck();
   const release = db.prepare(`UPDATE intake SET status = 'received', claimed_by = NULL, claimed_at = NULL WHERE status = 'processing' AND claimed_by = ?`);
-  const suspended = db.prepare(`UPDATE intake SET status = 'suspended', error_code = @reason, error = NULL, processed_at = @now, claimed_by = NULL WHERE id = @id`);
+  const suspended = db.prepare(`UPDATE intake SET status = 'suspended', error_code = @reason, error = NULL, processed_at = @now, claimed_by = NULL,
+    sender = coalesce(sender, @sender), subject = @subject WHERE id = @id`);
   const retry = db.prepare(`UPDATE intake SET status = 'received', claimed_by = NULL, claimed_at = NULL WHERE id = ? AND status = 'failed'`);
   const get = db.prepare(`SELECT ${COLUMNS} FROM intake WHERE id = ?`);
   const listByStatus = db.prepare(`SELECT ${COLUMNS} FROM intake WHERE status = ? ORDER BY id DESC LIMIT ?`);
+  const fromSender = db.prepare(`SELECT count(*) FROM intake WHERE sender = @sender AND received_at >= @since AND received_at <= @until AND id < @before`).pluck();
+  const recentFromSender = db.prepare(`SELECT count(*) FROM intake WHERE sender = @sender AND received_at >= @since`).pluck();
+  const releaseSuspended = db.prepare(`UPDATE intake SET status = 'received', skip_checks = @skip, error_code = NULL, claimed_by = NULL, claimed_at = NULL WHERE id = @id AND status = 'suspended'`);
+  const drop = db.prepare(`UPDATE intake SET status = 'deleted', processed_at = @now WHERE id = @id AND status = 'suspended'`);
+  const dropRaw = db.prepare('DELETE FROM intake_raw WHERE intake_id = ?');
+  const expired = db.prepare(`SELECT ${COLUMNS} FROM intake WHERE status = 'suspended' AND received_at < ?`);
   const pending = db.prepare(`SELECT count(*) FROM intake WHERE status IN ('received', 'processing')`).pluck();
 
   return {
@@ -118,8 +132,8 @@ export function createIntakeRepo(db: Db) {
       done.run({ id, ticketId, commentId, now, status });
     },
     /** Held mail (R41): kept with its reason, not processed further until released. */
-    markSuspended(id: number, reason: string, now: string): void {
-      suspended.run({ id, reason, now });
+    markSuspended(id: number, reason: string, now: string, about: { from: string | null; subject: string }): void {
+      suspended.run({ id, reason, now, sender: about.from, subject: about.subject });
     },
     markFailed(id: number, code: string, error: string, now: string): void {
       failed.run({ id, code, error, now });
@@ -138,6 +152,29 @@ export function createIntakeRepo(db: Db) {
     },
     list(status: IntakeStatus, limit = -1): IntakeRow[] {
       return (listByStatus.all(status, limit) as RawRow[]).map(toRow);
+    },
+    /** R43: messages from this sender received in [since, until] before this one. */
+    countFromSenderBefore(sender: string, since: string, until: string, before: number): number {
+      return fromSender.get({ sender, since, until, before }) as number;
+    },
+    /** R43 at SMTP time: messages from this sender since `since`. */
+    countFromSender(sender: string, since: string): number {
+      return recentFromSender.get({ sender, since }) as number;
+    },
+    /** R41: back to the queue, skipping the check that held it. */
+    release(id: number, skip: string[]): boolean {
+      return releaseSuspended.run({ id, skip: JSON.stringify(skip) }).changes === 1;
+    },
+    /** R41: deletes a suspended message (its raw bytes too). Returns the row as it was, or undefined. */
+    deleteSuspended(id: number, now: string): IntakeRow | undefined {
+      const r = get.get(id) as RawRow | undefined;
+      if (!r || drop.run({ id, now }).changes !== 1) return undefined;
+      dropRaw.run(id);
+      return toRow(r);
+    },
+    /** R41: suspended mail received before `before` (for suspended.keep_days). */
+    suspendedBefore(before: string): IntakeRow[] {
+      return (expired.all(before) as RawRow[]).map(toRow);
     },
     pendingCount(): number {
       return pending.get() as number;

@@ -53,7 +53,7 @@ export class RawStore {
    * Reads a message, keeping it in memory while it is small and streaming it to a file once it
    * passes inlineMax; stops keeping bytes (but drains) past maxSize.
    */
-  async write(source: Readable | Buffer, opts: { prefix?: string; maxSize?: number; now?: Date } = {}): Promise<RawWriteResult & { dirs: string[] }> {
+  async write(source: Readable | Buffer, opts: { prefix?: string; maxSize?: number; now?: Date; observe?: (chunk: Buffer) => void } = {}): Promise<RawWriteResult & { dirs: string[] }> {
     const now = opts.now ?? new Date();
     const hash = createHash('sha256');
     let size = 0;
@@ -69,6 +69,7 @@ export class RawStore {
         size += chunk.length;
         if (opts.maxSize !== undefined && size > opts.maxSize) sizeExceeded = true;
         if (sizeExceeded) continue; // keep reading so the SMTP client gets our answer, but keep nothing more
+        opts.observe?.(chunk);
         hash.update(chunk);
         if (!headDone) {
           head = Buffer.concat([head, chunk]);

@@ -96,6 +96,8 @@ export function createTicketsRepo(db: Db) {
     mids: db.prepare('SELECT message_id FROM message_ids WHERE ticket_id = ? ORDER BY created_at, rowid').pluck(),
     clearHistory: db.prepare('UPDATE ticket_ccs SET history_pending = 0 WHERE ticket_id = ? AND user_id = (SELECT id FROM users WHERE email = ?)'),
     owedHistory: db.prepare('SELECT u.email FROM ticket_ccs x JOIN users u ON u.id = x.user_id WHERE x.ticket_id = ? AND x.history_pending = 1').pluck(),
+    markRobot: db.prepare('UPDATE users SET is_robot = 1 WHERE email = ?'),
+    isRobot: db.prepare('SELECT is_robot FROM users WHERE email = ?').pluck(),
     openIds: db.prepare(`SELECT id FROM tickets WHERE status != 'closed' ORDER BY id`).pluck(),
   };
 
@@ -198,6 +200,9 @@ export function createTicketsRepo(db: Db) {
     ccsOwedHistory(id: number): string[] { return s.owedHistory.all(id) as string[]; },
     /** R28: the CC has been sent the history. */
     clearCcHistory(id: number, email: string): void { s.clearHistory.run(id, email); },
+    /** R42: this address sent automated mail: never notify it. */
+    markRobot(email: string): void { s.markRobot.run(email); },
+    isRobot(email: string): boolean { return s.isRobot.get(email) === 1; },
     /** Tickets automations look at (R52): everything not closed. */
     openTicketIds(): number[] { return s.openIds.all() as number[]; },
   };

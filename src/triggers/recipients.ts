@@ -14,6 +14,8 @@ export interface RecipientContext {
   agents: ReadonlyArray<{ email: string; name?: string | undefined; role: string; groups: readonly string[] }>;
   isSupportAddress(email: string): boolean;
   isStaff(email: string): boolean;
+  /** R42: robots are never sent a notification. */
+  isRobot(email: string): boolean;
 }
 
 /**
@@ -26,7 +28,7 @@ export function resolveRecipients(kind: string, t: TicketView, u: UpdateEvent, c
   const excluded = new Set<string>();
   if (u.currentUser && !opts.includeAuthor) excluded.add(u.currentUser.email);
   if (u.comment && u.channel === 'email') for (const p of u.inboundParticipants) excluded.add(p);
-  const keep = (p: Person | null): p is Person => p !== null && !excluded.has(p.email) && !ctx.isSupportAddress(p.email);
+  const keep = (p: Person | null): p is Person => p !== null && !excluded.has(p.email) && !ctx.isSupportAddress(p.email) && !ctx.isRobot(p.email);
   const audienceOf = (p: Person) => (ctx.isStaff(p.email) ? 'staff' : 'end_user') as Envelope['audience'];
   const one = (p: Person | null): Envelope[] => (keep(p) ? [{ to: [p], cc: [], audience: audienceOf(p)}] : []);
   const each = (list: Person[]): Envelope[] => list.filter(keep).map((p) => ({ to: [p], cc: [], audience: 'staff'}));

@@ -90,7 +90,7 @@ describe('durable outbound queue (R59)', () => {
   it('R43: past notifications_per_recipient_per_hour, notifications are held, not sent', async () => {
     const sink = await new SmtpSink().start();
     cleanups.push(() => sink.stop());
-    const env = makeEnv((c) => { c.outbound = fastRetry(sink.port); c.limits = { notifications_per_recipient_per_hour: 2 }; });
+    const env = makeEnv((c) => { c.outbound = fastRetry(sink.port); c.limits = { per_sender_per_hour: 100000, notifications_per_recipient_per_hour: 2 }; });
     cleanups.push(() => env.cleanup());
     const d = await startTestDaemon(env);
     cleanups.push(() => d.stop());

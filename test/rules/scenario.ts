@@ -38,6 +38,7 @@ export interface Scenario {
   closed?: boolean;
   privateNotes?: string[];
   verified?: boolean;
+  automated?: string;
   settings?: Partial<Omit<RulesSettings, 'ccs'>> & { ccs?: Partial<RulesSettings['ccs']> };
 }
 
@@ -54,7 +55,7 @@ export function run(s: Scenario): Decision {
     },
     envelopeFrom: null, envelopeTo: ['support@acme.test'], via: 'smtp',
     match: isNew ? { kind: 'new', rule: 'R12' } : s.closed ? { kind: 'follow_up', closedTicketId: 7, rule: 'R14', matchedBy: 'R10' } : { kind: 'reply', ticketId: 7, rule: 'R10', by: '<x@y>' },
-    ticket: t, privateNotes: s.privateNotes ?? [], senderVerified: s.verified ?? true,
+    ticket: t, privateNotes: s.privateNotes ?? [], senderVerified: s.verified ?? true, automated: s.automated ?? null,
   };
   const settings = { ...defaults, ...s.settings, ccs: { ...defaults.ccs, ...s.settings?.ccs } };
   return evaluate(input, dir, settings);

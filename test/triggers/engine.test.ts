@@ -94,7 +94,7 @@ describe('R48 conditions', () => {
 
 describe('R50/R29/R31 recipients', () => {
   const ctx = {
-    ccsEnabled: true, isSupportAddress: (e: string) => e.endsWith('@acme.test') && e.startsWith('support'), isStaff: staff.isStaff,
+    ccsEnabled: true, isSupportAddress: (e: string) => e.endsWith('@acme.test') && e.startsWith('support'), isStaff: staff.isStaff, isRobot: (e: string) => e.startsWith('noreply@'),
     agents: [{ email: 'bob@acme.test', role: 'agent', groups: ['Support'] }, { email: 'alice@acme.test', role: 'admin', groups: ['Billing'] }, { email: 'lea@acme.test', role: 'light_agent', groups: ['Support'] }],
   };
   it('R29: requester in To, CCs in Cc, one message', () => {
