@@ -71,6 +71,18 @@ export function composeApp(config: Config, opts: { logger: Logger; clock?: Clock
   const accept = createAcceptMessage({ raw, writer, intake, maxSize: config.smtp.max_message_size, now: () => clock.now() });
   return {
     config, db, intake, tickets, views, raw, ctx, processor, accept, outbox, sender, notifier, triggers, automations,
+    /** R41: deletes suspended mail older than suspended.keep_days; returns how many. */
+    async expireSuspended(now: Date = clock.now()): Promise<number> {
+      const before = new Date(now.getTime() - config.suspended.keep_days * 86_400_000).toISOString();
+      let n = 0;
+      for (const row of intake.suspendedBefore(before)) {
+        if (!intake.deleteSuspended(row.id, now.toISOString())) continue;
+        if (row.raw_path) await raw.remove(row.raw_path);
+        n++;
+      }
+      if (n > 0) opts.logger.info({ event: 'suspended:expired', count: n, keep_days: config.suspended.keep_days }, 'expired suspended mail');
+      return n;
+    },
     /** R52: one automation run at `now` (the daemon calls it every automations_interval). */
     runAutomations: (now: Date = clock.now()) => runAutomations(ctx, notifier, automations, now),
     supportAddressOf: (address: string) => supportAddressOf(directory, address)?.address,

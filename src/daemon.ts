@@ -55,6 +55,7 @@ export async function startDaemon(config: Config, opts: { logger: Logger; clock?
   // R52: automations every automations_interval, first one interval after start.
   const automationTimer = setInterval(() => {
     try { app.runAutomations(); } catch (err) { opts.logger.error({ event: 'automations:error', err }, 'automation run failed'); }
+    app.expireSuspended().catch((err: unknown) => opts.logger.error({ event: 'suspended:error', err }, 'expiring suspended mail failed'));
   }, config.automations_interval);
   automationTimer.unref();
   let stopping: Promise<void> | undefined;

@@ -9,6 +9,7 @@ import { registerExplain } from './cli/explain.js';
 import { registerOutbox } from './cli/outbox.js';
 import { registerRules } from './cli/rules.js';
 import { registerImap } from './cli/imap.js';
+import { registerSuspended } from './cli/suspended.js';
 import { CliError, EX_SOFTWARE } from './cli/context.js';
 
 /** The `deskgate` command: parses arguments and hands over to one command module. */
@@ -27,6 +28,7 @@ registerExplain(program);
 registerOutbox(program);
 registerRules(program);
 registerImap(program);
+registerSuspended(program);
 
 try {
   await program.parseAsync(process.argv);
