@@ -41,7 +41,7 @@ export function composeApp(config: Config, opts: { logger: Logger; clock?: Clock
     ccsEnabled: config.ccs.enabled, perRecipientPerHour: config.limits.notifications_per_recipient_per_hour, logger: opts.logger,
     onQueued: () => sender.kick(),
   });
-  const parser = createMessageParser({ workers: opts.parseWorkers ?? config.processing.parse_workers, replyLine: config.email.reply_line });
+  const parser = createMessageParser({ workers: opts.parseWorkers ?? config.processing.parse_workers, replyLine: config.email.reply_line, timeoutMs: config.processing.parse_timeout });
   const ctx: PipelineContext = {
     db, intake, tickets, raw, attachments, parser, directory,
     settings: {

@@ -148,6 +148,8 @@ const processing = z.object({
   parse_workers: z.number().int().min(0).max(16).default(1),
   /** Intake rows claimed per processing batch. */
   batch_size: z.number().int().min(1).max(1000).default(64),
+  /** A message whose parse takes longer is failed (R8) and its parser thread replaced. */
+  parse_timeout: duration('30s'),
 }).strict();
 
 export const configSchema = z.object({
