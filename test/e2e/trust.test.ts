@@ -120,6 +120,15 @@ describe('trust and abuse over SMTP (R41-R45)', () => {
     assert.equal(person!.status, 'done', 'Auto-Submitted: no is a person');
   });
 
+  it('R41: suspended mail older than suspended.keep_days is deleted', async () => {
+    const { row } = await send(mail({ from: 'noreply@old.test', subject: 'Old robot mail' }), 'noreply@old.test');
+    assert.equal(row!.status, 'suspended');
+    assert.equal(await d.app.expireSuspended(new Date(Date.now() + 13 * 86_400_000)), 0);
+    assert.ok(await d.app.expireSuspended(new Date(Date.now() + 15 * 86_400_000)) >= 1);
+    assert.equal(d.app.intake.get(row!.id)!.status, 'deleted');
+    assert.equal(d.app.intake.rawBytes(row!.id), undefined, 'its bytes are gone too');
+  });
+
   it('R43: mail from a support address is suspended (from_support_address)', async () => {
     const { row } = await send(mail({ from: 'Acme Billing <billing@acme.test>', subject: 'Loop?' }), 'billing@acme.test');
     assert.deepEqual([row!.status, row!.error_code], ['suspended', 'from_support_address']);
