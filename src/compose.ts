@@ -3,8 +3,9 @@ import { resolveSecret } from './config/index.js';
 import { openDatabase, RawStore, AttachmentStore, createIntakeRepo, createIntakeWriter, createTicketsRepo, createTicketViewsRepo, createOutboxRepo } from './store/index.js';
 import { resolveRuleSet, DEFAULT_TRIGGERS, DEFAULT_AUTOMATIONS, type Trigger, type Automation } from './triggers/index.js';
 import { createOutboundSender } from './outbound/index.js';
-import { createNotifier, runAutomations } from './pipeline/index.js';
+import { createNotifier, runAutomations, type NotifierDeps } from './pipeline/index.js';
 import { makeNodeId } from './shared/node-id.js';
+import { createMetrics } from './shared/metrics.js';
 import { authenticateMessage, createDnsResolver } from './trust/index.js';
 import { createMessageParser } from './parse/index.js';
 import { createDirectory, supportAddressOf } from './rules/index.js';
@@ -13,37 +14,13 @@ import { createAcceptMessage } from './ingest/index.js';
 import { systemClock, type Clock } from './shared/clock.js';
 import type { Logger } from './shared/logger.js';
 
-/**
- * The composition root: builds every stage from one validated Config. serve, inject and the
- * other CLI commands and the tests all start here, so they run the same code.
- */
-export function composeApp(config: Config, opts: { logger: Logger; clock?: Clock; parseWorkers?: number }) {
-  const clock = opts.clock ?? systemClock;
-  const db = openDatabase(config.data_dir);
-  const intake = createIntakeRepo(db);
-  const tickets = createTicketsRepo(db);
-  const views = createTicketViewsRepo(db);
-  const raw = new RawStore(config.data_dir);
-  const attachments = new AttachmentStore(config.data_dir);
-  const directory = createDirectory(config.support_addresses, config.agents);
-  const outbox = createOutboxRepo(db);
-  const resolveDns = createDnsResolver({ servers: config.dns.servers, timeoutMs: config.dns.timeout });
-  const triggers = resolveRuleSet<Trigger>(config.triggers, DEFAULT_TRIGGERS);
-  const automations = resolveRuleSet<Automation>(config.automations, DEFAULT_AUTOMATIONS);
-  const nodeId = makeNodeId();
-  const secret = resolveSecret(config);
-  const sender = createOutboundSender({
-    outbox, smarthost: config.outbound.smtp, dkim: config.outbound.dkim, logger: opts.logger, clock, nodeId,
-    retry: { initialMs: config.outbound.retry_initial, maxMs: config.outbound.retry_max, forMs: config.outbound.retry_for },
-  });
-  const notifier = createNotifier({
-    tickets, outbox, directory, triggers, replyLine: config.email.reply_line, secret, baseUrl: config.base_url,
-    ccsEnabled: config.ccs.enabled, perRecipientPerHour: config.limits.notifications_per_recipient_per_hour, logger: opts.logger,
-    onQueued: () => sender.kick(),
-  });
-  const parser = createMessageParser({ workers: opts.parseWorkers ?? config.processing.parse_workers, replyLine: config.email.reply_line, timeoutMs: config.processing.parse_timeout });
-  const ctx: PipelineContext = {
-    db, intake, tickets, raw, attachments, parser, directory,
+/** Everything a SIGHUP reload may change: derived from the config in one place. */
+function reloadable(config: Config) {
+  return {
+    config,
+    directory: createDirectory(config.support_addresses, config.agents),
+    triggers: resolveRuleSet<Trigger>(config.triggers, DEFAULT_TRIGGERS),
+    automations: resolveRuleSet<Automation>(config.automations, DEFAULT_AUTOMATIONS),
     settings: {
       thirdPartyReplies: config.email.third_party_replies,
       useReplyToAsRequester: config.email.use_reply_to_as_requester,
@@ -54,38 +31,106 @@ export function composeApp(config: Config, opts: { logger: Logger; clock?: Clock
       },
       groups: config.groups.map((g) => g.name),
     },
+    trust: { verify: config.trust.verify, requireAuthenticatedAgents: config.trust.require_authenticated_agents, trustedAuthservId: config.trust.trusted_authserv_id },
+    limits: { perSenderPerHour: config.limits.per_sender_per_hour },
+  };
+}
+
+/** Keys that only a restart applies (sockets, files and threads are set up from them at start). */
+const RESTART_KEYS = ['data_dir', 'smtp', 'imap', 'metrics', 'outbound', 'dns', 'processing', 'secret', 'automations_interval', 'log'] as const;
+
+function keyChanged(a: Config, b: Config, key: string): boolean {
+  const get = (c: Config) => key.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], c);
+  return JSON.stringify(get(a)) !== JSON.stringify(get(b));
+}
+
+/**
+ * The composition root: builds every stage from one validated Config. serve, inject and the
+ * other CLI commands and the tests all start here, so they run the same code.
+ */
+export function composeApp(initial: Config, opts: { logger: Logger; clock?: Clock; parseWorkers?: number }) {
+  const clock = opts.clock ?? systemClock;
+  const config = initial;
+  let current = reloadable(initial);
+  const db = openDatabase(config.data_dir);
+  const intake = createIntakeRepo(db);
+  const tickets = createTicketsRepo(db);
+  const views = createTicketViewsRepo(db);
+  const raw = new RawStore(config.data_dir);
+  const attachments = new AttachmentStore(config.data_dir);
+  const metrics = createMetrics();
+  const outbox = createOutboxRepo(db);
+  const resolveDns = createDnsResolver({ servers: config.dns.servers, timeoutMs: config.dns.timeout });
+  const nodeId = makeNodeId();
+  const secret = resolveSecret(config);
+  const sender = createOutboundSender({
+    outbox, smarthost: config.outbound.smtp, dkim: config.outbound.dkim, logger: opts.logger, clock, nodeId, metrics,
+    retry: { initialMs: config.outbound.retry_initial, maxMs: config.outbound.retry_max, forMs: config.outbound.retry_for },
+  });
+  // The notifier reads these on every update, so a reload only has to replace them.
+  const notifierDeps: NotifierDeps = {
+    tickets, outbox, directory: current.directory, triggers: current.triggers, replyLine: config.email.reply_line, secret, baseUrl: config.base_url,
+    ccsEnabled: config.ccs.enabled, perRecipientPerHour: config.limits.notifications_per_recipient_per_hour, logger: opts.logger,
+    onQueued: () => sender.kick(),
+  };
+  const notifier = createNotifier(notifierDeps);
+  const parser = createMessageParser({ workers: opts.parseWorkers ?? config.processing.parse_workers, replyLine: config.email.reply_line, timeoutMs: config.processing.parse_timeout });
+  const ctx: PipelineContext = {
+    db, intake, tickets, raw, attachments, parser,
+    directory: current.directory,
+    settings: current.settings,
     replyLine: config.email.reply_line,
     secret,
     logger: opts.logger,
     clock,
     nodeId,
     notify: (event, ticketId, now) => void notifier.onUpdate(event, ticketId, now),
-    trust: { verify: config.trust.verify, requireAuthenticatedAgents: config.trust.require_authenticated_agents, trustedAuthservId: config.trust.trusted_authserv_id },
-    limits: { perSenderPerHour: config.limits.per_sender_per_hour },
-    authenticate: (raw, session) => authenticateMessage(raw, { ...session, mta: config.smtp.hostname }, resolveDns),
+    trust: current.trust,
+    limits: current.limits,
+    authenticate: (rawBytes, session) => authenticateMessage(rawBytes, { ...session, mta: config.smtp.hostname }, resolveDns),
   };
+  const syncStaff = (c: Config) => db.transaction(() => { for (const a of c.agents) tickets.ensureUser(a.email, a.name ?? null, { overwriteName: true }); })();
   // Staff names come from the config; keep the users table in step so the CLI shows them.
-  db.transaction(() => { for (const a of config.agents) tickets.ensureUser(a.email, a.name ?? null, { overwriteName: true }); })();
-  const processor = createIntakeProcessor(ctx, { batchSize: config.processing.batch_size });
+  syncStaff(config);
+  const processor = createIntakeProcessor(ctx, { batchSize: config.processing.batch_size, metrics });
   const writer = createIntakeWriter({ db, intake, raw, onCommitted: () => processor.kick() });
-  const accept = createAcceptMessage({ raw, writer, intake, maxSize: config.smtp.max_message_size, now: () => clock.now() });
+  const accept = createAcceptMessage({ raw, writer, intake, metrics, maxSize: config.smtp.max_message_size, now: () => clock.now() });
   return {
-    config, db, intake, tickets, views, raw, ctx, processor, accept, outbox, sender, notifier, triggers, automations,
+    db, intake, tickets, views, raw, ctx, processor, accept, outbox, sender, notifier, metrics,
+    get config(): Config { return current.config; },
+    get triggers(): Trigger[] { return current.triggers; },
+    get automations(): Automation[] { return current.automations; },
+    /**
+     * SIGHUP: applies a new, already validated config: agents, support addresses, rules,
+     * triggers, automations, limits, templates. Returns the keys that still need a restart.
+     */
+    reload(next: Config): string[] {
+      const needRestart = RESTART_KEYS.filter((k) => keyChanged(current.config, next, k));
+      current = reloadable(next);
+      Object.assign(ctx, { directory: current.directory, settings: current.settings, trust: current.trust, limits: current.limits, replyLine: next.email.reply_line });
+      Object.assign(notifierDeps, {
+        directory: current.directory, triggers: current.triggers, replyLine: next.email.reply_line, baseUrl: next.base_url,
+        ccsEnabled: next.ccs.enabled, perRecipientPerHour: next.limits.notifications_per_recipient_per_hour,
+      });
+      syncStaff(next);
+      return needRestart;
+    },
     /** R41: deletes suspended mail older than suspended.keep_days; returns how many. */
     async expireSuspended(now: Date = clock.now()): Promise<number> {
-      const before = new Date(now.getTime() - config.suspended.keep_days * 86_400_000).toISOString();
+      const keepDays = current.config.suspended.keep_days;
+      const before = new Date(now.getTime() - keepDays * 86_400_000).toISOString();
       let n = 0;
       for (const row of intake.suspendedBefore(before)) {
         if (!intake.deleteSuspended(row.id, now.toISOString())) continue;
         if (row.raw_path) await raw.remove(row.raw_path);
         n++;
       }
-      if (n > 0) opts.logger.info({ event: 'suspended:expired', count: n, keep_days: config.suspended.keep_days }, 'expired suspended mail');
+      if (n > 0) opts.logger.info({ event: 'suspended:expired', count: n, keep_days: keepDays }, 'expired suspended mail');
       return n;
     },
     /** R52: one automation run at `now` (the daemon calls it every automations_interval). */
-    runAutomations: (now: Date = clock.now()) => runAutomations(ctx, notifier, automations, now),
-    supportAddressOf: (address: string) => supportAddressOf(directory, address)?.address,
+    runAutomations: (now: Date = clock.now()) => runAutomations(ctx, notifier, current.automations, now),
+    supportAddressOf: (address: string) => supportAddressOf(ctx.directory, address)?.address,
     async close(): Promise<void> {
       await sender.stop();
       await parser.close();

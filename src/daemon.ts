@@ -3,6 +3,7 @@ import { composeApp, type App } from './compose.js';
 import { startSmtpListener, ImapPoller, type SmtpListener } from './ingest/index.js';
 import { createImapStateRepo } from './store/index.js';
 import { parseIpList, matchesIp } from './shared/ip-list.js';
+import { startHealthServer } from './ops/health-server.js';
 import type { Logger } from './shared/logger.js';
 import type { Clock } from './shared/clock.js';
 
@@ -10,6 +11,8 @@ export interface Daemon {
   app: App;
   smtp: SmtpListener;
   pollers: ImapPoller[];
+  /** The bound port of metrics.listen, when set. */
+  metricsPort: number | undefined;
   /** Graceful stop: sessions in DATA finish (others get 421), commits finish, then close. */
   stop(): Promise<void>;
 }
@@ -32,6 +35,7 @@ export async function startDaemon(config: Config, opts: { logger: Logger; clock?
       tls: config.smtp.tls,
       supportAddressOf: app.supportAddressOf,
       closeTimeoutMs: opts.closeTimeoutMs ?? config.smtp.close_timeout,
+      metrics: app.metrics,
       maxHeaderSize: config.smtp.max_header_size,
       maxSessionsPerIp: config.smtp.max_sessions_per_ip,
       // R43: the first N are processed, the next N suspended (pipeline), the rest refused here.
@@ -45,6 +49,22 @@ export async function startDaemon(config: Config, opts: { logger: Logger; clock?
   }
   app.processor.start();
   app.sender.start();
+  let stopped = false;
+  const health = config.metrics ? await startHealthServer(config.metrics.listen, app.metrics, {
+    check: () => ({
+      smtp: !stopped && smtp.addresses().length > 0,
+      database: app.db.prepare('SELECT 1').pluck().get() === 1,
+      queue: !stopped,
+    }),
+  }) : undefined;
+  app.metrics.setQueueSource(() => {
+    const depth = app.outbox.depth();
+    return {
+      intake: app.intake.pendingCount(),
+      outbox: (depth.queued ?? 0) + (depth.deferred ?? 0),
+      suspended: app.db.prepare("SELECT count(*) FROM intake WHERE status = 'suspended'").pluck().get() as number,
+    };
+  });
   const imapState = createImapStateRepo(app.db);
   const pollers = config.imap.map((account) => new ImapPoller(account, {
     accept: app.accept, supportAddressOf: app.supportAddressOf, state: imapState, logger: opts.logger, clock: app.ctx.clock,
@@ -63,9 +83,12 @@ export async function startDaemon(config: Config, opts: { logger: Logger; clock?
     app,
     smtp,
     pollers,
+    metricsPort: health?.port,
     stop() {
       stopping ??= (async () => {
+        stopped = true;
         clearInterval(automationTimer);
+        await health?.close();
         await Promise.all(pollers.map((p) => p.stop()));
         await smtp.close();
         await app.processor.stop();

@@ -10,6 +10,7 @@ import { registerOutbox } from './cli/outbox.js';
 import { registerRules } from './cli/rules.js';
 import { registerImap } from './cli/imap.js';
 import { registerSuspended } from './cli/suspended.js';
+import { registerOps } from './cli/ops.js';
 import { CliError, EX_SOFTWARE } from './cli/context.js';
 
 /** The `deskgate` command: parses arguments and hands over to one command module. */
@@ -29,6 +30,7 @@ registerOutbox(program);
 registerRules(program);
 registerImap(program);
 registerSuspended(program);
+registerOps(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -2,6 +2,13 @@ import type { Command } from 'commander';
 import { configOption, loadConfigOrExit } from './context.js';
 import { startDaemon } from '../daemon.js';
 import { createLogger } from '../shared/logger.js';
+import { loadConfig, ConfigError } from '../config/index.js';
+import { execFile } from 'node:child_process';
+
+/** Type=notify under systemd (NotifyAccess=all): Node cannot write the datagram itself. */
+function notifySystemd(args: string[]): void {
+  if (process.env.NOTIFY_SOCKET) execFile('systemd-notify', args, () => {});
+}
 
 export function registerServe(program: Command): void {
   configOption(program.command('serve').description('run the daemon: SMTP listener and processing (SIGTERM stops cleanly)'))
@@ -9,7 +16,18 @@ export function registerServe(program: Command): void {
       const config = loadConfigOrExit(opts.config);
       const logger = createLogger(config.log.level);
       const daemon = await startDaemon(config, { logger });
-      logger.info({ event: 'serve:ready', config: config.configPath, data_dir: config.data_dir, smtp: daemon.smtp.addresses() }, 'deskgate ready');
+      logger.info({ event: 'serve:ready', config: config.configPath, data_dir: config.data_dir, smtp: daemon.smtp.addresses(), metrics_port: daemon.metricsPort }, 'deskgate ready');
+      notifySystemd(['--ready', `--pid=${process.pid}`]);
+      // SIGHUP: re-read the config; an invalid one is refused and the running one stays.
+      process.on('SIGHUP', () => {
+        try {
+          const next = loadConfig(opts.config);
+          const needRestart = daemon.app.reload(next);
+          logger.info({ event: 'serve:reloaded', config: next.configPath, restart_needed: needRestart }, needRestart.length ? `config reloaded; restart to apply: ${needRestart.join(', ')}` : 'config reloaded');
+        } catch (err) {
+          logger.error({ event: 'serve:reload_refused', code: 'CONFIG_INVALID', err: err instanceof ConfigError ? err.message : String(err) }, 'new config refused; the running config stays');
+        }
+      });
       await new Promise<void>((resolve) => {
         const stop = (signal: string) => {
           logger.info({ event: 'serve:stopping', signal, sessions: daemon.smtp.sessions }, 'stopping: finishing sessions in progress');

@@ -3,6 +3,7 @@ import type { RawStore, IntakeWriter, Via } from '../store/index.js';
 import { messageIdFromHeaders } from '../parse/index.js';
 import { DeskgateError } from '../shared/errors.js';
 import { inspectHeaders, LineEndingGuard } from './header-checks.js';
+import type { Metrics } from '../shared/metrics.js';
 
 export interface Envelope {
   via: Via;
@@ -39,10 +40,11 @@ export interface AcceptOptions {
   smtpChecks?: { maxHeaderSize: number; refuseAfterPerHour: number | null };
 }
 
-export function createAcceptMessage(deps: { raw: RawStore; writer: IntakeWriter; intake?: { countFromSender(sender: string, since: string): number }; maxSize: number; now?: () => Date }) {
+export function createAcceptMessage(deps: { raw: RawStore; writer: IntakeWriter; intake?: { countFromSender(sender: string, since: string): number }; maxSize: number; now?: () => Date; metrics?: Metrics }) {
   const refuse = (code: string, smtpCode: number, message: string) => new DeskgateError(code, message, { smtpCode });
   return async function acceptMessage(source: Readable | Buffer, envelope: Envelope, opts: AcceptOptions = {}): Promise<AcceptResult> {
     const now = deps.now?.() ?? new Date();
+    deps.metrics?.received.inc({ via: envelope.via });
     const guard = opts.smtpChecks ? new LineEndingGuard() : undefined;
     let written;
     try {
@@ -50,7 +52,10 @@ export function createAcceptMessage(deps: { raw: RawStore; writer: IntakeWriter;
     } catch (err) {
       throw new DeskgateError('INGEST_SPOOL_WRITE', `cannot write message to the spool: ${(err as Error).message}`, { smtpCode: 451, cause: err });
     }
-    if (written.sizeExceeded) return { tooLarge: true, size: written.size };
+    if (written.sizeExceeded) {
+      deps.metrics?.rejected.inc({ reason: 'too_large' });
+      return { tooLarge: true, size: written.size };
+    }
     const facts = inspectHeaders(written.headerBlock);
     if (opts.smtpChecks) {
       const c = opts.smtpChecks;
@@ -63,6 +68,7 @@ export function createAcceptMessage(deps: { raw: RawStore; writer: IntakeWriter;
         refusal = refuse('INGEST_SENDER_RATE', 450, '4.7.1 Too many messages from this sender, try again later (R43)');
       }
       if (refusal) {
+        deps.metrics?.rejected.inc({ reason: refusal.code });
         if (written.relPath) await deps.raw.remove(written.relPath);
         throw refusal;
       }
@@ -86,6 +92,7 @@ export function createAcceptMessage(deps: { raw: RawStore; writer: IntakeWriter;
         receivedAt: now.toISOString(),
       }, written.dirs);
       if (result.duplicate && written.relPath) await deps.raw.remove(written.relPath);
+      deps.metrics?.accepted.inc({ via: envelope.via, duplicate: String(result.duplicate) });
       return { intakeId: result.id, messageId, duplicate: result.duplicate, size: written.size };
     } catch (err) {
       if (written.relPath) await deps.raw.remove(written.relPath).catch(() => {});

@@ -5,6 +5,7 @@ import type { Logger } from '../shared/logger.js';
 import { DeskgateError, errorMessage } from '../shared/errors.js';
 import { normalizeAddress, isPlausibleAddress } from '../shared/addresses.js';
 import { isAccepted, type AcceptMessage } from './accept-message.js';
+import type { Metrics } from '../shared/metrics.js';
 
 export interface SmtpListenerOptions {
   listen: ReadonlyArray<{ host: string; port: number }>;
@@ -25,6 +26,7 @@ export interface SmtpListenerOptions {
   refuseAfterPerHour: number | null;
   isAllowlisted: (ip: string) => boolean;
   isDenylisted: (ip: string) => boolean;
+  metrics?: Metrics;
 }
 
 export interface SmtpListener {
@@ -82,12 +84,14 @@ export async function startSmtpListener(opts: SmtpListenerOptions, accept: Accep
       perIp.set(session.remoteAddress, fromIp);
       counted.add(session.id);
       sessions++;
+      opts.metrics?.smtpSessions.set(sessions);
       log.debug({ event: 'ingest:connect', session: session.id, remote: session.remoteAddress }, 'connection');
       cb();
     },
     onClose(session) {
       if (!counted.delete(session.id)) return;
       sessions--;
+      opts.metrics?.smtpSessions.set(sessions);
       const n = (perIp.get(session.remoteAddress) ?? 1) - 1;
       if (n <= 0) perIp.delete(session.remoteAddress);
       else perIp.set(session.remoteAddress, n);
@@ -101,6 +105,7 @@ export async function startSmtpListener(opts: SmtpListenerOptions, accept: Accep
       const rcpt = normalizeAddress(address.address);
       if (!opts.supportAddressOf(rcpt)) {
         log.info({ event: 'ingest:rejected', session: session.id, remote: session.remoteAddress, rcpt, reason: 'unknown_recipient' }, 'recipient refused');
+        opts.metrics?.rejected.inc({ reason: 'unknown_recipient' });
         return cb(smtpError('5.1.1 Mailbox unavailable: not a support address here', 550));
       }
       if (session.envelope.rcptTo.length >= opts.maxRecipients) return cb(smtpError('4.5.3 Too many recipients', 452));

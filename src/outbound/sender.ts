@@ -5,6 +5,7 @@ import type { Logger } from '../shared/logger.js';
 import type { Clock } from '../shared/clock.js';
 import { isDeadLocalNode } from '../shared/node-id.js';
 import { afterFailure, type RetrySettings } from './retry-policy.js';
+import type { Metrics } from '../shared/metrics.js';
 
 export interface SmarthostConfig {
   host: string;
@@ -33,7 +34,7 @@ function address(p: { email: string; name: string | null }) {
  */
 export function createOutboundSender(deps: {
   outbox: OutboxRepo; smarthost: SmarthostConfig | undefined; dkim?: DkimConfig | undefined; retry: RetrySettings;
-  logger: Logger; clock: Clock; nodeId: string; pollMs?: number; batch?: number;
+  logger: Logger; clock: Clock; nodeId: string; pollMs?: number; batch?: number; metrics?: Metrics;
 }) {
   const log = deps.logger.child({ stage: 'outbound' });
   const dkim = deps.dkim ? { domainName: deps.dkim.domain, keySelector: deps.dkim.selector, privateKey: readFileSync(deps.dkim.private_key, 'utf8') } : undefined;
@@ -59,6 +60,7 @@ export function createOutboundSender(deps: {
       });
       const rejected = (info.rejected ?? []).map(String);
       deps.outbox.markSent(row.id, deps.clock.now().toISOString(), rejected.length ? `rejected: ${rejected.join(', ')}` : null);
+      deps.metrics?.outbound.inc({ result: 'sent' });
       log.info({ event: 'outbound:sent', outbox_id: row.id, ticket_id: row.ticket_id, message_id: row.message_id, trigger: row.trigger, response: info.response }, 'notification sent');
     } catch (err) {
       const e = err as { responseCode?: number; response?: string; message: string; code?: string };
@@ -66,9 +68,11 @@ export function createOutboundSender(deps: {
       const next = afterFailure({ responseCode: e.responseCode, attempts: row.attempts + 1, createdAt: new Date(row.created_at), now, error }, deps.retry);
       if (next.kind === 'failed') {
         deps.outbox.markFailed(row.id, next.reason);
+        deps.metrics?.outbound.inc({ result: 'failed' });
         log.warn({ event: 'outbound:failed', code: 'OUTBOUND_PERMANENT', outbox_id: row.id, ticket_id: row.ticket_id, message_id: row.message_id, error: next.reason }, 'notification failed');
       } else {
         deps.outbox.markDeferred(row.id, error, next.next.toISOString());
+        deps.metrics?.outbound.inc({ result: 'deferred' });
         log.info({ event: 'outbound:deferred', code: 'OUTBOUND_TEMPORARY', outbox_id: row.id, message_id: row.message_id, error, next_attempt_at: next.next.toISOString() }, 'notification deferred');
       }
     }

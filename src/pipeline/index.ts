@@ -3,5 +3,5 @@ export { createIntakeProcessor, type IntakeProcessor, type Outcome } from './pro
 export { decide, type Decided } from './decide.js';
 export { applyDecision } from './apply-decision.js';
 export { updateTicket, type TicketUpdate, type UpdatePolicy } from './update-ticket.js';
-export { createNotifier, type Notifier, type NotifyResult } from './notify.js';
+export { createNotifier, type Notifier, type NotifyResult, type NotifierDeps } from './notify.js';
 export { runAutomations, type AutomationRun } from './run-automations.js';

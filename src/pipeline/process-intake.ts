@@ -3,6 +3,7 @@ import { isDeadLocalNode } from '../shared/node-id.js';
 import { RulesError } from '../rules/index.js';
 import type { ParsedMessage } from '../parse/index.js';
 import type { AuthOutcome } from '../trust/index.js';
+import type { Metrics } from '../shared/metrics.js';
 import type { IntakeRow } from '../store/index.js';
 import type { PipelineContext } from './context.js';
 import { decide } from './decide.js';
@@ -17,6 +18,8 @@ export interface Outcome {
   ticketId?: number;
   commentId?: number;
   error?: string;
+  created?: boolean;
+  visibility?: 'public' | 'private';
 }
 
 function errorCode(err: unknown): string {
@@ -29,7 +32,7 @@ function errorCode(err: unknown): string {
  * threads), then threads, decides and stores each in its own savepoint, so one bad message is
  * recorded as failed (R8) without holding up the rest of the batch.
  */
-export function createIntakeProcessor(ctx: PipelineContext, opts: { batchSize: number; pollMs?: number }) {
+export function createIntakeProcessor(ctx: PipelineContext, opts: { batchSize: number; pollMs?: number; metrics?: Metrics }) {
   const log = ctx.logger.child({ stage: 'pipeline' });
   let running = false;
   let wake: (() => void) | undefined;
@@ -88,7 +91,7 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: { batchSize: n
         ...(d.action !== 'suspend' ? { public: d.comment.public, visibility_rule: d.comment.visibilityRule } : {}), rules: d.rules,
       }, applied.suspended ? 'message suspended' : 'message stored');
       if (applied.suspended) return { intakeId: row.id, status: 'suspended', error: applied.suspended };
-      return { intakeId: row.id, status: 'done', ticketId: applied.ticketId!, commentId: applied.commentId! };
+      return { intakeId: row.id, status: 'done', ticketId: applied.ticketId!, commentId: applied.commentId!, created: d.action === 'create_ticket', ...(d.action !== 'suspend' ? { visibility: d.comment.public ? 'public' : 'private' } : {}) };
     } catch (err) {
       ctx.intake.markFailed(row.id, errorCode(err), errorMessage(err), now);
       return { intakeId: row.id, status: 'failed', error: errorMessage(err) };
@@ -99,6 +102,15 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: { batchSize: n
     const parsed = await Promise.all(rows.map(prepare));
     const now = ctx.clock.now().toISOString();
     const outcomes = ctx.db.transaction(() => rows.map((row, i) => handle(row, parsed[i]!, now)))();
+    const m = opts.metrics;
+    if (m) {
+      for (const [i, o] of outcomes.entries()) {
+        m.processed.inc({ outcome: o.status });
+        if (o.status === 'done') m.intakeLatency.observe((Date.parse(now) - Date.parse(rows[i]!.received_at)) / 1000);
+        if (o.created) m.ticketsCreated.inc();
+        if (o.visibility) m.comments.inc({ visibility: o.visibility });
+      }
+    }
     for (const o of outcomes) {
       if (o.status === 'failed') log.warn({ event: 'pipeline:failed', intake_id: o.intakeId, message_id: rows.find((r) => r.id === o.intakeId)?.message_id, decision: 'failed', error: o.error }, 'message kept as failed (R8)');
     }

@@ -7,3 +7,4 @@ export { createTicketsRepo, type TicketsRepo, type TicketState, type TicketStatu
 export { createTicketViewsRepo, type TicketViewsRepo, type TicketJson, type CommentJson } from './ticket-views-repo.js';
 export { createOutboxRepo, type OutboxRepo, type OutboundRow, type NewOutbound, type OutboundPerson, type OutboxStatus } from './outbox-repo.js';
 export { createImapStateRepo, type ImapStateRepo, type ImapState } from './imap-state-repo.js';
+export { backupTo, restoreFrom } from './backup.js';
