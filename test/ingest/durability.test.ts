@@ -47,7 +47,7 @@ describe('durability: SIGKILL during SMTP load (R6, R7)', () => {
       c.destroy();
     }
 
-    const senders = Array.from({ length: 8 }, (_, n) => sender(n));
+    const senders = Array.from({ length: 20 }, (_, n) => sender(n));
     await waitFor(() => acked.size >= 150, '150 acknowledged messages', 30_000);
     first.child.kill('SIGKILL');
     await waitExit(first.child);
