@@ -40,7 +40,7 @@ export interface AcceptOptions {
   smtpChecks?: { maxHeaderSize: number; refuseAfterPerHour: number | null };
 }
 
-export function createAcceptMessage(deps: { raw: RawStore; writer: IntakeWriter; intake?: { countFromSender(sender: string, since: string): number }; maxSize: number; now?: () => Date; metrics?: Metrics }) {
+export function createAcceptMessage(deps: { raw: RawStore; writer: IntakeWriter; intake?: { countFromSender(sender: string, since: string, limit: number): number }; maxSize: number; now?: () => Date; metrics?: Metrics }) {
   const refuse = (code: string, smtpCode: number, message: string) => new DeskgateError(code, message, { smtpCode });
   return async function acceptMessage(source: Readable | Buffer, envelope: Envelope, opts: AcceptOptions = {}): Promise<AcceptResult> {
     const now = deps.now?.() ?? new Date();
@@ -64,7 +64,7 @@ export function createAcceptMessage(deps: { raw: RawStore; writer: IntakeWriter;
       else if (facts.fromCount > 1) refusal = refuse('INGEST_MULTIPLE_FROM', 550, '5.7.1 Message has several From addresses: refused (R45)');
       else if (written.headerBlock.length > c.maxHeaderSize) refusal = refuse('INGEST_HEADER_TOO_LARGE', 552, `5.3.4 Message header larger than ${c.maxHeaderSize} bytes`);
       else if (c.refuseAfterPerHour !== null && facts.sender && deps.intake
-        && deps.intake.countFromSender(facts.sender, new Date(now.getTime() - 3_600_000).toISOString()) >= c.refuseAfterPerHour) {
+        && deps.intake.countFromSender(facts.sender, new Date(now.getTime() - 3_600_000).toISOString(), c.refuseAfterPerHour) >= c.refuseAfterPerHour) {
         refusal = refuse('INGEST_SENDER_RATE', 450, '4.7.1 Too many messages from this sender, try again later (R43)');
       }
       if (refusal) {

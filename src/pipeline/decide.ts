@@ -62,7 +62,7 @@ export function decide(ctx: PipelineContext, row: DecideRow, parsed: ParsedMessa
   const held = preRulesSuspension({
     fromSupportAddress: sender !== null && supportAddressOf(ctx.directory, sender) !== undefined,
     senderCountBefore: sender && row.id !== undefined
-      ? ctx.intake.countFromSenderBefore(sender, new Date(receivedAt - 3_600_000).toISOString(), new Date(receivedAt).toISOString(), row.id)
+      ? ctx.intake.countFromSenderBefore(sender, new Date(receivedAt - 3_600_000).toISOString(), new Date(receivedAt).toISOString(), row.id, ctx.limits.perSenderPerHour)
       : 0,
     perSenderPerHour: ctx.limits.perSenderPerHour,
     dmarc: auth?.dmarc ?? null,

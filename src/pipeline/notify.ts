@@ -152,7 +152,7 @@ export function createNotifier(deps: NotifierDeps) {
             autoSubmitted: answersSender ? 'auto-replied' : 'auto-generated', unique: randomBytes(9).toString('hex'),
           });
           // R43: recipients past their hourly cap get a held copy instead.
-          const capped = new Set([...composed.to, ...composed.cc].filter((p) => deps.outbox.countSentTo(p.email, since) >= deps.perRecipientPerHour).map((p) => p.email));
+          const capped = new Set([...composed.to, ...composed.cc].filter((p) => deps.outbox.countSentTo(p.email, since, deps.perRecipientPerHour) >= deps.perRecipientPerHour).map((p) => p.email));
           const allowedTo = composed.to.filter((p) => !capped.has(p.email));
           const allowedCc = composed.cc.filter((p) => !capped.has(p.email));
           const queue = (to: typeof composed.to, cc: typeof composed.cc, status: 'queued' | 'held', messageId: string) => {

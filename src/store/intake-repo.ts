@@ -87,8 +87,9 @@ export function createIntakeRepo(db: Db) {
   const retry = db.prepare(`UPDATE intake SET status = 'received', claimed_by = NULL, claimed_at = NULL WHERE id = ? AND status = 'failed'`);
   const get = db.prepare(`SELECT ${COLUMNS} FROM intake WHERE id = ?`);
   const listByStatus = db.prepare(`SELECT ${COLUMNS} FROM intake WHERE status = ? ORDER BY id DESC LIMIT ?`);
-  const fromSender = db.prepare(`SELECT count(*) FROM intake WHERE sender = @sender AND received_at >= @since AND received_at <= @until AND id < @before`).pluck();
-  const recentFromSender = db.prepare(`SELECT count(*) FROM intake WHERE sender = @sender AND received_at >= @since`).pluck();
+  // R43 counts stop at the limit: O(limit) per message whatever a sender's volume.
+  const fromSender = db.prepare(`SELECT count(*) FROM (SELECT 1 FROM intake WHERE sender = @sender AND received_at >= @since AND received_at <= @until AND id < @before LIMIT @limit)`).pluck();
+  const recentFromSender = db.prepare(`SELECT count(*) FROM (SELECT 1 FROM intake WHERE sender = @sender AND received_at >= @since LIMIT @limit)`).pluck();
   const releaseSuspended = db.prepare(`UPDATE intake SET status = 'received', skip_checks = @skip, error_code = NULL, claimed_by = NULL, claimed_at = NULL WHERE id = @id AND status = 'suspended'`);
   const drop = db.prepare(`UPDATE intake SET status = 'deleted', processed_at = @now WHERE id = @id AND status = 'suspended'`);
   const dropRaw = db.prepare('DELETE FROM intake_raw WHERE intake_id = ?');
@@ -154,12 +155,12 @@ export function createIntakeRepo(db: Db) {
       return (listByStatus.all(status, limit) as RawRow[]).map(toRow);
     },
     /** R43: messages from this sender received in [since, until] before this one. */
-    countFromSenderBefore(sender: string, since: string, until: string, before: number): number {
-      return fromSender.get({ sender, since, until, before }) as number;
+    countFromSenderBefore(sender: string, since: string, until: string, before: number, limit: number): number {
+      return fromSender.get({ sender, since, until, before, limit }) as number;
     },
     /** R43 at SMTP time: messages from this sender since `since`. */
-    countFromSender(sender: string, since: string): number {
-      return recentFromSender.get({ sender, since }) as number;
+    countFromSender(sender: string, since: string, limit: number): number {
+      return recentFromSender.get({ sender, since, limit }) as number;
     },
     /** R41: back to the queue, skipping the check that held it. */
     release(id: number, skip: string[]): boolean {
