@@ -1,6 +1,7 @@
 import type { Config } from './config/index.js';
 import { composeApp, type App } from './compose.js';
-import { startSmtpListener, ImapPoller, type SmtpListener } from './ingest/index.js';
+import { startSmtpListener, type SmtpListener } from './ingest/index.js';
+import { ImapPoller } from './ingest/imap-poller.js';
 import { createImapStateRepo } from './store/index.js';
 import { parseIpList, matchesIp } from './shared/ip-list.js';
 import { startHealthServer } from './ops/health-server.js';

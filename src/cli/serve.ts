@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { configOption, loadConfigOrExit } from './context.js';
-import { startDaemon } from '../daemon.js';
 import { createLogger } from '../shared/logger.js';
 import { loadConfig, ConfigError } from '../config/index.js';
 import { execFile } from 'node:child_process';
@@ -15,6 +14,8 @@ export function registerServe(program: Command): void {
     .action(async (opts: { config: string }) => {
       const config = loadConfigOrExit(opts.config);
       const logger = createLogger(config.log.level);
+      // The daemon (SMTP, IMAP, metrics) is loaded only by serve, not by every CLI command.
+      const { startDaemon } = await import('../daemon.js');
       const daemon = await startDaemon(config, { logger });
       logger.info({ event: 'serve:ready', config: config.configPath, data_dir: config.data_dir, smtp: daemon.smtp.addresses(), metrics_port: daemon.metricsPort }, 'deskgate ready');
       notifySystemd(['--ready', `--pid=${process.pid}`]);

@@ -6,6 +6,7 @@ import { errorMessage } from '../shared/errors.js';
 import { normalizeAddress } from '../shared/addresses.js';
 import { isAccepted, type AcceptMessage } from './accept-message.js';
 import { recipientsFromHeaders } from './recipients.js';
+import { accountKey } from './imap-account.js';
 
 export interface ImapAccount {
   host: string;
@@ -36,9 +37,6 @@ export interface ImapPollerDeps {
 export const IMPORTED_KEYWORD = '$DeskgateImported';
 const TOO_LARGE_KEYWORD = '$DeskgateTooLarge';
 
-export function accountKey(a: Pick<ImapAccount, 'user' | 'host' | 'port' | 'mailbox'>): string {
-  return `${a.user}@${a.host}:${a.port}/${a.mailbox}`;
-}
 
 function returnPath(source: Buffer): string | null {
   const head = source.subarray(0, Math.min(source.length, 64 * 1024)).toString('latin1');

@@ -1,4 +1,4 @@
-import nodemailer, { type Transporter } from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import { readFileSync } from 'node:fs';
 import type { OutboxRepo, OutboundRow } from '../store/index.js';
 import type { Logger } from '../shared/logger.js';
@@ -38,14 +38,14 @@ export function createOutboundSender(deps: {
 }) {
   const log = deps.logger.child({ stage: 'outbound' });
   const dkim = deps.dkim ? { domainName: deps.dkim.domain, keySelector: deps.dkim.selector, privateKey: readFileSync(deps.dkim.private_key, 'utf8') } : undefined;
-  const transport: Transporter | undefined = deps.smarthost
-    ? nodemailer.createTransport({
-      host: deps.smarthost.host, port: deps.smarthost.port, secure: deps.smarthost.secure,
-      ...(deps.smarthost.auth ? { auth: deps.smarthost.auth } : {}),
+  // nodemailer is loaded when the first message is delivered, not by every CLI command.
+  let transport: Transporter | undefined;
+  const makeTransport = async (): Promise<Transporter> => (await import('nodemailer')).default.createTransport({
+      host: deps.smarthost!.host, port: deps.smarthost!.port, secure: deps.smarthost!.secure,
+      ...(deps.smarthost!.auth ? { auth: deps.smarthost!.auth } : {}),
       pool: true, maxConnections: 4, connectionTimeout: 15_000, greetingTimeout: 15_000, socketTimeout: 60_000,
       ...(dkim ? { dkim } : {}),
-    })
-    : undefined;
+    });
   let running = false;
   let wake: (() => void) | undefined;
   let loop: Promise<void> | undefined;
@@ -79,9 +79,10 @@ export function createOutboundSender(deps: {
   }
 
   async function deliverDue(): Promise<number> {
-    if (!transport) return 0;
+    if (!deps.smarthost) return 0;
     const now = deps.clock.now();
     const rows = deps.outbox.claimDue(deps.nodeId, now.toISOString(), new Date(now.getTime() - LEASE_MS).toISOString(), deps.batch ?? 16);
+    if (rows.length > 0) transport ??= await makeTransport();
     await Promise.all(rows.map(deliver));
     return rows.length;
   }
@@ -93,7 +94,7 @@ export function createOutboundSender(deps: {
       if (running) return;
       running = true;
       for (const node of deps.outbox.claimers()) if (isDeadLocalNode(node, deps.nodeId)) deps.outbox.releaseClaims(node);
-      if (!transport) log.warn({ event: 'outbound:no_smarthost' }, 'outbound.smtp is not configured: notifications stay queued');
+      if (!deps.smarthost) log.warn({ event: 'outbound:no_smarthost' }, 'outbound.smtp is not configured: notifications stay queued');
       loop = (async () => {
         while (running) {
           let n = 0;

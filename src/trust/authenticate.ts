@@ -2,8 +2,9 @@ import { createRequire } from 'node:module';
 import type { AuthSummary, AuthWord } from './auth-results.js';
 import type { ResolveFn } from './dns-resolver.js';
 
-// mailauth 4 is CommonJS without type declarations.
-const { authenticate } = createRequire(import.meta.url)('mailauth') as {
+// mailauth 4 is CommonJS without type declarations. Loaded on first use: it takes ~0.2 s, which
+// CLI commands that never authenticate (inject with trust off, tickets, …) should not pay.
+type Authenticate = {
   authenticate: (input: Buffer, opts: Record<string, unknown>) => Promise<{
     spf?: { status?: { result?: string } } | false;
     dkim?: { results?: Array<{ status?: { result?: string; aligned?: string | false } }> };
@@ -11,6 +12,8 @@ const { authenticate } = createRequire(import.meta.url)('mailauth') as {
     arc?: { status?: { result?: string } } | false;
   }>;
 };
+let loaded: Authenticate | undefined;
+const mailauth = (): Authenticate => (loaded ??= createRequire(import.meta.url)('mailauth') as Authenticate);
 
 export interface AuthOutcome extends AuthSummary {
   arc: AuthWord;
@@ -28,7 +31,7 @@ const word = (w: string | undefined): AuthWord => (w && WORDS.has(w) ? (w as Aut
  */
 export async function authenticateMessage(raw: Buffer, session: { ip: string | null; helo: string | null; sender: string | null; mta: string }, resolve: ResolveFn): Promise<AuthOutcome> {
   try {
-    const r = await authenticate(raw, {
+    const r = await mailauth().authenticate(raw, {
       ip: session.ip ?? undefined, helo: session.helo ?? undefined, sender: session.sender ?? '', mta: session.mta,
       resolver: resolve, disableBimi: true,
     });

@@ -5,7 +5,8 @@ import { startTestDaemon, spawnServe, waitExit, cliJson } from '../helpers/daemo
 import { mail, uniqueId } from '../helpers/mail.js';
 import { sendMail } from '../helpers/smtp.js';
 import { Dovecot, IMAP_USER, IMAP_PASS } from '../helpers/dovecot.js';
-import { ImapPoller, accountKey } from '../../src/ingest/index.js';
+import { accountKey } from '../../src/ingest/index.js';
+import { ImapPoller } from '../../src/ingest/imap-poller.js';
 import { createImapStateRepo } from '../../src/store/index.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import type { Daemon } from '../../src/daemon.js';
