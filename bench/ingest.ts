@@ -16,17 +16,18 @@ const SIZE = 4096;
 const run = `${Date.now()}`;
 
 /** Message i: a new ticket, or (share REPLIES) a reply to one of the first new tickets. */
-function message(i: number): string {
+const messages = (total: number, replyShare: number) => (i: number): string => {
   // Many customers, as real traffic has; the default R43 limits apply. A reply comes from the
   // customer who opened the ticket.
-  const seeds = Math.max(20, Math.round(TOTAL * (1 - REPLIES)));
-  if (i < seeds || REPLIES === 0) return benchMail(`${run}-${i}`, SIZE, undefined, `Customer ${i} <c${i}@customer.test>`);
+  const seeds = Math.max(20, Math.round(total * (1 - replyShare)));
+  if (i < seeds || replyShare === 0) return benchMail(`${run}-${i}`, SIZE, undefined, `Customer ${i} <c${i}@customer.test>`);
   const seed = i % seeds;
   return benchMail(`${run}-${i}`, SIZE, `${run}-${seed}`, `Customer ${seed} <c${seed}@customer.test>`);
-}
+};
 
 export async function ingestBench(total: number, replyShare: number, extraConfig = '', seedDb?: (dataDir: string) => void): Promise<{ sink: LoadResult; accept: LoadResult; e2e: number }> {
   const sinkProc = await startChild([join(ROOT, 'bench/sink.mjs'), '2627'], /sink listening/);
+  const message = messages(total, replyShare);
   const sink = await smtpLoad(2627, total, SESSIONS, message);
   await stopChild(sinkProc.child);
 
@@ -45,7 +46,6 @@ export async function ingestBench(total: number, replyShare: number, extraConfig
     }
     db.close();
     const e2e = row.n / ((Date.parse(row.c) - Date.parse(row.a)) / 1000);
-    void replyShare;
     return { sink, accept, e2e };
   } finally {
     await stopChild(dg.child);
