@@ -7,6 +7,7 @@ import { normalizeAddress } from '../shared/addresses.js';
 import { isAccepted, type AcceptMessage } from './accept-message.js';
 import { recipientsFromHeaders } from './recipients.js';
 import { accountKey } from './imap-account.js';
+import { createWaker } from '../shared/waker.js';
 
 export interface ImapAccount {
   host: string;
@@ -55,7 +56,7 @@ function returnPath(source: Buffer): string | null {
 export class ImapPoller {
   private running = false;
   private client: ImapFlow | undefined;
-  private wake: (() => void) | undefined;
+  private readonly waker = createWaker();
   private loop: Promise<void> | undefined;
   private readonly key: string;
   private readonly log: Logger;
@@ -73,7 +74,7 @@ export class ImapPoller {
 
   async stop(): Promise<void> {
     this.running = false;
-    this.wake?.();
+    this.waker.wake();
     try { this.client?.close(); } catch { /* already closed */ }
     await this.loop;
   }
@@ -109,10 +110,7 @@ export class ImapPoller {
   }
 
   private sleep(ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, ms);
-      this.wake = () => { clearTimeout(t); resolve(); };
-    }).finally(() => { this.wake = undefined; });
+    return this.waker.sleep(ms);
   }
 
   private async session(): Promise<void> {
@@ -128,8 +126,8 @@ export class ImapPoller {
     let closed = false;
     let newMail = false;
     client.on('error', (err: Error) => this.log.warn({ event: 'imap:socket_error', err: err.message }, 'IMAP connection error'));
-    client.on('close', () => { closed = true; this.wake?.(); });
-    client.on('exists', () => { newMail = true; this.wake?.(); });
+    client.on('close', () => { closed = true; this.waker.wake(); });
+    client.on('exists', () => { newMail = true; this.waker.wake(); });
     await client.connect();
     this.log.info({ event: 'imap:connected', idle: a.idle && Boolean(client.capabilities.has('IDLE')) }, 'IMAP connected');
     if (a.processed_mailbox) await client.mailboxCreate(a.processed_mailbox).catch(() => { /* exists */ });

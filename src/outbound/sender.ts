@@ -4,6 +4,7 @@ import type { OutboxRepo, OutboundRow } from '../store/index.js';
 import type { Logger } from '../shared/logger.js';
 import type { Clock } from '../shared/clock.js';
 import { isDeadLocalNode } from '../shared/node-id.js';
+import { createWaker } from '../shared/waker.js';
 import { afterFailure, type RetrySettings } from './retry-policy.js';
 import type { Metrics } from '../shared/metrics.js';
 
@@ -47,7 +48,7 @@ export function createOutboundSender(deps: {
       ...(dkim ? { dkim } : {}),
     });
   let running = false;
-  let wake: (() => void) | undefined;
+  const waker = createWaker();
   let loop: Promise<void> | undefined;
 
   async function deliver(row: OutboundRow): Promise<void> {
@@ -89,7 +90,7 @@ export function createOutboundSender(deps: {
 
   return {
     deliverDue,
-    kick(): void { wake?.(); },
+    kick(): void { waker.wake(); },
     start(): void {
       if (running) return;
       running = true;
@@ -102,17 +103,13 @@ export function createOutboundSender(deps: {
           if (n > 0 || !running) continue;
           const due = deps.outbox.nextDueAt();
           const wait = Math.max(20, Math.min(deps.pollMs ?? 1000, due ? Date.parse(due) - deps.clock.now().getTime() : Infinity));
-          await new Promise<void>((resolve) => {
-            const t = setTimeout(resolve, wait);
-            wake = () => { clearTimeout(t); resolve(); };
-          });
-          wake = undefined;
+          await waker.sleep(wait);
         }
       })();
     },
     async stop(): Promise<void> {
       running = false;
-      wake?.();
+      waker.wake();
       await loop;
       transport?.close();
     },

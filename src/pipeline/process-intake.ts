@@ -1,5 +1,6 @@
 import { DeskgateError, errorMessage } from '../shared/errors.js';
 import { isDeadLocalNode } from '../shared/node-id.js';
+import { createWaker } from '../shared/waker.js';
 import { RulesError } from '../rules/index.js';
 import type { ParsedMessage } from '../parse/index.js';
 import type { AuthOutcome } from '../trust/index.js';
@@ -35,7 +36,7 @@ function errorCode(err: unknown): string {
 export function createIntakeProcessor(ctx: PipelineContext, opts: { batchSize: number; pollMs?: number; metrics?: Metrics }) {
   const log = ctx.logger.child({ stage: 'pipeline' });
   let running = false;
-  let wake: (() => void) | undefined;
+  const waker = createWaker();
   let loop: Promise<void> | undefined;
 
   async function readRaw(row: IntakeRow): Promise<Buffer> {
@@ -159,7 +160,7 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: { batchSize: n
     },
     /** Wakes the loop at once (called after each intake commit). */
     kick(): void {
-      wake?.();
+      waker.wake();
     },
     start(): void {
       if (running) return;
@@ -173,20 +174,14 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: { batchSize: n
           } catch (err) {
             log.error({ event: 'pipeline:error', err }, 'processing batch failed; retrying');
           }
-          if (n === 0 && running) {
-            await new Promise<void>((resolve) => {
-              const t = setTimeout(resolve, opts.pollMs ?? 1000);
-              wake = () => { clearTimeout(t); resolve(); };
-            });
-            wake = undefined;
-          }
+          if (n === 0 && running) await waker.sleep(opts.pollMs ?? 1000);
         }
       })();
     },
     /** Finishes the batch in hand, then stops. */
     async stop(): Promise<void> {
       running = false;
-      wake?.();
+      waker.wake();
       await loop;
     },
   };
