@@ -255,6 +255,26 @@ describe('SMTP intake over real sockets (R5, R6, R7, R8, R10-R14, R61-R64)', () 
     assert.ok(row.raw_path?.startsWith('raw/'), 'spooled to data/raw');
   });
 
+  it('R9: a comment keeps the cut text, sanitised HTML, attachments, Message-ID, addresses and the raw message', async () => {
+    const first = uniqueId('r9-first');
+    await deliver(mail({ messageId: first }));
+    const id = uniqueId('r9');
+    const rawBody = [
+      'Content-Type: multipart/mixed; boundary="outer"', '', '--outer', 'Content-Type: multipart/alternative; boundary="alt"', '',
+      '--alt', 'Content-Type: text/plain; charset=utf-8', '', 'New answer.', '', 'On Mon, Acme <support@acme.test> wrote:', '> old quoted text', '',
+      '--alt', 'Content-Type: text/html; charset=utf-8', '', '<p onclick="x()">New answer.</p><script>bad()</script>', '--alt--',
+      '--outer', 'Content-Type: text/csv; name="data.csv"', 'Content-Disposition: attachment; filename="data.csv"', '', 'a,b', '--outer--', ''].join('\r\n');
+    const t = await deliver(mail({ messageId: id, inReplyTo: first, cc: 'dan@customer.test', rawBody }));
+    const c = t.comments!.find((x) => x.message_id === id)!;
+    assert.equal(c.body, 'New answer.', 'quoted history cut (R64)');
+    assert.ok(c.html_body?.includes('New answer.') && !/onclick|script/i.test(c.html_body), 'HTML sanitised');
+    assert.deepEqual(c.attachments.map((a) => [a.filename, a.content_type]), [['data.csv', 'text/csv']]);
+    assert.deepEqual([c.to, c.cc], [['support@acme.test'], ['dan@customer.test']]);
+    const intakeId = d.app.db.prepare('SELECT intake_id FROM comments WHERE id = ?').pluck().get(c.id) as number;
+    const raw = d.app.intake.rawBytes(intakeId)!.toString();
+    assert.ok(raw.includes('> old quoted text') && raw.includes(id), 'the full original stays in the raw message');
+  });
+
   it('R8: a message with no sender at all is kept as failed with the reason, and later mail still flows', async () => {
     const raw = Buffer.from(`To: ${SUPPORT}\r\nSubject: anonymous\r\nMessage-ID: ${uniqueId()}\r\n\r\nhello\r\n`);
     const c = await SmtpClient.connect(d.port);
