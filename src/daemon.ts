@@ -2,7 +2,7 @@ import type { Config } from './config/index.js';
 import { composeApp, type App } from './compose.js';
 import { startSmtpListener, type SmtpListener } from './ingest/index.js';
 import { ImapPoller } from './ingest/imap-poller.js';
-import { createImapStateRepo } from './store/index.js';
+import { createImapStateRepo, databaseAnswers } from './store/index.js';
 import { parseIpList, matchesIp } from './shared/ip-list.js';
 import { startHealthServer } from './ops/health-server.js';
 import type { Logger } from './shared/logger.js';
@@ -54,7 +54,7 @@ export async function startDaemon(config: Config, opts: { logger: Logger; clock?
   const health = config.metrics ? await startHealthServer(config.metrics.listen, app.metrics, {
     check: () => ({
       smtp: !stopped && smtp.addresses().length > 0,
-      database: app.db.prepare('SELECT 1').pluck().get() === 1,
+      database: databaseAnswers(app.db),
       queue: !stopped,
     }),
   }) : undefined;
@@ -63,7 +63,7 @@ export async function startDaemon(config: Config, opts: { logger: Logger; clock?
     return {
       intake: app.intake.pendingCount(),
       outbox: (depth.queued ?? 0) + (depth.deferred ?? 0),
-      suspended: app.db.prepare("SELECT count(*) FROM intake WHERE status = 'suspended'").pluck().get() as number,
+      suspended: app.intake.countByStatus().suspended ?? 0,
     };
   });
   const imapState = createImapStateRepo(app.db);
@@ -93,8 +93,7 @@ export async function startDaemon(config: Config, opts: { logger: Logger; clock?
         await Promise.all(pollers.map((p) => p.stop()));
         await smtp.close();
         await app.processor.stop();
-        await app.sender.stop();
-        await app.close();
+        await app.close(); // stops the sender after the last batch has queued its mail
       })();
       return stopping;
     },

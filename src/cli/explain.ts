@@ -53,7 +53,7 @@ function threadLine(m: ThreadMatch): string {
   return `reply to ticket #${m.ticketId}: ${m.rule === 'R10' ? `${m.by} ` : ''}(${m.rule}: ${WHY[m.rule]})`;
 }
 
-export function explainJson(match: ThreadMatch, d: Decision, messageId: string | null) {
+function explainJson(match: ThreadMatch, d: Decision, messageId: string | null) {
   const base = { message_id: messageId, thread: match, action: d.action, rules: d.rules };
   if (d.action === 'suspend') return { ...base, sender: { email: d.author.address, name: d.author.name, role: d.author.role }, suspended: d.reason };
   return {

@@ -32,17 +32,15 @@ export function registerOps(program: Command): void {
   configOption(program.command('stats').description('tickets by status, queue depths, suspended count, last intake'))
     .option('--json', 'print JSON')
     .action((opts: { config: string; json?: boolean }) => withApp(opts.config, (app) => {
-      const q = (sql: string) => app.db.prepare(sql);
-      const byStatus = Object.fromEntries((q('SELECT status, count(*) AS n FROM tickets GROUP BY status').all() as Array<{ status: string; n: number }>).map((r) => [r.status, r.n]));
-      const intake = Object.fromEntries((q('SELECT status, count(*) AS n FROM intake GROUP BY status').all() as Array<{ status: string; n: number }>).map((r) => [r.status, r.n]));
+      const intake = app.intake.countByStatus();
       const out = {
-        tickets: byStatus,
+        tickets: app.views.countByStatus(),
         intake_queue: (intake.received ?? 0) + (intake.processing ?? 0),
         failed: intake.failed ?? 0,
         suspended: intake.suspended ?? 0,
         outbox: app.outbox.depth(),
-        last_intake_at: q('SELECT max(received_at) FROM intake').pluck().get() as string | null,
-        last_sent_at: q("SELECT max(sent_at) FROM outbox WHERE status = 'sent'").pluck().get() as string | null,
+        last_intake_at: app.intake.lastReceivedAt(),
+        last_sent_at: app.outbox.lastSentAt(),
       };
       if (opts.json) return printJson(out);
       const kv = (o: Record<string, number>) => Object.entries(o).map(([k, v]) => `${k} ${v}`).join(', ') || 'none';

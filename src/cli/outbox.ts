@@ -4,7 +4,7 @@ import { printJson, table } from './format.js';
 import type { OutboundRow } from '../store/index.js';
 
 /** The Outbox JSON of interfaces.md. */
-export function outboxJson(r: OutboundRow) {
+function outboxJson(r: OutboundRow) {
   return {
     id: r.id, ticket_id: r.ticket_id, trigger: r.trigger, status: r.status, from: r.from.email,
     to: r.to.map((p) => p.email), cc: r.cc.map((p) => p.email), subject: r.subject, message_id: r.message_id,

@@ -35,7 +35,7 @@ export interface ImapPollerDeps {
 }
 
 /** The keyword that marks a message as imported when there is no processed_mailbox. */
-export const IMPORTED_KEYWORD = '$DeskgateImported';
+const IMPORTED_KEYWORD = '$DeskgateImported';
 const TOO_LARGE_KEYWORD = '$DeskgateTooLarge';
 
 

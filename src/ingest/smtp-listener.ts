@@ -96,7 +96,7 @@ export async function startSmtpListener(opts: SmtpListenerOptions, accept: Accep
       if (n <= 0) perIp.delete(session.remoteAddress);
       else perIp.set(session.remoteAddress, n);
     },
-    onMailFrom(address: SMTPServerAddress, session, cb) {
+    onMailFrom(address: SMTPServerAddress, _session, cb) {
       const from = address.address ? normalizeAddress(address.address) : '';
       if (from !== '' && !isPlausibleAddress(from)) return cb(smtpError('5.1.7 Bad sender address syntax', 553));
       cb();

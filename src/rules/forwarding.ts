@@ -16,7 +16,9 @@ export function looksForwarded(subject: string, text: string): boolean {
 export function forwardedSender(text: string): { address: string; name: string } | undefined {
   const lines = text.split('\n');
   const start = lines.findIndex((l) => MARKER.test(l));
-  const from = lines.slice(start < 0 ? 0 : start + 1, (start < 0 ? 0 : start + 1) + 12).map((l) => FROM.exec(l)).find(Boolean);
+  // The From: line comes within a few lines after the marker (or near the top without one).
+  const first = start + 1;
+  const from = lines.slice(first, first + 12).map((l) => FROM.exec(l)).find(Boolean);
   if (!from) return undefined;
   // Outlook writes "Name [mailto:addr]"; read it as "Name <addr>".
   const value = from[2]!.trim().replace(/\[mailto:([^\]]+)\]/i, '<$1>');

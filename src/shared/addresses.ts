@@ -7,7 +7,7 @@ export function normalizeAddress(address: string): string {
   return address.trim().replace(/^<|>$/g, '').toLowerCase();
 }
 
-export function splitAddress(address: string): { local: string; domain: string } | undefined {
+function splitAddress(address: string): { local: string; domain: string } | undefined {
   const at = address.lastIndexOf('@');
   if (at <= 0 || at === address.length - 1) return undefined;
   return { local: address.slice(0, at), domain: address.slice(at + 1) };

@@ -24,6 +24,15 @@ export function openDatabase(dataDir: string, opts: { readonly?: boolean; busyTi
   return db;
 }
 
+/** For /healthz: the database answers a query. */
+export function databaseAnswers(db: Db): boolean {
+  try {
+    return db.prepare('SELECT 1').pluck().get() === 1;
+  } catch {
+    return false;
+  }
+}
+
 function migrate(db: Db): void {
   db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
   const applied = new Set(db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[]);

@@ -94,6 +94,8 @@ export function createIntakeRepo(db: Db) {
   const drop = db.prepare(`UPDATE intake SET status = 'deleted', processed_at = @now WHERE id = @id AND status = 'suspended'`);
   const dropRaw = db.prepare('DELETE FROM intake_raw WHERE intake_id = ?');
   const expired = db.prepare(`SELECT ${COLUMNS} FROM intake WHERE status = 'suspended' AND received_at < ?`);
+  const byStatus = db.prepare('SELECT status, count(*) AS n FROM intake GROUP BY status');
+  const lastReceived = db.prepare('SELECT max(received_at) FROM intake').pluck();
   const pending = db.prepare(`SELECT count(*) FROM intake WHERE status IN ('received', 'processing')`).pluck();
 
   return {
@@ -176,6 +178,13 @@ export function createIntakeRepo(db: Db) {
     /** R41: suspended mail received before `before` (for suspended.keep_days). */
     suspendedBefore(before: string): IntakeRow[] {
       return (expired.all(before) as RawRow[]).map(toRow);
+    },
+    /** Messages by intake status (received, processing, done, failed, suspended, deleted). */
+    countByStatus(): Record<string, number> {
+      return Object.fromEntries((byStatus.all() as Array<{ status: string; n: number }>).map((r) => [r.status, r.n]));
+    },
+    lastReceivedAt(): string | null {
+      return lastReceived.get() as string | null;
     },
     pendingCount(): number {
       return pending.get() as number;

@@ -73,6 +73,7 @@ export function createOutboxRepo(db: Db) {
     release: db.prepare(`UPDATE outbox SET claimed_by = NULL, claimed_at = NULL WHERE claimed_by = ? AND status IN ('queued', 'deferred')`),
     nextDue: db.prepare(`SELECT min(next_attempt_at) FROM outbox WHERE status IN ('queued', 'deferred')`).pluck(),
     depth: db.prepare(`SELECT status, count(*) AS n FROM outbox GROUP BY status`),
+    lastSent: db.prepare(`SELECT max(sent_at) FROM outbox WHERE status = 'sent'`).pluck(),
   };
   return {
     enqueue(m: NewOutbound): number {
@@ -100,6 +101,7 @@ export function createOutboxRepo(db: Db) {
     claimers(): string[] { return s.claimers.all() as string[]; },
     releaseClaims(node: string): number { return s.release.run(node).changes; },
     nextDueAt(): string | null { return s.nextDue.get() as string | null; },
+    lastSentAt(): string | null { return s.lastSent.get() as string | null; },
     depth(): Record<string, number> {
       return Object.fromEntries((s.depth.all() as Array<{ status: string; n: number }>).map((r) => [r.status, r.n]));
     },

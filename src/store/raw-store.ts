@@ -1,6 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rm, type FileHandle } from 'node:fs/promises';
-import { createReadStream, type ReadStream } from 'node:fs';
 import { join, dirname } from 'node:path';
 import type { Readable } from 'node:stream';
 
@@ -119,13 +118,7 @@ export class RawStore {
     return readFile(join(this.dataDir, relPath));
   }
 
-  stream(relPath: string): ReadStream {
-    return createReadStream(join(this.dataDir, relPath));
-  }
 
-  absolute(relPath: string): string {
-    return join(this.dataDir, relPath);
-  }
 
   remove(relPath: string): Promise<void> {
     return rm(join(this.dataDir, relPath), { force: true });

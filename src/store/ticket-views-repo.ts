@@ -51,6 +51,7 @@ export function createTicketViewsRepo(db: Db) {
     comments: db.prepare(`SELECT c.*, u.email AS u_email, u.name AS u_name FROM comments c JOIN users u ON u.id = c.author_id WHERE c.ticket_id = ? ORDER BY c.id`),
     attachments: db.prepare('SELECT comment_id, filename, content_type, size, sha256 FROM attachments WHERE comment_id IN (SELECT id FROM comments WHERE ticket_id = ?) ORDER BY id'),
     audit: db.prepare('SELECT at, actor, rule, change, value FROM audit WHERE ticket_id = ? ORDER BY id'),
+    byStatus: db.prepare('SELECT status, count(*) AS n FROM tickets GROUP BY status'),
   };
 
   function summary(r: Record<string, unknown>): TicketJson {
@@ -75,6 +76,9 @@ export function createTicketViewsRepo(db: Db) {
   }
 
   return {
+    countByStatus(): Record<string, number> {
+      return Object.fromEntries((s.byStatus.all() as Array<{ status: string; n: number }>).map((r) => [r.status, r.n]));
+    },
     list(opts: { status?: string | undefined; limit?: number | undefined } = {}): TicketJson[] {
       return (s.list.all({ status: opts.status ?? null, limit: opts.limit ?? -1 }) as Record<string, unknown>[]).map(summary);
     },

@@ -91,7 +91,6 @@ export function createTicketsRepo(db: Db) {
     rememberMid: db.prepare('INSERT INTO message_ids (message_id, ticket_id, direction, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING'),
     midTicket: db.prepare('SELECT ticket_id FROM message_ids WHERE message_id = ?').pluck(),
     audit: db.prepare('INSERT INTO audit (ticket_id, at, actor, rule, change, value) VALUES (@ticketId, @at, @actor, @rule, @change, @value)'),
-    exists: db.prepare('SELECT 1 FROM tickets WHERE id = ?').pluck(),
     comments: db.prepare(`SELECT c.id, c.public, c.body, c.created_at, u.email, u.name FROM comments c JOIN users u ON u.id = c.author_id WHERE c.ticket_id = ? ORDER BY c.id`),
     mids: db.prepare('SELECT message_id FROM message_ids WHERE ticket_id = ? ORDER BY created_at, rowid').pluck(),
     clearHistory: db.prepare('UPDATE ticket_ccs SET history_pending = 0 WHERE ticket_id = ? AND user_id = (SELECT id FROM users WHERE email = ?)'),
@@ -116,9 +115,6 @@ export function createTicketsRepo(db: Db) {
     createTicket(t: NewTicket): number {
       const info = s.insertTicket.run({ ...t, assigneeId: t.assigneeId ?? null, tags: JSON.stringify(t.tags), assignedAt: t.assigneeId ? t.now : null });
       return Number(info.lastInsertRowid);
-    },
-    exists(id: number): boolean {
-      return s.exists.get(id) === 1;
     },
     getState(id: number): TicketState | undefined {
       const r = s.ticket.get(id) as Record<string, unknown> | undefined;

@@ -4,12 +4,12 @@ import { z } from 'zod';
  * The YAML shape of triggers (R47-R49) and automations (R52). Conditions are
  * `{ field, op, value }`; actions are one-key objects, as in the hosted helpdesks' exports.
  */
-export const TICKET_FIELDS = ['status', 'status_changed', 'status_changed_from', 'status_changed_to', 'assignee', 'assignee_changed', 'group', 'group_changed',
+const TICKET_FIELDS = ['status', 'status_changed', 'status_changed_from', 'status_changed_to', 'assignee', 'assignee_changed', 'group', 'group_changed',
   'tags', 'via', 'recipient', 'subject_contains', 'is', 'comment', 'current_user', 'requester_email', 'requester_domain', 'channel'] as const;
-export const TIME_FIELDS = ['hours_since_created', 'hours_since_updated', 'hours_since_status_changed', 'hours_since_solved', 'hours_since_assigned'] as const;
-export const OPS = ['is', 'is_not', 'includes', 'not_includes', 'gte', 'lt'] as const;
+const TIME_FIELDS = ['hours_since_created', 'hours_since_updated', 'hours_since_status_changed', 'hours_since_solved', 'hours_since_assigned'] as const;
+const OPS = ['is', 'is_not', 'includes', 'not_includes', 'gte', 'lt'] as const;
 
-export const conditionSchema = z.object({
+const conditionSchema = z.object({
   field: z.enum([...TICKET_FIELDS, ...TIME_FIELDS]),
   op: z.enum(OPS).default('is'),
   value: z.union([z.string(), z.number(), z.boolean()]),
@@ -24,7 +24,7 @@ export const conditionSchema = z.object({
 export const RECIPIENT_KINDS = ['requester', 'requester_and_ccs', 'assignee', 'group', 'all_agents', 'followers'] as const;
 const status = z.enum(['open', 'pending', 'solved', 'closed']);
 
-export const actionSchema = z.union([
+const actionSchema = z.union([
   // include_author: the receipt (R51.1) goes to the requester who wrote; every other copy skips its author (R50).
   z.object({ email_user: z.string().min(1), subject: z.string().min(1), body: z.string().min(1), include_author: z.boolean().default(false) }).strict(),
   z.object({ set_status: status }).strict(),
