@@ -33,11 +33,7 @@ export function applyDecision(ctx: PipelineContext, row: Pick<IntakeRow, 'id' | 
     }
   } else {
     applyFieldChanges(tickets, ticketId, decision, user, audit, now);
-    if (decision.warnings.length > 0) {
-      const state = tickets.getState(ticketId)!;
-      tickets.setWarnings(ticketId, [...new Set([...state.warnings, ...decision.warnings])], now);
-      for (const w of decision.warnings) audit('warning_added', 'R33', w);
-    }
+    for (const w of tickets.addWarnings(ticketId, decision.warnings, now)) audit('warning_added', 'R33', w);
     tickets.touch(ticketId, now);
   }
 
@@ -117,9 +113,8 @@ function applyFieldChanges(tickets: TicketsRepo, ticketId: number, d: NewTicketD
     audit('group_changed', c.group.rule, c.group.name);
   }
   if (c.tags && d.action === 'add_comment') {
-    const state = tickets.getState(ticketId)!;
-    tickets.setTags(ticketId, [...new Set([...state.tags, ...c.tags.add.map((t) => t.toLowerCase())])], now);
-    audit('tags_added', c.tags.rule, c.tags.add.join(' '));
+    const added = tickets.addTags(ticketId, c.tags.add, now);
+    if (added.length > 0) audit('tags_added', c.tags.rule, added.join(' '));
   }
   if (c.status) {
     tickets.setStatus(ticketId, c.status.to, now);

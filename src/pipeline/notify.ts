@@ -87,15 +87,17 @@ export function createNotifier(deps: NotifierDeps) {
         continue;
       }
       const a = ch.action;
-      const before = tickets.getState(ticketId)!;
+      const statusNow = () => tickets.getState(ticketId)!.status;
       if ('set_status' in a) {
+        const from = statusNow();
         tickets.setStatus(ticketId, a.set_status, now);
-        audit('status_changed', `${before.status}->${a.set_status}`);
+        audit('status_changed', `${from}->${a.set_status}`);
       } else if ('set_assignee' in a) {
         const email = who(a.set_assignee);
+        const wasNew = statusNow() === 'new';
         tickets.setAssignee(ticketId, tickets.ensureUser(email, staff.nameOf(email)), now);
         audit('assignee_changed', email);
-        if (before.status === 'new') {
+        if (wasNew) {
           tickets.setStatus(ticketId, 'open', now);
           audit('status_changed', 'new->open', 'R35');
         }
@@ -103,12 +105,11 @@ export function createNotifier(deps: NotifierDeps) {
         tickets.setGroup(ticketId, a.set_group, now);
         audit('group_changed', a.set_group);
       } else if ('add_tags' in a) {
-        tickets.setTags(ticketId, [...new Set([...before.tags, ...a.add_tags.map((x) => x.toLowerCase())])], now);
-        audit('tags_added', a.add_tags.join(' '));
+        const added = tickets.addTags(ticketId, a.add_tags, now);
+        if (added.length > 0) audit('tags_added', added.join(' '));
       } else if ('remove_tags' in a) {
-        const drop = new Set(a.remove_tags.map((x) => x.toLowerCase()));
-        tickets.setTags(ticketId, before.tags.filter((x) => !drop.has(x)), now);
-        audit('tags_removed', a.remove_tags.join(' '));
+        const removed = tickets.removeTags(ticketId, a.remove_tags, now);
+        if (removed.length > 0) audit('tags_removed', removed.join(' '));
       } else {
         const email = who(a.add_follower);
         if (tickets.addFollower(ticketId, tickets.ensureUser(email, staff.nameOf(email)), now)) audit('follower_added', email, 'R30');

@@ -1,5 +1,5 @@
 import { DeskgateError } from '../shared/errors.js';
-import { TICKET_STATUSES, type TicketStatus } from '../shared/domain.js';
+import { TICKET_STATUSES, isValidTag, type TicketStatus } from '../shared/domain.js';
 import { normalizeAddress, isPlausibleAddress } from '../shared/addresses.js';
 import { checkStatusChange, isBlocklisted, roleOf, supportAddressOf, isFullAgent } from '../rules/index.js';
 import type { PipelineContext } from './context.js';
@@ -116,13 +116,10 @@ export function updateTicket(ctx: PipelineContext, ticketId: number, u: TicketUp
       if (id !== undefined && tickets.removeCc(ticketId, id)) audit('cc_removed', null, a);
     }
     if (u.tags && u.tags.length > 0) {
-      const bad = u.tags.find((t) => !/^[\p{L}\p{N}_.:-]{1,64}$/u.test(t));
+      const bad = u.tags.find((t) => !isValidTag(t));
       if (bad !== undefined) throw fail(`--tag "${bad}": tags are single words (letters, digits, _ . : -)`);
-      const tags = [...new Set([...ticket.tags, ...u.tags.map((t) => t.toLowerCase())])];
-      if (tags.length !== ticket.tags.length) {
-        tickets.setTags(ticketId, tags, now);
-        audit('tags_added', null, u.tags.join(' '));
-      }
+      const added = tickets.addTags(ticketId, u.tags, now);
+      if (added.length > 0) audit('tags_added', null, added.join(' '));
     }
     if (u.comment) {
       if (!author) throw fail('--comment needs --author (the agent writing it)');

@@ -1,4 +1,4 @@
-import { TICKET_STATUSES, type TicketStatus } from '../shared/domain.js';
+import { TICKET_STATUSES, isValidTag, type TicketStatus } from '../shared/domain.js';
 
 /** One `#command value` line from the top of an agent's message (R38). */
 export interface MailApiCommand {
@@ -81,7 +81,7 @@ export function interpretCommands(commands: readonly MailApiCommand[], ctx: Comm
         return c;
       case 'tags': {
         const tags = v.split(/[\s,]+/).filter(Boolean);
-        if (tags.length === 0 || tags.some((t) => !/^[\p{L}\p{N}_.:-]{1,64}$/u.test(t))) return bad(`#tags ${c.value}: tags are single words`);
+        if (tags.length === 0 || tags.some((t) => !isValidTag(t))) return bad(`#tags ${c.value}: tags are single words`);
         effects.tags = [...(effects.tags ?? []), ...tags];
         return c;
       }

@@ -4,6 +4,11 @@ export const TICKET_STATUSES: readonly TicketStatus[] = ['new', 'open', 'pending
 export type Role = 'admin' | 'agent' | 'light_agent' | 'end_user';
 export type Via = 'smtp' | 'imap' | 'pipe';
 
+/** A tag is one word: letters, digits, _ . : - (stored lower-case). */
+export function isValidTag(tag: string): boolean {
+  return /^[\p{L}\p{N}_.:-]{1,64}$/u.test(tag);
+}
+
 export interface Person {
   email: string;
   name: string | null;

@@ -82,6 +82,8 @@ export function createTicketsRepo(db: Db) {
     tags: db.prepare('UPDATE tickets SET tags = @tags, updated_at = @now WHERE id = @id'),
     warnings: db.prepare('UPDATE tickets SET warnings = @warnings, updated_at = @now WHERE id = @id'),
     touch: db.prepare('UPDATE tickets SET updated_at = @now WHERE id = @id'),
+    tagsOf: db.prepare('SELECT tags FROM tickets WHERE id = ?').pluck(),
+    warningsOf: db.prepare('SELECT warnings FROM tickets WHERE id = ?').pluck(),
     addCc: db.prepare('INSERT INTO ticket_ccs (ticket_id, user_id, added_at, history_pending, added_by_comment_id) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING'),
     markCcHistory: db.prepare('UPDATE ticket_ccs SET history_pending = 1, added_by_comment_id = ? WHERE ticket_id = ? AND user_id = ?'),
     privateNotes: db.prepare('SELECT body FROM comments WHERE ticket_id = ? AND public = 0 ORDER BY id').pluck(),
@@ -159,8 +161,29 @@ export function createTicketsRepo(db: Db) {
     setGroup(id: number, group: string | null, now: string): void { s.group.run({ id, group, now }); },
     setRequester(id: number, userId: number, now: string): void { s.requester.run({ id, userId, now }); },
     setTags(id: number, tags: string[], now: string): void { s.tags.run({ id, tags: JSON.stringify(tags), now }); },
-    setWarnings(id: number, warnings: string[], now: string): void { s.warnings.run({ id, warnings: JSON.stringify(warnings), now }); },
     touch(id: number, now: string): void { s.touch.run({ id, now }); },
+    /** Adds tags (lower-cased, once each); returns those that were new. */
+    addTags(id: number, tags: readonly string[], now: string): string[] {
+      const current = json(s.tagsOf.get(id) as string);
+      const added = [...new Set(tags.map((t) => t.toLowerCase()))].filter((t) => !current.includes(t));
+      if (added.length > 0) s.tags.run({ id, tags: JSON.stringify([...current, ...added]), now });
+      return added;
+    },
+    /** Removes tags; returns those that were there. */
+    removeTags(id: number, tags: readonly string[], now: string): string[] {
+      const current = json(s.tagsOf.get(id) as string);
+      const drop = new Set(tags.map((t) => t.toLowerCase()));
+      const removed = current.filter((t) => drop.has(t));
+      if (removed.length > 0) s.tags.run({ id, tags: JSON.stringify(current.filter((t) => !drop.has(t))), now });
+      return removed;
+    },
+    /** Adds ticket warnings (e.g. third_party_reply, R33); returns those that were new. */
+    addWarnings(id: number, warnings: readonly string[], now: string): string[] {
+      const current = json(s.warningsOf.get(id) as string);
+      const added = [...new Set(warnings)].filter((w) => !current.includes(w));
+      if (added.length > 0) s.warnings.run({ id, warnings: JSON.stringify([...current, ...added]), now });
+      return added;
+    },
     addCc(id: number, userId: number, now: string): boolean { return s.addCc.run(id, userId, now, 0, null).changes === 1; },
     /** R28: marks a CC added by a message as owed the public history in their first notification. */
     markCcNeedsHistory(id: number, userId: number, commentId: number): void { s.markCcHistory.run(commentId, id, userId); },

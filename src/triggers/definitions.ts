@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isValidTag } from '../shared/domain.js';
 
 /**
  * The YAML shape of triggers (R47-R49) and automations (R52). Conditions are
@@ -23,6 +24,7 @@ const conditionSchema = z.object({
 
 export const RECIPIENT_KINDS = ['requester', 'requester_and_ccs', 'assignee', 'group', 'all_agents', 'followers'] as const;
 const status = z.enum(['open', 'pending', 'solved', 'closed']);
+const tag = z.string().refine(isValidTag, { message: 'tags are single words (letters, digits, _ . : -)' });
 
 const actionSchema = z.union([
   // include_author: the receipt (R51.1) goes to the requester who wrote; every other copy skips its author (R50).
@@ -30,8 +32,8 @@ const actionSchema = z.union([
   z.object({ set_status: status }).strict(),
   z.object({ set_assignee: z.string().min(1) }).strict(),
   z.object({ set_group: z.string().min(1) }).strict(),
-  z.object({ add_tags: z.array(z.string().min(1)).min(1) }).strict(),
-  z.object({ remove_tags: z.array(z.string().min(1)).min(1) }).strict(),
+  z.object({ add_tags: z.array(tag).min(1) }).strict(),
+  z.object({ remove_tags: z.array(tag).min(1) }).strict(),
   z.object({ add_follower: z.string().min(1) }).strict(),
 ]);
 
