@@ -1,12 +1,11 @@
 import type { ParsedMessage } from '../parse/index.js';
 import type { IntakeRow, TicketsRepo } from '../store/index.js';
-import type { Decision, NewTicketDecision, CommentOnTicketDecision } from '../rules/index.js';
+import type { NewTicketDecision, CommentOnTicketDecision } from '../rules/index.js';
 import type { PipelineContext } from './context.js';
 
 export interface Applied {
-  ticketId: number | null;
-  commentId: number | null;
-  suspended?: string;
+  ticketId: number;
+  commentId: number;
 }
 
 type Audit = (change: string, rule: string | null, value: string | null) => void;
@@ -15,8 +14,7 @@ type Audit = (change: string, rule: string | null, value: string | null) => void
  * Carries out a Decision. Runs inside the caller's transaction; every change is audited with
  * the rule that made it.
  */
-export function applyDecision(ctx: PipelineContext, row: Pick<IntakeRow, 'id' | 'via'>, parsed: ParsedMessage, decision: Decision, now: string, auth: Record<string, string> | null = null): Applied {
-  if (decision.action === 'suspend') return { ticketId: null, commentId: null, suspended: decision.reason };
+export function applyDecision(ctx: PipelineContext, row: Pick<IntakeRow, 'id' | 'via'>, parsed: ParsedMessage, decision: NewTicketDecision | CommentOnTicketDecision, now: string, auth: Record<string, string> | null = null): Applied {
   const { tickets } = ctx;
   const user = (address: string, name?: string | null) => tickets.ensureUser(address, ctx.directory.agents.get(address)?.name ?? name ?? null);
   const author = decision.comment.author;

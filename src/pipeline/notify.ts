@@ -131,6 +131,8 @@ export function createNotifier(deps: NotifierDeps) {
       const support = supportAddressOf(deps.directory, ticket.recipient) ?? { address: ticket.recipient, name: undefined };
       const token = makeReplyToken(ticketId, deps.secret);
       const owedHistory = deps.tickets.ccsOwedHistory(ticketId);
+      // The ticket's thread as it stood before this update's notifications (R56).
+      const refs = deps.tickets.messageIds(ticketId);
       const since = new Date(now.getTime() - 3_600_000).toISOString();
       for (const email of plan.emails) {
         const envelopes = resolveRecipients(email.action.email_user, ticket, plan.event, {
@@ -144,7 +146,6 @@ export function createNotifier(deps: NotifierDeps) {
           // R28: CCs added by a message get the public history in the first notification they receive.
           const historyFor = env.audience === 'end_user' ? [...env.to, ...env.cc].map((p) => p.email).filter((e) => owedHistory.includes(e)) : [];
           const vars = templateVars(ticket, comments, env.audience, plan.event, deps.baseUrl, historyFor.length > 0);
-          const refs = deps.tickets.messageIds(ticketId);
           const answersSender = plan.event.channel === 'email' && plan.event.currentUser !== null && env.to.some((p) => p.email === plan.event.currentUser!.email);
           const composed = composeNotification({
             ticketId, support: { address: support.address, name: support.name ?? null }, token, to: env.to, cc: env.cc,

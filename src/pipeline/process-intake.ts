@@ -76,23 +76,25 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: { batchSize: n
     }
     const { parsed } = prepared;
     try {
-      const applied = ctx.db.transaction(() => {
-        const { decision, auth, automated } = decide(ctx, row, parsed, prepared.auth);
-        const result = applyDecision(ctx, row, parsed, decision, now, auth ? { ...auth } : null);
+      const outcome = ctx.db.transaction((): Outcome => {
+        const { decision: d, auth, automated } = decide(ctx, row, parsed, prepared.auth);
+        if (d.action === 'suspend') {
+          // R41: held, never dropped.
+          ctx.intake.markSuspended(row.id, d.reason, now, { from: parsed.from[0]?.address ?? row.envelope_from, subject: parsed.subject });
+          log.info({ event: 'pipeline:suspended', message_id: parsed.messageId, intake_id: row.id, decision: `suspend:${d.reason}`, rules: d.rules }, 'message suspended');
+          return { intakeId: row.id, status: 'suspended', error: d.reason };
+        }
+        const applied = applyDecision(ctx, row, parsed, d, now, auth ? { ...auth } : null);
         // R42: a robot's address is never sent a notification.
-        if (automated && decision.action !== 'suspend') ctx.tickets.markRobot(decision.comment.author.address);
-        if (result.suspended) ctx.intake.markSuspended(row.id, result.suspended, now, { from: parsed.from[0]?.address ?? row.envelope_from, subject: parsed.subject });
-        else ctx.intake.markDone(row.id, result.ticketId, result.commentId, now);
-        return { ...result, decision };
+        if (automated) ctx.tickets.markRobot(d.comment.author.address);
+        ctx.intake.markDone(row.id, applied.ticketId, applied.commentId, now);
+        log.info({
+          event: 'pipeline:stored', message_id: parsed.messageId, intake_id: row.id, ticket_id: applied.ticketId, comment_id: applied.commentId,
+          decision: d.action, public: d.comment.public, visibility_rule: d.comment.visibilityRule, rules: d.rules,
+        }, 'message stored');
+        return { intakeId: row.id, status: 'done', ...applied, created: d.action === 'create_ticket', visibility: d.comment.public ? 'public' : 'private' };
       })();
-      const d = applied.decision;
-      log.info({
-        event: applied.suspended ? 'pipeline:suspended' : 'pipeline:stored', message_id: parsed.messageId, intake_id: row.id,
-        ticket_id: applied.ticketId, comment_id: applied.commentId, decision: applied.suspended ? `suspend:${applied.suspended}` : d.action,
-        ...(d.action !== 'suspend' ? { public: d.comment.public, visibility_rule: d.comment.visibilityRule } : {}), rules: d.rules,
-      }, applied.suspended ? 'message suspended' : 'message stored');
-      if (applied.suspended) return { intakeId: row.id, status: 'suspended', error: applied.suspended };
-      return { intakeId: row.id, status: 'done', ticketId: applied.ticketId!, commentId: applied.commentId!, created: d.action === 'create_ticket', ...(d.action !== 'suspend' ? { visibility: d.comment.public ? 'public' : 'private' } : {}) };
+      return outcome;
     } catch (err) {
       ctx.intake.markFailed(row.id, errorCode(err), errorMessage(err), now);
       return { intakeId: row.id, status: 'failed', error: errorMessage(err) };
