@@ -37,7 +37,8 @@ function reloadable(config: Config) {
 }
 
 /** Keys that only a restart applies (sockets, files and threads are set up from them at start). */
-const RESTART_KEYS = ['data_dir', 'smtp', 'imap', 'metrics', 'outbound', 'dns', 'processing', 'secret', 'automations_interval', 'log'] as const;
+// email.reply_line: the parser threads cut replies at it, and notifications must keep writing the line they cut at.
+const RESTART_KEYS = ['data_dir', 'smtp', 'imap', 'metrics', 'outbound', 'dns', 'processing', 'secret', 'automations_interval', 'log', 'email.reply_line'] as const;
 
 function keyChanged(a: Config, b: Config, key: string): boolean {
   const get = (c: Config) => key.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], c);
@@ -79,7 +80,6 @@ export function composeApp(initial: Config, opts: { logger: Logger; clock?: Cloc
     db, intake, tickets, raw, attachments, parser,
     directory: current.directory,
     settings: current.settings,
-    replyLine: config.email.reply_line,
     secret,
     logger: opts.logger,
     clock,
@@ -107,9 +107,9 @@ export function composeApp(initial: Config, opts: { logger: Logger; clock?: Cloc
     reload(next: Config): string[] {
       const needRestart = RESTART_KEYS.filter((k) => keyChanged(current.config, next, k));
       current = reloadable(next);
-      Object.assign(ctx, { directory: current.directory, settings: current.settings, trust: current.trust, limits: current.limits, replyLine: next.email.reply_line });
+      Object.assign(ctx, { directory: current.directory, settings: current.settings, trust: current.trust, limits: current.limits });
       Object.assign(notifierDeps, {
-        directory: current.directory, triggers: current.triggers, replyLine: next.email.reply_line, baseUrl: next.base_url,
+        directory: current.directory, triggers: current.triggers, baseUrl: next.base_url,
         ccsEnabled: next.ccs.enabled, perRecipientPerHour: next.limits.notifications_per_recipient_per_hour,
       });
       syncStaff(next);

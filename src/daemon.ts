@@ -40,7 +40,7 @@ export async function startDaemon(config: Config, opts: { logger: Logger; clock?
       maxHeaderSize: config.smtp.max_header_size,
       maxSessionsPerIp: config.smtp.max_sessions_per_ip,
       // R43: the first N are processed, the next N suspended (pipeline), the rest refused here.
-      refuseAfterPerHour: 2 * config.limits.per_sender_per_hour,
+      refuseAfterPerHour: () => 2 * app.config.limits.per_sender_per_hour,
       isAllowlisted: (ip) => matchesIp(allow, ip),
       isDenylisted: (ip) => matchesIp(deny, ip),
     }, app.accept, opts.logger);

@@ -22,8 +22,8 @@ export interface SmtpListenerOptions {
   closeTimeoutMs?: number;
   maxHeaderSize: number;
   maxSessionsPerIp: number;
-  /** R43: refuse (450) a sender's messages past this many in the last hour; null: never. */
-  refuseAfterPerHour: number | null;
+  /** R43: refuse (450) a sender's messages past this many in the last hour (read per message, so a reload applies). */
+  refuseAfterPerHour: () => number;
   isAllowlisted: (ip: string) => boolean;
   isDenylisted: (ip: string) => boolean;
   metrics?: Metrics;
@@ -117,7 +117,7 @@ export async function startSmtpListener(opts: SmtpListenerOptions, accept: Accep
       const id = randomBytes(6).toString('hex');
       accept(stream, { via: 'smtp', from, to, remoteIp: session.remoteAddress, helo: session.hostNameAppearsAs ?? null }, {
         prefix: receivedLine(session, opts.hostname, id, to[0]!),
-        smtpChecks: { maxHeaderSize: opts.maxHeaderSize, refuseAfterPerHour: opts.isAllowlisted(session.remoteAddress) ? null : opts.refuseAfterPerHour },
+        smtpChecks: { maxHeaderSize: opts.maxHeaderSize, refuseAfterPerHour: opts.isAllowlisted(session.remoteAddress) ? null : opts.refuseAfterPerHour() },
       })
         .then((result) => {
           if (!isAccepted(result) || stream.sizeExceeded) {

@@ -16,7 +16,6 @@ export interface PipelineContext {
   parser: MessageParser;
   directory: Directory;
   settings: RulesSettings;
-  replyLine: string;
   secret: string;
   logger: Logger;
   clock: Clock;

@@ -86,6 +86,33 @@ describe('SIGHUP reload', () => {
   });
 });
 
+describe('what a reload applies (compose.reload)', () => {
+  it('applies limits, agents and CC settings at once; reply_line and listen addresses wait for a restart', async () => {
+    const { composeApp } = await import('../../src/compose.js');
+    const { parseConfigText } = await import('../../src/config/index.js');
+    const { silentLogger } = await import('../../src/shared/logger.js');
+    const env = makeEnv();
+    const app = composeApp(env.config, { logger: silentLogger(), parseWorkers: 0 });
+    try {
+      const next = baseConfig();
+      next.limits = { per_sender_per_hour: 7 };
+      next.ccs = { enabled: false };
+      (next.agents as Array<Record<string, unknown>>).push({ email: 'new@acme.test', name: 'New', role: 'agent' });
+      next.email = { reply_line: '--- reply above ---' };
+      (next.smtp as Record<string, unknown>).listen = [{ host: '127.0.0.1', port: 2599 }];
+      const restart = app.reload(parseConfigText(stringify(next), env.configPath));
+      assert.deepEqual(restart.sort(), ['email.reply_line', 'smtp']);
+      assert.equal(app.ctx.limits.perSenderPerHour, 7);
+      assert.equal(app.ctx.settings.ccs.enabled, false);
+      assert.equal(app.ctx.directory.agents.get('new@acme.test')?.role, 'agent');
+      assert.equal(app.config.limits.per_sender_per_hour, 7);
+    } finally {
+      await app.close();
+      env.cleanup();
+    }
+  });
+});
+
 describe('backup and restore', () => {
   it('a backup of a running instance restores to an identical ticket set', async () => {
     const env = makeEnv();
