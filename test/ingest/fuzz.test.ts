@@ -6,8 +6,8 @@ import { makeEnv, SUPPORT } from '../helpers/env.js';
 import { composeApp } from '../../src/compose.js';
 import { isAccepted } from '../../src/ingest/index.js';
 import { silentLogger } from '../../src/shared/logger.js';
+import { REAL_MAIL_DIR as CORPUS, skipWithoutCorpus } from '../helpers/corpus.js';
 
-const CORPUS = new URL('../../../shared/testdata/real-mail/', import.meta.url).pathname;
 const N = Number(process.env.DESKGATE_FUZZ_N ?? 1500);
 const SEED = Number(process.env.DESKGATE_FUZZ_SEED ?? Date.now() % 2 ** 31);
 
@@ -50,17 +50,18 @@ const MUTATIONS: Array<[string, Mutation]> = [
 ];
 
 describe('fuzzing intake with mutated MIME (R8)', () => {
-  const env = makeEnv((c) => { c.processing = { parse_workers: 1, batch_size: 64, parse_timeout: '10s' }; });
-  after(() => env.cleanup());
+  const skip = skipWithoutCorpus();
+  const env = skip ? undefined : makeEnv((c) => { c.processing = { parse_workers: 1, batch_size: 64, parse_timeout: '10s' }; });
+  after(() => env?.cleanup());
 
-  it(`${N} mutated messages: no crash, no hang, each a ticket, a failed record with a reason, or suspended`, async () => {
+  it(`${N} mutated messages: no crash, no hang, each a ticket, a failed record with a reason, or suspended`, { skip }, async () => {
     console.log(`# fuzz seed=${SEED} n=${N} (replay: DESKGATE_FUZZ_SEED=${SEED} DESKGATE_FUZZ_N=${N})`);
     const r = prng(SEED);
     const seeds = [
       ...readdirSync(join(CORPUS, 'mail')).map((f) => readFileSync(join(CORPUS, 'mail', f), 'latin1')),
       ...readdirSync(join(CORPUS, 'reply-cut')).filter((f) => f.endsWith('.eml')).map((f) => readFileSync(join(CORPUS, 'reply-cut', f), 'latin1')),
     ];
-    const app = composeApp(env.config, { logger: silentLogger() });
+    const app = composeApp(env!.config, { logger: silentLogger() });
     const used = new Map<string, number>();
     let tooLarge = 0;
     try {
