@@ -11,6 +11,7 @@ import { registerRules } from './cli/rules.js';
 import { registerImap } from './cli/imap.js';
 import { registerSuspended } from './cli/suspended.js';
 import { registerOps } from './cli/ops.js';
+import { registerConfigSchema } from './cli/config-schema.js';
 import { CliError, EX_SOFTWARE } from './cli/context.js';
 
 /** The `deskgate` command: parses arguments and hands over to one command module. */
@@ -31,6 +32,7 @@ registerRules(program);
 registerImap(program);
 registerSuspended(program);
 registerOps(program);
+registerConfigSchema(program);
 
 try {
   await program.parseAsync(process.argv);
