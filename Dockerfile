@@ -13,7 +13,8 @@ WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
-COPY config/deskgate.example.yaml /etc/deskgate/deskgate.yaml
+# The image's own config: data in the volume, SMTP and metrics on all interfaces.
+COPY config/deskgate.docker.yaml /etc/deskgate/deskgate.yaml
 RUN useradd --system --uid 10025 --home-dir /var/lib/deskgate --shell /usr/sbin/nologin deskgate \
  && mkdir -p /var/lib/deskgate && chown deskgate:deskgate /var/lib/deskgate
 USER deskgate
