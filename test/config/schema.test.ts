@@ -79,6 +79,11 @@ describe('deskgate config schema: the config as JSON Schema (draft 2020-12)', ()
     assert.ok(validate(example), errorsOf(validate, example));
   });
 
+  it('the golden fixtures\' config, which names the schema too, is valid', () => {
+    const golden = parse(readFileSync(join(ROOT, 'test/fixtures/golden/config.yaml'), 'utf8')) as unknown;
+    assert.ok(validate(golden), errorsOf(validate, golden));
+  });
+
   it('a config with every optional key that zod accepts is valid too', () => {
     const full = fullConfig();
     parseConfigText(JSON.stringify(full), '/etc/deskgate/deskgate.yaml', {});
