@@ -2,10 +2,12 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { withApp, configOption, CliError, EX_NOUSER, EX_USAGE } from './context.js';
 import { printJson } from './format.js';
-import { parseMessage } from '../parse/index.js';
-import { decide } from '../pipeline/index.js';
+import { parseMessage, type ParsedMessage } from '../parse/index.js';
+import { decide, applyDecision, type PipelineContext } from '../pipeline/index.js';
 import { normalizeAddress } from '../shared/addresses.js';
 import { recipientsFromHeaders } from '../ingest/recipients.js';
+import { trustedAuthResults, type AuthOutcome, type AuthSummary } from '../trust/index.js';
+import type { App } from '../compose.js';
 import type { Decision } from '../rules/index.js';
 import type { ThreadMatch } from '../thread/index.js';
 
@@ -53,8 +55,90 @@ function threadLine(m: ThreadMatch): string {
   return `reply to ticket #${m.ticketId}: ${m.rule === 'R10' ? `${m.by} ` : ''}(${m.rule}: ${WHY[m.rule]})`;
 }
 
-function explainJson(match: ThreadMatch, d: Decision, messageId: string | null) {
-  const base = { message_id: messageId, thread: match, action: d.action, rules: d.rules };
+interface ExplainOptions { config: string; recipient: string[]; sender?: string; clientIp?: string; helo?: string; json?: boolean }
+type DecideRow = Parameters<typeof decide>[1];
+
+/** The R44 check as explain ran it: a verdict only when one was computed. */
+interface TrustReport {
+  json: { checked: boolean; spf: string | null; dkim: string | null; dmarc: string | null; if_failed?: { action: string; suspended?: string } };
+  /** How it was checked, or why it was not: for the human output. */
+  note: string;
+}
+
+const NOT_CHECKED = { checked: false, spf: null, dkim: null, dmarc: null } as const;
+/** What a failed check looks like to the rules: used to say what a failure would do. */
+const FAILED: AuthOutcome = { spf: 'fail', dkim: 'fail', dmarc: 'fail', arc: 'none', dmarcPolicy: null };
+
+const verdict = (a: AuthSummary) => ({ checked: true, spf: a.spf, dkim: a.dkim, dmarc: a.dmarc });
+
+/**
+ * R44 as the real intake would check it. With --client-ip the message is checked as SMTP would
+ * (SPF for the client and MAIL FROM, DKIM, DMARC); piped mail carrying the trusted server's
+ * Authentication-Results is judged by them. Otherwise nothing was checked: the rules are shown
+ * as if the sender passed, and what a failure would do is said, never a made-up verdict.
+ */
+async function checkTrust(app: App, raw: Buffer, parsed: ParsedMessage, row: DecideRow, opts: ExplainOptions) {
+  const ctx = app.ctx;
+  if (!ctx.trust.verify) return { row, smtpAuth: null, trust: { json: { ...NOT_CHECKED }, note: 'not checked (trust.verify is off)' } };
+  if (opts.clientIp) {
+    if (!row.envelope_from) throw new CliError('--client-ip needs --sender (the SMTP MAIL FROM address)', EX_USAGE);
+    const helo = opts.helo ?? null;
+    const smtpAuth = await ctx.authenticate(raw, { ip: opts.clientIp, helo, sender: row.envelope_from });
+    const note = `checked as SMTP would: client ${opts.clientIp}, HELO ${helo ?? '(none)'}, MAIL FROM ${row.envelope_from}`;
+    return { row: { ...row, via: 'smtp' as const }, smtpAuth, trust: { json: verdict(smtpAuth), note } };
+  }
+  const header = trustedAuthResults(parsed.trust.authenticationResults, ctx.trust.trustedAuthservId);
+  if (header) return { row, smtpAuth: null, trust: { json: verdict(header), note: `from the Authentication-Results of ${ctx.trust.trustedAuthservId}` } };
+  const failed = decide(ctx, { ...row, via: 'smtp', envelope_from: row.envelope_from ?? parsed.from[0]?.address ?? null }, parsed, FAILED).decision;
+  const ifFailed = failed.action === 'suspend' ? { action: failed.action, suspended: failed.reason } : { action: failed.action };
+  const note = 'not checked (give --client-ip/--sender); decided as if the sender passed. '
+    + (failed.action === 'suspend'
+      ? `If it fails, the message would be suspended (${failed.reason}, ${failed.rule})`
+      : 'A failed check would not change this decision, unless the sender\'s domain publishes DMARC p=reject (then it is suspended: failed_dmarc, R45)');
+  return { row: { ...row, skip_checks: ['unverified_agent'] }, smtpAuth: null, trust: { json: { ...NOT_CHECKED, if_failed: ifFailed }, note } };
+}
+
+interface Notification { trigger: string; to: string[]; cc: string[]; subject: string; status: string }
+interface DryRun { triggers: string[]; notifications: Notification[] }
+
+/** Thrown inside the transaction to roll it back once the dry run has been read. */
+class Rollback extends Error {}
+
+/**
+ * Runs the real apply path and the triggers inside a transaction, reads back the notifications
+ * it queued, then rolls everything back: what it shows is what would happen, and nothing is
+ * stored (no file is written either: attachments are stored by the intake, not here).
+ */
+function dryRun(app: App, row: DecideRow, parsed: ParsedMessage, decided: ReturnType<typeof decide>): DryRun {
+  const d = decided.decision;
+  if (d.action === 'suspend') return { triggers: [], notifications: [] };
+  const out: DryRun = { triggers: [], notifications: [] };
+  const outboxIds: number[] = [];
+  const notify: PipelineContext['notify'] = (event, ticketId, now) => {
+    const r = app.notifier.onUpdate(event, ticketId, now);
+    out.triggers.push(...r.fired);
+    outboxIds.push(...r.queued, ...r.held);
+  };
+  // The app's context with only notify replaced (its settings stay live getters).
+  const ctx = Object.create(app.ctx, { notify: { value: notify } }) as PipelineContext;
+  try {
+    app.db.transaction(() => {
+      // No intake row: this message is not stored, so the comment points at none.
+      applyDecision(ctx, { id: null as unknown as number, via: row.via }, parsed, d, ctx.clock.now().toISOString(), decided.auth ? { ...decided.auth } : null);
+      // The write lock is held, so this transaction's rows are the newest in the outbox.
+      const mine = new Set(outboxIds);
+      const rows = outboxIds.length > 0 ? app.outbox.list({ limit: outboxIds.length }).filter((r) => mine.has(r.id)).reverse() : [];
+      out.notifications = rows.map((r) => ({ trigger: r.trigger, to: r.to.map((p) => p.email), cc: r.cc.map((p) => p.email), subject: r.subject, status: r.status }));
+      throw new Rollback();
+    })();
+  } catch (err) {
+    if (!(err instanceof Rollback)) throw err;
+  }
+  return out;
+}
+
+function explainJson(match: ThreadMatch, d: Decision, messageId: string | null, trust: TrustReport['json'], dry: DryRun) {
+  const base = { message_id: messageId, thread: match, action: d.action, rules: d.rules, trust, triggers: dry.triggers, notifications: dry.notifications };
   if (d.action === 'suspend') return { ...base, sender: { email: d.author.address, name: d.author.name, role: d.author.role }, suspended: d.reason };
   return {
     ...base,
@@ -72,11 +156,28 @@ function explainJson(match: ThreadMatch, d: Decision, messageId: string | null) 
   };
 }
 
-function human(j: ReturnType<typeof explainJson>, match: ThreadMatch): string {
-  const out = [`Message ${j.message_id ?? '(no Message-ID)'} from ${j.sender.email} (${j.sender.role})`, `Thread:     ${threadLine(match)}`];
+type ExplainJson = ReturnType<typeof explainJson>;
+
+function trustLine(j: ExplainJson, note: string): string {
+  const t = j.trust;
+  return `Trust:      ${t.checked ? `SPF ${t.spf}, DKIM ${t.dkim}, DMARC ${t.dmarc} (${note})` : note}`;
+}
+
+function triggerLines(j: ExplainJson, names: Map<string, string>): string[] {
+  if (j.action === 'suspend') return ['Triggers:   none (a suspended message changes no ticket)'];
+  const out = [`Triggers:   ${j.triggers.length > 0 ? j.triggers.map((id) => `${id} (${names.get(id) ?? id})`).join(', ') : 'none would fire'}`];
+  for (const n of j.notifications) {
+    const held = n.status === 'held' ? ' (held: over limits.notifications_per_recipient_per_hour, R43)' : '';
+    out.push(`Notify:     ${n.trigger} → To ${n.to.join(', ')}${n.cc.length > 0 ? `; Cc ${n.cc.join(', ')}` : ''}; Subject "${n.subject}"${held}`);
+  }
+  return out;
+}
+
+function human(j: ExplainJson, match: ThreadMatch, trustNote: string, names: Map<string, string>): string {
+  const out = [`Message ${j.message_id ?? '(no Message-ID)'} from ${j.sender.email} (${j.sender.role})`, trustLine(j, trustNote), `Thread:     ${threadLine(match)}`];
   if ('suspended' in j) {
     const rule = j.rules[0] ?? '';
-    out.push(`Decision:   SUSPENDED (${j.suspended}) — ${rule}: ${WHY[rule] ?? SUSPEND_WHY[j.suspended] ?? ''}`);
+    out.push(`Decision:   SUSPENDED (${j.suspended}) — ${rule}: ${WHY[rule] ?? SUSPEND_WHY[j.suspended] ?? ''}`, ...triggerLines(j, names));
     return out.join('\n') + '\n';
   }
   if (j.new_ticket) out.push(`New ticket: "${j.new_ticket.subject}" requester ${j.new_ticket.requester}, to ${j.new_ticket.recipient}, group ${j.new_ticket.group ?? '-'}${j.flags.includes('forwarded') ? ` (R15: ${WHY.R15})` : ''}`);
@@ -91,16 +192,20 @@ function human(j: ReturnType<typeof explainJson>, match: ThreadMatch): string {
   if (ch.requester) out.push(`Requester:  ${ch.requester.address} (${ch.requester.rule})`);
   if (ch.tags) out.push(`Tags:       + ${ch.tags.add.join(' ')} (${ch.tags.rule})`);
   for (const w of j.warnings) out.push(`Warning:    ${w} (R33)`);
+  out.push(...triggerLines(j, names));
   out.push(`Rules:      ${j.rules.join(', ')}`, '', 'Stored text:', ...j.body.split('\n').map((l) => `  ${l}`));
   return out.join('\n') + '\n';
 }
 
 export function registerExplain(program: Command): void {
-  configOption(program.command('explain <file>').description('dry run: what deskgate would do with a message, and which rules decide it (stores nothing)'))
-    .option('--recipient <address...>', 'envelope recipient(s); default: the support addresses in the headers')
-    .option('--sender <address>', 'envelope sender')
+  configOption(program.command('explain <file>').description('dry run: what deskgate would do with a message, which rules decide it and which notifications it would queue (stores nothing)'))
+    // Repeatable rather than variadic, so the option does not swallow FILE.
+    .option('--recipient <address>', 'envelope recipient (repeatable); default: the support addresses in the headers', (v: string, all: string[]) => [...all, v], [] as string[])
+    .option('--sender <address>', 'envelope sender (SMTP MAIL FROM)')
+    .option('--client-ip <ip>', 'connecting IP: with --sender, checks SPF/DKIM/DMARC as SMTP intake would (R44)')
+    .option('--helo <name>', 'the client\'s HELO/EHLO name, for the SPF check')
     .option('--json', 'print JSON')
-    .action(async (file: string, opts: { config: string; recipient?: string[]; sender?: string; json?: boolean }) => {
+    .action(async (file: string, opts: ExplainOptions) => {
       let raw: Buffer;
       try {
         raw = await readFile(file);
@@ -108,15 +213,16 @@ export function registerExplain(program: Command): void {
         throw new CliError(`cannot read ${file}: ${(err as Error).message}`, EX_USAGE);
       }
       await withApp(opts.config, async (app, config) => {
-        const given = (opts.recipient ?? []).map(normalizeAddress);
+        const given = opts.recipient.map(normalizeAddress);
         const to = given.length > 0 ? given.filter((a) => app.supportAddressOf(a)) : recipientsFromHeaders(raw, app.supportAddressOf);
         if (to.length === 0) throw new CliError('the message is not addressed to any support address; give --recipient (R5)', EX_NOUSER);
         const parsed = await parseMessage(raw, { replyLine: config.email.reply_line, replyHint: to.some((a) => a.includes('+')) });
-        const row = { envelope_to: to, envelope_from: opts.sender ? normalizeAddress(opts.sender) : null, via: 'pipe' as const };
-        const { match, decision } = decide(app.ctx, row, parsed);
-        const j = explainJson(match, decision, parsed.messageId);
+        const envelope: DecideRow = { envelope_to: to, envelope_from: opts.sender ? normalizeAddress(opts.sender) : null, via: 'pipe' };
+        const { row, smtpAuth, trust } = await checkTrust(app, raw, parsed, envelope, opts);
+        const decided = decide(app.ctx, row, parsed, smtpAuth);
+        const j = explainJson(decided.match, decided.decision, parsed.messageId, trust.json, dryRun(app, row, parsed, decided));
         if (opts.json) printJson(j);
-        else process.stdout.write(human(j, match));
+        else process.stdout.write(human(j, decided.match, trust.note, new Map(app.triggers.map((t) => [t.id, t.name]))));
       });
     });
 }
