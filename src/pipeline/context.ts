@@ -14,17 +14,18 @@ export interface PipelineContext {
   raw: RawStore;
   attachments: AttachmentStore;
   parser: MessageParser;
-  directory: Directory;
-  settings: RulesSettings;
+  /** These four read the current settings snapshot (src/settings.ts): a reload swaps it. */
+  readonly directory: Directory;
+  readonly settings: RulesSettings;
   secret: string;
   logger: Logger;
   clock: Clock;
   /** Names this process in intake claims, so several nodes can share one database. */
   nodeId: string;
   /** R44 settings: whether to check senders, and whose Authentication-Results to believe. */
-  trust: { verify: boolean; requireAuthenticatedAgents: boolean; trustedAuthservId: string | undefined };
+  readonly trust: { verify: boolean; requireAuthenticatedAgents: boolean; trustedAuthservId: string | undefined };
   /** R43: messages per sender and hour that are processed (the next as many are suspended). */
-  limits: { perSenderPerHour: number };
+  readonly limits: { perSenderPerHour: number };
   /** R44: authenticates an SMTP message (SPF for its session, DKIM, DMARC, ARC). */
   authenticate: (raw: Buffer, session: { ip: string | null; helo: string | null; sender: string | null }) => Promise<AuthOutcome>;
   /** R46: hands one update to the trigger engine, inside the caller's transaction. */

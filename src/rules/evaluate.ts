@@ -6,6 +6,7 @@ import { decideVisibility, carriesPrivateNote } from './visibility.js';
 import { splitCommands, interpretCommands, type MailApiCommand, type MailApiEffects } from './mail-api.js';
 import { looksForwarded, forwardedSender } from './forwarding.js';
 import type { SuspendReason } from './trust-checks.js';
+import { planChanges, type ChangeRequest, type PlanPolicy, type PlanTicket } from '../changes/plan.js';
 
 export interface Addressee {
   address: string;
@@ -185,27 +186,40 @@ function mailApi(input: RulesInput, author: Author, dir: Directory, settings: Ru
   return { commands, effects, body: [...kept, rest].join('\n').trim() };
 }
 
-/** Field changes asked by Mail API commands, with R35's status rules applied. */
-function changesFrom(effects: MailApiEffects, current: { status: TicketStatus; assignee: string | null }, author: Author, rules: string[]): FieldChanges {
+/** The change planner's view of this directory and settings (R1, R3, R25, R30). */
+export function planPolicy(dir: Directory, settings: { groups: readonly string[]; ccs: { max: number; blocklist: readonly string[] } }): PlanPolicy {
+  return {
+    roleOf: (e) => roleOf(dir, e), nameOf: (e) => dir.agents.get(e)?.name ?? null,
+    isSupportAddress: (e) => supportAddressOf(dir, e) !== undefined,
+    groups: settings.groups, ccs: { max: settings.ccs.max, blocklist: settings.ccs.blocklist },
+  };
+}
+
+/**
+ * Field changes asked by Mail API commands (and R13/R36 status moves), planned by the one change
+ * planner so R35 reads the same here as for triggers and the CLI.
+ */
+function changesFrom(effects: MailApiEffects, ticket: PlanTicket, author: Author, dir: Directory, settings: RulesSettings, extra: ChangeRequest[], rules: string[]): FieldChanges {
+  const requests: ChangeRequest[] = [];
+  if (effects.assignee) requests.push({ kind: 'assignee', email: effects.assignee, rule: 'R38' });
+  if (effects.group) requests.push({ kind: 'group', name: effects.group, rule: 'R38' });
+  if (effects.requester) requests.push({ kind: 'requester', email: effects.requester, rule: 'R38' });
+  if (effects.tags) requests.push({ kind: 'add_tags', tags: effects.tags, rule: 'R38' });
+  if (effects.status) requests.push({ kind: 'status', to: effects.status, rule: 'R38' });
+  else requests.push(...extra);
+  // Mail API values were validated by interpretCommands (R39), so nothing here is refused
+  // except "already so", which changes nothing.
+  const plan = planChanges(ticket, requests, { email: author.address, role: author.role }, planPolicy(dir, settings), '');
   const changes: FieldChanges = {};
-  let assignee = current.assignee;
-  if (effects.assignee && effects.assignee !== assignee) {
-    changes.assignee = { email: effects.assignee, rule: 'R38' };
-    assignee = effects.assignee;
+  for (const c of plan.changes) {
+    if (c.rule === 'R35') rules.push('R35');
+    if (c.change === 'assignee_changed') changes.assignee = { email: c.person.email, rule: c.rule ?? 'R38' };
+    else if (c.change === 'group_changed') changes.group = { name: c.group, rule: c.rule ?? 'R38' };
+    else if (c.change === 'requester_changed') changes.requester = { address: c.person.email, rule: c.rule ?? 'R38' };
+    else if (c.change === 'tags_added') changes.tags = { add: c.tags, rule: c.rule ?? 'R38' };
+    else if (c.change === 'status_changed') changes.status = { from: ticket.status, to: c.to, rule: c.rule ?? 'R35' };
   }
-  if (effects.group) changes.group = { name: effects.group, rule: 'R38' };
-  if (effects.requester) changes.requester = { address: effects.requester, rule: 'R38' };
-  if (effects.tags) changes.tags = { add: effects.tags, rule: 'R38' };
-  if (effects.status && effects.status !== current.status) {
-    if (effects.status === 'solved' && !assignee) {
-      changes.assignee = { email: author.address, rule: 'R35' };
-      rules.push('R35');
-    }
-    changes.status = { from: current.status, to: effects.status, rule: 'R38' };
-  } else if (!effects.status && changes.assignee && current.status === 'new') {
-    changes.status = { from: 'new', to: 'open', rule: 'R35' };
-    rules.push('R35');
-  }
+  if (changes.status) rules.push(changes.status.rule);
   return changes;
 }
 
@@ -232,7 +246,11 @@ function newTicket(input: RulesInput, author: Author, dir: Directory, settings: 
   const { commands, effects, body } = mailApi(input, author, dir, settings, rules);
   if (effects.requester) requester = { address: effects.requester, name: '' };
   const closed = input.match.kind === 'follow_up' ? input.ticket : null;
-  const changes = changesFrom({ ...effects, requester: undefined }, { status: 'new', assignee: null }, author, rules);
+  const draft: PlanTicket = {
+    status: 'new', requester: { email: requester.address, name: requester.name || null }, assignee: null, group: support?.group ?? null,
+    tags: closed?.tags ?? [], ccs: [], followers: [], statusChangedAt: '', solvedAt: null, assignedAt: null,
+  };
+  const changes = changesFrom({ ...effects, requester: undefined }, draft, author, dir, settings, [], rules);
   const visibility = effects.visibility ?? true;
   const senderKind: SenderKind = isFullAgent(author.role) ? 'agent' : author.role === 'light_agent' ? 'light_agent' : author.address === requester.address ? 'requester' : 'third_party';
   const inheritedCcs = closed ? closed.ccs.filter((c) => c.email !== requester.address).map((c) => ({ address: c.email, name: c.name ?? '' })) : [];
@@ -305,12 +323,12 @@ function commentOnTicket(input: RulesInput, ticket: TicketState, author: Author,
   });
   rules.push(visibility.rule);
 
-  const changes = changesFrom(effects, { status: ticket.status, assignee: ticket.assignee?.email ?? null }, author, rules);
-  if (!changes.status && visibility.public && !thirdParty) {
-    if (author.role === 'end_user' && (ticket.status === 'solved' || ticket.status === 'pending')) changes.status = { from: ticket.status, to: 'open', rule: 'R13' };
-    else if (isFullAgent(author.role) && ticket.status === 'new') changes.status = { from: 'new', to: 'open', rule: 'R36' };
-  }
-  if (changes.status) rules.push(changes.status.rule);
+  // R13/R37: an end user's public comment reopens; R36: an agent's public reply opens a new ticket.
+  const statusMoves: ChangeRequest[] = !visibility.public || thirdParty ? []
+    : author.role === 'end_user' ? [{ kind: 'status', to: 'open', onlyFrom: ['pending', 'solved'], rule: 'R13' }]
+    : isFullAgent(author.role) ? [{ kind: 'status', to: 'open', onlyFrom: ['new'], rule: 'R36' }]
+    : [];
+  const changes = changesFrom(effects, ticket, author, dir, settings, statusMoves, rules);
   rules.push(...ccChanges.map((c) => c.rule));
   return {
     action: 'add_comment',

@@ -1,10 +1,10 @@
 export {
-  evaluate, pickRecipient, RulesError,
+  evaluate, pickRecipient, planPolicy, RulesError,
   type Decision, type NewTicketDecision, type CommentOnTicketDecision, type SuspendDecision, type CommentDecision, type FieldChanges,
   type RulesInput, type RulesMessage, type RulesSettings, type Addressee, type Author,
 } from './evaluate.js';
 export { createDirectory, supportAddressOf, roleOf, isFullAgent, isStaff, type Directory, type AgentInfo, type SupportAddressInfo } from './people.js';
-export { checkStatusChange, isBlocklisted, type StatusCheck } from './status.js';
+export { isBlocklisted, statusVerdict } from './status.js';
 export { decideCcChanges, type CcChange, type CcPolicy, type SenderKind } from './ccs.js';
 export { decideVisibility, carriesPrivateNote } from './visibility.js';
 export { splitCommands, interpretCommands, type MailApiCommand, type MailApiEffects } from './mail-api.js';

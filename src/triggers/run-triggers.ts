@@ -1,6 +1,7 @@
 import type { TicketStatus } from '../shared/domain.js';
 import type { Action, EmailAction, Trigger } from './definitions.js';
 import { conditionsHold, type TicketView, type UpdateEvent } from './conditions.js';
+import { planChanges, type Actor, type Change, type ChangeRequest, type PlanPolicy } from '../changes/plan.js';
 
 export type FieldAction = Exclude<Action, EmailAction>;
 
@@ -9,6 +10,8 @@ export interface PlannedChange {
   action: FieldAction;
   /** Why the action changed nothing, when it did not (R35 refusals, already so). */
   skipped?: string;
+  /** What the change planner made of the action: the changes the executor writes. */
+  changes: Change[];
 }
 
 export interface PlannedEmail {
@@ -25,54 +28,41 @@ export interface TriggerPlan {
   event: UpdateEvent;
 }
 
-export interface StaffLookup {
-  isAgent(email: string): boolean;
-  /** Agents and light agents (R30's followers). */
-  isStaff(email: string): boolean;
-  nameOf(email: string): string | null;
+/** Roles, names, groups and the blocklist, as the change planner reads them. */
+export type StaffLookup = PlanPolicy;
+
+/** Triggers and automations act as the system: R35 lets them close, never solve unassigned. */
+const SYSTEM: Actor = { email: null, role: null };
+
+function requestOf(a: FieldAction, u: UpdateEvent): ChangeRequest {
+  const who = (v: string) => (v === 'current_user' ? u.currentUser?.email ?? '' : v.toLowerCase());
+  if ('set_status' in a) return { kind: 'status', to: a.set_status as TicketStatus, rule: 'R49' };
+  if ('set_assignee' in a) return { kind: 'assignee', email: who(a.set_assignee), rule: 'R49' };
+  if ('set_group' in a) return { kind: 'group', name: a.set_group, rule: 'R49' };
+  if ('add_tags' in a) return { kind: 'add_tags', tags: a.add_tags, rule: 'R49' };
+  if ('remove_tags' in a) return { kind: 'remove_tags', tags: a.remove_tags, rule: 'R49' };
+  return { kind: 'add_follower', email: who(a.add_follower), rule: 'R30' };
 }
 
-/** Applies one field action to the view; returns the new view or a reason it did nothing. */
-export function applyFieldAction(a: FieldAction, t: TicketView, u: UpdateEvent, staff: StaffLookup, nowIso: string): { ticket: TicketView; event: UpdateEvent } | string {
-  const who = (v: string) => (v === 'current_user' ? u.currentUser?.email ?? '' : v.toLowerCase());
-  if ('set_status' in a) {
-    const to = a.set_status as TicketStatus;
-    if (t.status === to) return 'already so';
-    if (t.status === 'closed') return 'a closed ticket never changes (R14)';
-    if (to === 'closed' && t.status !== 'solved') return 'only a solved ticket can be closed (R35)';
-    if (to === 'solved' && !t.assignee) return 'solving needs an assignee (R35)';
-    return {
-      ticket: { ...t, status: to, statusChangedAt: nowIso, solvedAt: to === 'solved' ? nowIso : t.solvedAt },
-      event: { ...u, statusChanged: true, statusFrom: u.statusChanged ? u.statusFrom : t.status },
-    };
-  }
-  if ('set_assignee' in a) {
-    const email = who(a.set_assignee);
-    if (!staff.isAgent(email)) return `${email || 'current user'} is not an agent`;
-    if (t.assignee?.email === email) return 'already so';
-    const status = t.status === 'new' ? 'open' : t.status; // R35: assigning a new ticket opens it
-    return {
-      ticket: { ...t, assignee: { email, name: staff.nameOf(email) }, assignedAt: nowIso, status, statusChangedAt: status !== t.status ? nowIso : t.statusChangedAt },
-      event: { ...u, assigneeChanged: true, ...(status !== t.status ? { statusChanged: true, statusFrom: u.statusChanged ? u.statusFrom : t.status } : {}) },
-    };
-  }
-  if ('set_group' in a) {
-    if (t.group === a.set_group) return 'already so';
-    return { ticket: { ...t, group: a.set_group }, event: { ...u, groupChanged: true } };
-  }
-  if ('add_tags' in a) {
-    const tags = [...new Set([...t.tags, ...a.add_tags.map((x) => x.toLowerCase())])];
-    return tags.length === t.tags.length ? 'already so' : { ticket: { ...t, tags }, event: u };
-  }
-  if ('remove_tags' in a) {
-    const drop = new Set(a.remove_tags.map((x) => x.toLowerCase()));
-    const tags = t.tags.filter((x) => !drop.has(x));
-    return tags.length === t.tags.length ? 'already so' : { ticket: { ...t, tags }, event: u };
-  }
-  const email = who(a.add_follower);
-  if (!staff.isStaff(email)) return `${email || 'current user'} cannot follow: agents and light agents only (R30)`;
-  if (t.followers.some((f) => f.email === email)) return 'already so';
-  return { ticket: { ...t, followers: [...t.followers, { email, name: staff.nameOf(email) }] }, event: u };
+/**
+ * Plans one field action with the change planner against the view; returns the new view and
+ * update, or the reason it did nothing ("already so" when there was nothing to do).
+ */
+export function applyFieldAction(a: FieldAction, t: TicketView, u: UpdateEvent, policy: StaffLookup, nowIso: string): { ticket: TicketView; event: UpdateEvent; changes: Change[] } | string {
+  const plan = planChanges(t, [requestOf(a, u)], SYSTEM, policy, nowIso);
+  const r = plan.refused[0];
+  if (r) return r.alreadySo ? 'already so' : r.rule ? `${r.reason} (${r.rule})` : r.reason;
+  return {
+    ticket: plan.ticket,
+    changes: plan.changes,
+    event: {
+      ...u,
+      statusChanged: u.statusChanged || plan.statusChanged,
+      statusFrom: u.statusChanged ? u.statusFrom : plan.statusFrom,
+      assigneeChanged: u.assigneeChanged || plan.assigneeChanged,
+      groupChanged: u.groupChanged || plan.groupChanged,
+    },
+  };
 }
 
 /**
@@ -100,9 +90,9 @@ export function runTriggers(triggers: readonly Trigger[], ticket: TicketView, ev
           continue;
         }
         const r = applyFieldAction(action, t, u, staff, nowIso);
-        if (typeof r === 'string') changes.push({ trigger: trig.id, action, skipped: r });
+        if (typeof r === 'string') changes.push({ trigger: trig.id, action, skipped: r, changes: [] });
         else {
-          changes.push({ trigger: trig.id, action });
+          changes.push({ trigger: trig.id, action, changes: r.changes });
           t = r.ticket;
           u = r.event;
         }

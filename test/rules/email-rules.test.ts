@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { run, outcome, dir, type Scenario, type Outcome } from './scenario.js';
-import { pickRecipient, checkStatusChange, isBlocklisted, splitCommands, forwardedSender, carriesPrivateNote } from '../../src/rules/index.js';
+import { pickRecipient, isBlocklisted, splitCommands, forwardedSender, carriesPrivateNote } from '../../src/rules/index.js';
 
 type Case = { name: string; s: Scenario; expect: Partial<Record<keyof Outcome | 'reason', unknown>> };
 
@@ -212,25 +212,6 @@ table('R44', 'agent powers need authentication', [
   { name: 'R44: a message claiming an agent From that is not verified is suspended (unverified_agent)', s: { from: 'bob@acme.test', body: '#status solved\nx', verified: false }, expect: { action: 'suspend', reason: 'unverified_agent' } },
   { name: 'R44: an unverified end user is processed normally (no agent powers at stake)', s: { verified: false }, expect: { action: 'add_comment' } },
 ]);
-
-describe('R35 explicit status changes (CLI)', () => {
-  const cases: Array<[string, Parameters<typeof checkStatusChange>, boolean, boolean?]> = [
-    ['open -> pending is free', [{ status: 'open', assignee: null }, 'pending', 'agent'], true],
-    ['nothing goes back to new', [{ status: 'open', assignee: null }, 'new', 'admin'], false],
-    ['closed only from solved', [{ status: 'open', assignee: { email: 'b', name: null } }, 'closed', 'admin'], false],
-    ['solved -> closed', [{ status: 'solved', assignee: { email: 'b', name: null } }, 'closed', 'admin'], true],
-    ['a closed ticket never changes (R14)', [{ status: 'closed', assignee: null }, 'open', 'admin'], false],
-    ['solving unassigned by an agent assigns the agent', [{ status: 'open', assignee: null }, 'solved', 'agent'], true, true],
-    ['solving unassigned without an agent is refused', [{ status: 'open', assignee: null }, 'solved', null], false],
-  ];
-  for (const [name, args, ok, assign] of cases) {
-    it(`R35: ${name}`, () => {
-      const r = checkStatusChange(...args);
-      assert.equal(r.ok, ok);
-      if (assign !== undefined && r.ok) assert.equal(r.assignActor, assign);
-    });
-  }
-});
 
 describe('rule helpers', () => {
   it('R25: blocklist matches exact addresses and *@domain, not subdomains', () => {

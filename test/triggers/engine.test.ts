@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { runTriggers, conditionHolds, resolveRecipients, nullifies, headerSafe, DEFAULT_TRIGGERS, type Trigger, type UpdateEvent, type Condition } from '../../src/triggers/index.js';
+import { runTriggers, conditionHolds, resolveRecipients, nullifies, headerSafe, DEFAULT_TRIGGERS, type Trigger, type UpdateEvent, type Condition, type StaffLookup } from '../../src/triggers/index.js';
 import { composeNotification } from '../../src/outbound/index.js';
 import { parseConfigText, ConfigError } from '../../src/config/index.js';
 import type { TicketState } from '../../src/shared/domain.js';
@@ -16,10 +16,12 @@ const event = (over: Partial<UpdateEvent> = {}): UpdateEvent => ({
   comment: { id: 9, public: true, body: 'hi' }, statusFrom: null, statusChanged: false, assigneeChanged: false, groupChanged: false,
   inboundParticipants: [], inboundMessageId: null, ...over,
 });
-const staff = {
-  isAgent: (e: string) => ['bob@acme.test', 'alice@acme.test'].includes(e),
-  isStaff: (e: string) => ['bob@acme.test', 'alice@acme.test', 'lea@acme.test'].includes(e),
+const staff: StaffLookup = {
+  roleOf: (e: string) => (['bob@acme.test', 'alice@acme.test'].includes(e) ? 'agent' : e === 'lea@acme.test' ? 'light_agent' : 'end_user'),
   nameOf: () => null,
+  isSupportAddress: (e: string) => e.startsWith('support@'),
+  groups: ['Support', 'Billing'],
+  ccs: { max: 48, blocklist: [] },
 };
 const now = new Date('2026-11-23T00:00:00Z');
 const c = (field: Condition['field'], value: Condition['value'], op: Condition['op'] = 'is'): Condition => ({ field, op, value });
@@ -48,7 +50,8 @@ describe('R47 trigger cycle', () => {
   });
   it('R35: a trigger cannot solve an unassigned ticket or close an open one; the refusal is recorded', () => {
     const plan = runTriggers([trig('s', [], [{ set_status: 'solved' }]), trig('cl', [], [{ set_status: 'closed' }])], ticket(), event(), staff, now);
-    assert.deepEqual(plan.changes.map((ch) => ch.skipped), ['solving needs an assignee (R35)', 'only a solved ticket can be closed (R35)']);
+    assert.equal(plan.changes[0]!.skipped, 'solving needs an assignee (R35)');
+    assert.match(plan.changes[1]!.skipped!, /^only a solved ticket can be closed .*\(R35\)$/);
     assert.equal(plan.ticket.status, 'open');
   });
   it('R49: set_assignee current_user on a new ticket opens it; add_follower refuses end users (R30)', () => {
@@ -94,7 +97,7 @@ describe('R48 conditions', () => {
 
 describe('R50/R29/R31 recipients', () => {
   const ctx = {
-    ccsEnabled: true, isSupportAddress: (e: string) => e.endsWith('@acme.test') && e.startsWith('support'), isStaff: staff.isStaff, isRobot: (e: string) => e.startsWith('noreply@'),
+    ccsEnabled: true, isSupportAddress: (e: string) => e.endsWith('@acme.test') && e.startsWith('support'), isStaff: (e: string) => staff.roleOf(e) !== 'end_user', isRobot: (e: string) => e.startsWith('noreply@'),
     agents: [{ email: 'bob@acme.test', role: 'agent', groups: ['Support'] }, { email: 'alice@acme.test', role: 'admin', groups: ['Billing'] }, { email: 'lea@acme.test', role: 'light_agent', groups: ['Support'] }],
   };
   it('R29: requester in To, CCs in Cc, one message', () => {
