@@ -1,10 +1,10 @@
 import type { Config } from './config/index.js';
 import { resolveSecret } from './config/index.js';
-import { openDatabase, RawStore, AttachmentStore, createIntakeRepo, createIntakeWriter, createTicketsRepo, createTicketViewsRepo, createOutboxRepo } from './store/index.js';
+import { openDatabase, RawStore, AttachmentStore, createIntakeRepo, createIntakeWriter, createTicketsRepo, createTicketViewsRepo, createOutboxRepo, createNodesRepo } from './store/index.js';
 import { resolveRuleSet, DEFAULT_TRIGGERS, DEFAULT_AUTOMATIONS, type Trigger, type Automation } from './triggers/index.js';
 import { createOutboundSender } from './outbound/index.js';
 import { createNotifier, runAutomations, type NotifierDeps } from './pipeline/index.js';
-import { makeNodeId } from './shared/node-id.js';
+import { makeNodeId, createNodeLease } from './shared/node-id.js';
 import { createMetrics } from './shared/metrics.js';
 import { authenticateMessage, createDnsResolver } from './trust/index.js';
 import { createMessageParser } from './parse/index.js';
@@ -63,15 +63,36 @@ export function composeApp(initial: Config, opts: { logger: Logger; clock?: Cloc
   const outbox = createOutboxRepo(db);
   const resolveDns = createDnsResolver({ servers: config.dns.servers, timeoutMs: config.dns.timeout });
   const nodeId = makeNodeId();
+  const nodes = createNodesRepo(db);
+  // Each beat also gives back the claims (intake and outbox) of processes whose heartbeat is
+  // older than the lease: killed, hung, or the previous container's PID 1.
+  const lease = createNodeLease({
+    id: nodeId, leaseMs: config.processing.claim_lease, clock,
+    beat: (self, now) => { nodes.beat(self, now); takeBackClaims(); },
+    onError: (err) => opts.logger.error({ event: 'node:heartbeat_failed', err }, 'heartbeat failed; retrying'),
+  });
+  function takeBackClaims(): void {
+    const staleBefore = lease.staleBefore();
+    const live = nodes.liveIds(staleBefore);
+    for (const [queue, repo] of [['intake', intake], ['outbox', outbox]] as const) {
+      for (const node of repo.claimers()) {
+        if (node === nodeId || live.has(node)) continue;
+        const n = repo.releaseClaims(node);
+        if (n > 0) opts.logger.warn({ event: 'node:claims_taken_back', queue, node, count: n }, 'took back claims of a stopped process');
+      }
+    }
+    nodes.prune(staleBefore, nodeId);
+  }
   const secret = resolveSecret(config);
   const sender = createOutboundSender({
-    outbox, smarthost: config.outbound.smtp, dkim: config.outbound.dkim, logger: opts.logger, clock, nodeId, metrics,
+    outbox, smarthost: config.outbound.smtp, dkim: config.outbound.dkim, logger: opts.logger, clock, lease, metrics,
     retry: { initialMs: config.outbound.retry_initial, maxMs: config.outbound.retry_max, forMs: config.outbound.retry_for },
   });
   // The notifier reads these on every update, so a reload only has to replace them.
   const notifierDeps: NotifierDeps = {
     tickets, outbox, directory: current.directory, triggers: current.triggers, replyLine: config.email.reply_line, secret, baseUrl: config.base_url,
-    ccsEnabled: config.ccs.enabled, perRecipientPerHour: config.limits.notifications_per_recipient_per_hour, logger: opts.logger,
+    ccsEnabled: config.ccs.enabled, perRecipientPerHour: config.limits.notifications_per_recipient_per_hour,
+    perStaffPerHour: config.limits.notifications_per_staff_per_hour, logger: opts.logger,
     onQueued: () => sender.kick(),
   };
   const notifier = createNotifier(notifierDeps);
@@ -92,11 +113,11 @@ export function composeApp(initial: Config, opts: { logger: Logger; clock?: Cloc
   const syncStaff = (c: Config) => db.transaction(() => { for (const a of c.agents) tickets.ensureUser(a.email, a.name ?? null, { overwriteName: true }); })();
   // Staff names come from the config; keep the users table in step so the CLI shows them.
   syncStaff(config);
-  const processor = createIntakeProcessor(ctx, { batchSize: config.processing.batch_size, metrics });
+  const processor = createIntakeProcessor(ctx, { batchSize: config.processing.batch_size, metrics, lease });
   const writer = createIntakeWriter({ db, intake, raw, onCommitted: () => processor.kick() });
   const accept = createAcceptMessage({ raw, writer, intake, metrics, maxSize: config.smtp.max_message_size, now: () => clock.now() });
   return {
-    db, intake, tickets, views, raw, ctx, processor, accept, outbox, sender, notifier, metrics,
+    db, intake, tickets, views, raw, ctx, processor, accept, outbox, sender, notifier, metrics, nodes,
     get config(): Config { return current.config; },
     get triggers(): Trigger[] { return current.triggers; },
     get automations(): Automation[] { return current.automations; },
@@ -111,6 +132,7 @@ export function composeApp(initial: Config, opts: { logger: Logger; clock?: Cloc
       Object.assign(notifierDeps, {
         directory: current.directory, triggers: current.triggers, baseUrl: next.base_url,
         ccsEnabled: next.ccs.enabled, perRecipientPerHour: next.limits.notifications_per_recipient_per_hour,
+        perStaffPerHour: next.limits.notifications_per_staff_per_hour,
       });
       syncStaff(next);
       return needRestart;
@@ -134,6 +156,11 @@ export function composeApp(initial: Config, opts: { logger: Logger; clock?: Cloc
     async close(): Promise<void> {
       await sender.stop();
       await parser.close();
+      lease.stop();
+      // A clean stop hands its claims back at once instead of letting them wait out the lease.
+      if (lease.started) {
+        db.transaction(() => { intake.releaseClaims(nodeId); outbox.releaseClaims(nodeId); nodes.remove(nodeId); })();
+      }
       db.close();
     },
   };

@@ -114,7 +114,10 @@ const dns = z.object({
 
 const limits = z.object({
   per_sender_per_hour: z.number().int().positive().default(20),
+  /** R43 for end users (and any address that is not staff): past it, notifications are held. */
   notifications_per_recipient_per_hour: z.number().int().positive().default(20),
+  /** R43 for agents, admins and light agents: still stops a runaway loop, never a busy helpdesk. */
+  notifications_per_staff_per_hour: z.number().int().positive().default(500),
 }).strict();
 
 const outbound = z.object({
@@ -150,6 +153,8 @@ const processing = z.object({
   batch_size: z.number().int().min(1).max(1000).default(64),
   /** A message whose parse takes longer is failed (R8) and its parser thread replaced. */
   parse_timeout: duration('30s'),
+  /** A claim whose holder has not renewed its heartbeat for this long is taken back (renewed every third of it). */
+  claim_lease: duration('30s').refine((ms) => ms >= 3000, 'claim_lease must be at least 3s (the heartbeat runs every third of it)'),
 }).strict();
 
 export const configSchema = z.object({

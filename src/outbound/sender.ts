@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { OutboxRepo, OutboundRow } from '../store/index.js';
 import type { Logger } from '../shared/logger.js';
 import type { Clock } from '../shared/clock.js';
-import { isDeadLocalNode } from '../shared/node-id.js';
+import type { NodeLease } from '../shared/node-id.js';
 import { createWaker } from '../shared/waker.js';
 import { afterFailure, type RetrySettings } from './retry-policy.js';
 import type { Metrics } from '../shared/metrics.js';
@@ -21,8 +21,6 @@ export interface DkimConfig {
   private_key: string;
 }
 
-const LEASE_MS = 5 * 60_000;
-
 function address(p: { email: string; name: string | null }) {
   return p.name ? { name: p.name, address: p.email } : p.email;
 }
@@ -35,7 +33,7 @@ function address(p: { email: string; name: string | null }) {
  */
 export function createOutboundSender(deps: {
   outbox: OutboxRepo; smarthost: SmarthostConfig | undefined; dkim?: DkimConfig | undefined; retry: RetrySettings;
-  logger: Logger; clock: Clock; nodeId: string; pollMs?: number; batch?: number; metrics?: Metrics;
+  logger: Logger; clock: Clock; lease: NodeLease; pollMs?: number; batch?: number; metrics?: Metrics;
 }) {
   const log = deps.logger.child({ stage: 'outbound' });
   const dkim = deps.dkim ? { domainName: deps.dkim.domain, keySelector: deps.dkim.selector, privateKey: readFileSync(deps.dkim.private_key, 'utf8') } : undefined;
@@ -81,9 +79,15 @@ export function createOutboundSender(deps: {
 
   async function deliverDue(): Promise<number> {
     if (!deps.smarthost) return 0;
-    const now = deps.clock.now();
-    const rows = deps.outbox.claimDue(deps.nodeId, now.toISOString(), new Date(now.getTime() - LEASE_MS).toISOString(), deps.batch ?? 16);
-    if (rows.length > 0) transport ??= await makeTransport();
+    deps.lease.renew(); // claims hold while this process's heartbeat is fresh
+    const rows = deps.outbox.claimDue(deps.lease.id, deps.clock.now().toISOString(), deps.batch ?? 16);
+    if (rows.length === 0) return 0;
+    try {
+      transport ??= await makeTransport();
+    } catch (err) {
+      deps.outbox.releaseClaims(deps.lease.id); // not stuck under a live claim
+      throw err;
+    }
     await Promise.all(rows.map(deliver));
     return rows.length;
   }
@@ -94,7 +98,6 @@ export function createOutboundSender(deps: {
     start(): void {
       if (running) return;
       running = true;
-      for (const node of deps.outbox.claimers()) if (isDeadLocalNode(node, deps.nodeId)) deps.outbox.releaseClaims(node);
       if (!deps.smarthost) log.warn({ event: 'outbound:no_smarthost' }, 'outbound.smtp is not configured: notifications stay queued');
       loop = (async () => {
         while (running) {

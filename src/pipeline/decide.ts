@@ -16,7 +16,7 @@ export interface Decided {
   automated: string | null;
 }
 
-type DecideRow = Pick<IntakeRow, 'envelope_to' | 'envelope_from' | 'via'> & Partial<Pick<IntakeRow, 'id' | 'sender' | 'received_at' | 'skip_checks'>>;
+type DecideRow = Pick<IntakeRow, 'envelope_to' | 'envelope_from' | 'via'> & Partial<Pick<IntakeRow, 'id' | 'sender' | 'sender_recent' | 'received_at' | 'skip_checks'>>;
 
 /**
  * Reads what trust, threading and the rules need from the store, then runs the pure deciders.
@@ -58,12 +58,10 @@ export function decide(ctx: PipelineContext, row: DecideRow, parsed: ParsedMessa
   const ticket = match.kind === 'reply' ? stateOf(match.ticketId)! : match.kind === 'follow_up' ? stateOf(match.closedTicketId)! : null;
 
   // R43, R45: checks that hold a message before any rule runs.
-  const receivedAt = row.received_at ? Date.parse(row.received_at) : Date.now();
   const held = preRulesSuspension({
     fromSupportAddress: sender !== null && supportAddressOf(ctx.directory, sender) !== undefined,
-    senderCountBefore: sender && row.id !== undefined
-      ? ctx.intake.countFromSenderBefore(sender, new Date(receivedAt - 3_600_000).toISOString(), new Date(receivedAt).toISOString(), row.id, ctx.limits.perSenderPerHour)
-      : 0,
+    // Counted when the message was received (intake insert), so a backlog or a retry counts the same.
+    senderCountBefore: row.sender_recent ?? 0,
     perSenderPerHour: ctx.limits.perSenderPerHour,
     dmarc: auth?.dmarc ?? null,
     dmarcPolicy: smtpAuth?.dmarcPolicy ?? null,

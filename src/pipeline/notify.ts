@@ -17,7 +17,10 @@ export interface NotifierDeps {
   secret: string;
   baseUrl: string | undefined;
   ccsEnabled: boolean;
+  /** R43: hourly notifications to an end user (or any address that is not staff); past it, held. */
   perRecipientPerHour: number;
+  /** R43: the same for agents, admins and light agents (who get every new-ticket and group mail). */
+  perStaffPerHour: number;
   logger: Logger;
   /** Called after an outbound row is queued, to wake the sender. */
   onQueued?: () => void;
@@ -133,7 +136,6 @@ export function createNotifier(deps: NotifierDeps) {
       const owedHistory = deps.tickets.ccsOwedHistory(ticketId);
       // The ticket's thread as it stood before this update's notifications (R56).
       const refs = deps.tickets.messageIds(ticketId);
-      const since = new Date(now.getTime() - 3_600_000).toISOString();
       for (const email of plan.emails) {
         const envelopes = resolveRecipients(email.action.email_user, ticket, plan.event, {
           ccsEnabled: deps.ccsEnabled,
@@ -153,8 +155,9 @@ export function createNotifier(deps: NotifierDeps) {
             replyLine: deps.replyLine, inReplyTo: plan.event.inboundMessageId ?? refs.at(-1) ?? null, references: refs,
             autoSubmitted: answersSender ? 'auto-replied' : 'auto-generated', unique: randomBytes(9).toString('hex'),
           });
-          // R43: recipients past their hourly cap get a held copy instead.
-          const capped = new Set([...composed.to, ...composed.cc].filter((p) => deps.outbox.countSentTo(p.email, since, deps.perRecipientPerHour) >= deps.perRecipientPerHour).map((p) => p.email));
+          // R43: recipients past their hourly cap get a held copy instead (enqueue counts the queued ones).
+          const capOf = (e: string) => (staff.isStaff(e) ? deps.perStaffPerHour : deps.perRecipientPerHour);
+          const capped = new Set([...composed.to, ...composed.cc].filter((p) => deps.outbox.countSentTo(p.email, nowIso) >= capOf(p.email)).map((p) => p.email));
           const allowedTo = composed.to.filter((p) => !capped.has(p.email));
           const allowedCc = composed.cc.filter((p) => !capped.has(p.email));
           const queue = (to: typeof composed.to, cc: typeof composed.cc, status: 'queued' | 'held', messageId: string) => {

@@ -1,5 +1,5 @@
 import { DeskgateError, errorMessage } from '../shared/errors.js';
-import { isDeadLocalNode } from '../shared/node-id.js';
+import type { NodeLease } from '../shared/node-id.js';
 import { createWaker } from '../shared/waker.js';
 import { RulesError } from '../rules/index.js';
 import type { ParsedMessage } from '../parse/index.js';
@@ -9,9 +9,6 @@ import type { IntakeRow } from '../store/index.js';
 import type { PipelineContext } from './context.js';
 import { decide } from './decide.js';
 import { applyDecision } from './apply-decision.js';
-
-/** A claim older than this belongs to a worker that died; another may take the message. */
-const CLAIM_LEASE_MS = 5 * 60_000;
 
 export interface Outcome {
   intakeId: number;
@@ -33,7 +30,7 @@ function errorCode(err: unknown): string {
  * threads), then threads, decides and stores each in its own savepoint, so one bad message is
  * recorded as failed (R8) without holding up the rest of the batch.
  */
-export function createIntakeProcessor(ctx: PipelineContext, opts: { batchSize: number; pollMs?: number; metrics?: Metrics }) {
+export function createIntakeProcessor(ctx: PipelineContext, opts: { batchSize: number; pollMs?: number; metrics?: Metrics; lease: NodeLease }) {
   const log = ctx.logger.child({ stage: 'pipeline' });
   let running = false;
   const waker = createWaker();
@@ -120,21 +117,19 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: { batchSize: n
     return outcomes;
   }
 
-  function leaseTimes(): [string, string] {
-    const now = ctx.clock.now();
-    return [now.toISOString(), new Date(now.getTime() - CLAIM_LEASE_MS).toISOString()];
-  }
-
+  /** Claims hold while this process's heartbeat is fresh: renew it first (see NodeLease). */
   function claim(limit: number): IntakeRow[] {
-    return ctx.intake.claim(ctx.nodeId, limit, ...leaseTimes());
+    opts.lease.renew();
+    return ctx.intake.claim(ctx.nodeId, limit, ctx.clock.now().toISOString());
   }
 
-  /** Claims of a stopped process on this host (killed mid-batch) go back to the queue at once. */
-  function recoverAbandonedClaims(): void {
-    for (const node of ctx.intake.claimers()) {
-      if (!isDeadLocalNode(node, ctx.nodeId)) continue;
-      const n = ctx.intake.releaseClaims(node);
-      log.warn({ event: 'pipeline:recovered', node, messages: n }, 'took back messages claimed by a stopped process');
+  /** A batch that could not be stored (database error) goes back to the queue, not stuck under a live claim. */
+  async function processClaimed(rows: IntakeRow[]): Promise<Outcome[]> {
+    try {
+      return await processRows(rows);
+    } catch (err) {
+      try { ctx.intake.releaseClaims(ctx.nodeId); } catch { /* the database is down: a restart gives them back */ }
+      throw err;
     }
   }
 
@@ -142,7 +137,7 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: { batchSize: n
     /** Processes one batch of waiting messages; returns how many it took. */
     async processBatch(): Promise<number> {
       const rows = claim(opts.batchSize);
-      if (rows.length > 0) await processRows(rows);
+      if (rows.length > 0) await processClaimed(rows);
       return rows.length;
     },
     /** Processes until the queue is empty (pipe intake and tests). */
@@ -151,14 +146,15 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: { batchSize: n
       for (;;) {
         const rows = claim(opts.batchSize);
         if (rows.length === 0) return all;
-        all.push(...(await processRows(rows)));
+        all.push(...(await processClaimed(rows)));
       }
     },
     /** Processes one given message now, if nobody else holds it; undefined when it was not claimable. */
     async processOne(intakeId: number): Promise<Outcome | undefined> {
-      const row = ctx.intake.claimOne(intakeId, ctx.nodeId, ...leaseTimes());
+      opts.lease.renew();
+      const row = ctx.intake.claimOne(intakeId, ctx.nodeId, ctx.clock.now().toISOString());
       if (!row) return undefined;
-      return (await processRows([row]))[0];
+      return (await processClaimed([row]))[0];
     },
     /** Wakes the loop at once (called after each intake commit). */
     kick(): void {
@@ -167,7 +163,7 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: { batchSize: n
     start(): void {
       if (running) return;
       running = true;
-      recoverAbandonedClaims();
+      opts.lease.renew(); // heartbeat from the start, so claims left by a dead process come back (see composeApp)
       loop = (async () => {
         while (running) {
           let n = 0;

@@ -1,23 +1,72 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
+import type { Clock } from './clock.js';
 
-/** host:pid:random — names a process in queue claims so several nodes can share one database. */
+/**
+ * host:pid:random — names one start of a process in queue claims. The random part makes it
+ * unique per start: in a container every start is PID 1 on the same host name.
+ */
 export function makeNodeId(): string {
-  return `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  return `${hostname()}:${process.pid}:${randomBytes(6).toString('hex')}`;
+}
+
+/** What the heartbeat writes: this process, as the nodes table shows it. */
+export interface NodeSelf {
+  id: string;
+  host: string;
+  pid: number;
+  startedAt: string;
 }
 
 /**
- * A claim holder that ran on this host and no longer runs: its claims can go back to the queue
- * at once. Claims of other hosts wait out their lease.
+ * The lease behind this process's claims: its heartbeat, renewed every third of the lease by
+ * a timer and before each claim. Another process takes the claims back once the heartbeat is
+ * older than the lease, so a dead process (or a zombie, or PID 1 of the previous container)
+ * holds nothing longer than that.
  */
-export function isDeadLocalNode(node: string, self: string): boolean {
-  const [host, pidText] = node.split(':');
-  const pid = Number(pidText);
-  if (host !== self.split(':')[0] || node === self || !Number.isInteger(pid)) return false;
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code !== 'EPERM';
-  }
+export interface NodeLease {
+  readonly id: string;
+  readonly leaseMs: number;
+  /** Whether this process ever claimed anything (so stop has claims to give back). */
+  readonly started: boolean;
+  /** Beats when a beat is due, and starts the timer on first use. Call before claiming. */
+  renew(): void;
+  /** Heartbeats older than this belong to processes that stopped. */
+  staleBefore(): string;
+  stop(): void;
+}
+
+export function createNodeLease(opts: {
+  id: string; leaseMs: number; clock: Clock; beat: (self: NodeSelf, now: string) => void; onError: (err: unknown) => void;
+}): NodeLease {
+  const every = Math.max(1000, Math.floor(opts.leaseMs / 3));
+  let self: NodeSelf | undefined;
+  let last = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const beat = () => {
+    const now = opts.clock.now();
+    self ??= { id: opts.id, host: hostname(), pid: process.pid, startedAt: now.toISOString() };
+    opts.beat(self, now.toISOString());
+    last = now.getTime();
+  };
+  return {
+    id: opts.id,
+    leaseMs: opts.leaseMs,
+    get started() { return self !== undefined; },
+    renew() {
+      if (!timer) {
+        // unref: the heartbeat never keeps a finished CLI command alive.
+        timer = setInterval(() => { try { beat(); } catch (err) { opts.onError(err); } }, every);
+        timer.unref();
+      }
+      if (opts.clock.now().getTime() - last >= every) beat();
+    },
+    staleBefore() {
+      return new Date(opts.clock.now().getTime() - opts.leaseMs).toISOString();
+    },
+    stop() {
+      if (timer) clearInterval(timer);
+      timer = undefined;
+    },
+  };
 }

@@ -8,3 +8,5 @@ export { createTicketViewsRepo, type TicketViewsRepo, type TicketJson, type Comm
 export { createOutboxRepo, type OutboxRepo, type OutboundRow, type NewOutbound, type OutboundPerson, type OutboxStatus } from './outbox-repo.js';
 export { createImapStateRepo, type ImapStateRepo, type ImapState } from './imap-state-repo.js';
 export { backupTo, restoreFrom } from './backup.js';
+export { createRateCountersRepo, type RateCountersRepo, type RateKind } from './rate-counters-repo.js';
+export { createNodesRepo, type NodesRepo, type NodeInfo } from './nodes-repo.js';

@@ -1,4 +1,5 @@
 import type { Db } from './db.js';
+import { createRateCountersRepo } from './rate-counters-repo.js';
 
 export type IntakeStatus = 'received' | 'processing' | 'done' | 'failed' | 'suspended' | 'deleted';
 import type { Via } from '../shared/domain.js';
@@ -36,6 +37,8 @@ export interface IntakeRow {
   remote_ip: string | null;
   helo: string | null;
   sender: string | null;
+  /** R43: messages from this sender in the hour before this one, fixed when it was received. */
+  sender_recent: number | null;
   subject: string | null;
   skip_checks: string[];
   status: IntakeStatus;
@@ -57,7 +60,7 @@ export interface InsertResult {
 type RawRow = Omit<IntakeRow, 'envelope_to' | 'skip_checks'> & { envelope_to: string; skip_checks: string };
 const toRow = (r: RawRow): IntakeRow => ({ ...r, envelope_to: JSON.parse(r.envelope_to) as string[], skip_checks: JSON.parse(r.skip_checks) as string[] });
 
-const COLUMNS = 'id, dedupe_key, message_id, raw_path, raw_size, via, envelope_from, envelope_to, remote_ip, helo, sender, subject, skip_checks, status, attempts, error_code, error, ticket_id, comment_id, received_at, processed_at';
+const COLUMNS = 'id, dedupe_key, message_id, raw_path, raw_size, via, envelope_from, envelope_to, remote_ip, helo, sender, sender_recent, subject, skip_checks, status, attempts, error_code, error, ticket_id, comment_id, received_at, processed_at';
 
 /** The intake queue: every accepted message, its processing state, and R7's dedupe key. */
 export function createIntakeRepo(db: Db) {
@@ -67,16 +70,13 @@ export function createIntakeRepo(db: Db) {
   const insertRaw = db.prepare('INSERT INTO intake_raw (intake_id, bytes) VALUES (?, ?)');
   const rawBytes = db.prepare('SELECT bytes FROM intake_raw WHERE intake_id = ?').pluck();
   const byKey = db.prepare('SELECT id FROM intake WHERE dedupe_key = ?').pluck();
-  // Two index range scans on (status, id) rather than one OR, which would scan the whole table.
+  // A claim stands until its holder stops: a clean stop gives it back, and the claims of a node
+  // whose heartbeat is older than the lease are given back by releaseClaims (NodesRepo).
   const claim = db.prepare(`UPDATE intake SET status = 'processing', claimed_by = @node, claimed_at = @now, attempts = attempts + 1
-    WHERE id IN (
-      SELECT id FROM (SELECT id FROM intake WHERE status = 'received' ORDER BY id LIMIT @limit)
-      UNION ALL
-      SELECT id FROM (SELECT id FROM intake WHERE status = 'processing' AND claimed_at < @staleBefore LIMIT @limit)
-      ORDER BY id LIMIT @limit)
+    WHERE id IN (SELECT id FROM intake WHERE status = 'received' ORDER BY id LIMIT @limit)
     RETURNING ${COLUMNS}`);
   const claimOne = db.prepare(`UPDATE intake SET status = 'processing', claimed_by = @node, claimed_at = @now, attempts = attempts + 1
-    WHERE id = @id AND (status = 'received' OR (status = 'processing' AND claimed_at < @staleBefore))
+    WHERE id = @id AND status = 'received'
     RETURNING ${COLUMNS}`);
   const done = db.prepare(`UPDATE intake SET status = @status, ticket_id = @ticketId, comment_id = @commentId, processed_at = @now, error_code = NULL, error = NULL, claimed_by = NULL WHERE id = @id`);
   const failed = db.prepare(`UPDATE intake SET status = 'failed', error_code = @code, error = @error, processed_at = @now, claimed_by = NULL WHERE id = @id`);
@@ -87,9 +87,9 @@ export function createIntakeRepo(db: Db) {
   const retry = db.prepare(`UPDATE intake SET status = 'received', claimed_by = NULL, claimed_at = NULL WHERE id = ? AND status = 'failed'`);
   const get = db.prepare(`SELECT ${COLUMNS} FROM intake WHERE id = ?`);
   const listByStatus = db.prepare(`SELECT ${COLUMNS} FROM intake WHERE status = ? ORDER BY id DESC LIMIT ?`);
-  // R43 counts stop at the limit: O(limit) per message whatever a sender's volume.
-  const fromSender = db.prepare(`SELECT count(*) FROM (SELECT 1 FROM intake WHERE sender = @sender AND received_at >= @since AND received_at <= @until AND id < @before LIMIT @limit)`).pluck();
-  const recentFromSender = db.prepare(`SELECT count(*) FROM (SELECT 1 FROM intake WHERE sender = @sender AND received_at >= @since LIMIT @limit)`).pluck();
+  // R43: per-sender counts kept per minute (O(1) per message whatever a sender's volume).
+  const rates = createRateCountersRepo(db);
+  const senderRecent = db.prepare('UPDATE intake SET sender_recent = ? WHERE id = ?');
   const releaseSuspended = db.prepare(`UPDATE intake SET status = 'received', skip_checks = @skip, error_code = NULL, claimed_by = NULL, claimed_at = NULL WHERE id = @id AND status = 'suspended'`);
   const drop = db.prepare(`UPDATE intake SET status = 'deleted', processed_at = @now WHERE id = @id AND status = 'suspended'`);
   const dropRaw = db.prepare('DELETE FROM intake_raw WHERE intake_id = ?');
@@ -106,28 +106,29 @@ export function createIntakeRepo(db: Db) {
       if (info.changes === 1) {
         const id = Number(info.lastInsertRowid);
         if (rawInline) insertRaw.run(id, rawInline);
+        if (row.sender) senderRecent.run(rates.countThenBump('sender', row.sender, row.receivedAt), id);
         return { id, duplicate: false };
       }
       return { id: byKey.get(row.dedupeKey) as number, duplicate: true };
     },
     /**
-     * Claims up to `limit` rows for one worker. A row claimed by a worker that died is claimable
-     * again once its claim is older than `staleBefore`: with one UPDATE … RETURNING this is safe
-     * with several processes on one database.
+     * Claims up to `limit` rows for one worker: with one UPDATE … RETURNING this is safe with
+     * several processes on one database. The rows of a worker that died come back through
+     * releaseClaims once its heartbeat is stale.
      */
-    claim(node: string, limit: number, now: string, staleBefore: string): IntakeRow[] {
-      return (claim.all({ node, now, staleBefore, limit }) as RawRow[]).map(toRow);
+    claim(node: string, limit: number, now: string): IntakeRow[] {
+      return (claim.all({ node, now, limit }) as RawRow[]).map(toRow);
     },
     /** Claims one given row (pipe intake processes its own message at once). */
-    claimOne(id: number, node: string, now: string, staleBefore: string): IntakeRow | undefined {
-      const r = claimOne.get({ id, node, now, staleBefore }) as RawRow | undefined;
+    claimOne(id: number, node: string, now: string): IntakeRow | undefined {
+      const r = claimOne.get({ id, node, now }) as RawRow | undefined;
       return r && toRow(r);
     },
     /** Nodes holding claims right now (names as given to claim()). */
     claimers(): string[] {
       return claimers.all() as string[];
     },
-    /** Gives a dead node's claims back to the queue; returns how many. */
+    /** Gives a node's claims back to the queue (it stopped, or its heartbeat is stale); returns how many. */
     releaseClaims(node: string): number {
       return release.run(node).changes;
     },
@@ -156,13 +157,9 @@ export function createIntakeRepo(db: Db) {
     list(status: IntakeStatus, limit = -1): IntakeRow[] {
       return (listByStatus.all(status, limit) as RawRow[]).map(toRow);
     },
-    /** R43: messages from this sender received in [since, until] before this one. */
-    countFromSenderBefore(sender: string, since: string, until: string, before: number, limit: number): number {
-      return fromSender.get({ sender, since, until, before, limit }) as number;
-    },
-    /** R43 at SMTP time: messages from this sender since `since`. */
-    countFromSender(sender: string, since: string, limit: number): number {
-      return recentFromSender.get({ sender, since, limit }) as number;
+    /** R43 at SMTP time: messages from this sender in the hour after `since` (to the minute; `_limit` is not needed). */
+    countFromSender(sender: string, since: string, _limit?: number): number {
+      return rates.count('sender', sender, new Date(Date.parse(since) + 3_600_000));
     },
     /** R41: back to the queue, skipping the check that held it. */
     release(id: number, skip: string[]): boolean {

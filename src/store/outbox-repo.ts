@@ -1,4 +1,5 @@
 import type { Db } from './db.js';
+import { createRateCountersRepo } from './rate-counters-repo.js';
 
 export type OutboxStatus = 'queued' | 'deferred' | 'sent' | 'failed' | 'held';
 
@@ -58,12 +59,10 @@ export function createOutboxRepo(db: Db) {
   const s = {
     insert: db.prepare(`INSERT INTO outbox (ticket_id, trigger, status, from_addr, from_name, reply_to, to_addrs, cc_addrs, subject, body, message_id, in_reply_to, refs, headers, next_attempt_at, created_at)
       VALUES (@ticketId, @trigger, @status, @fromAddr, @fromName, @replyTo, @to, @cc, @subject, @body, @messageId, @inReplyTo, @refs, @headers, @now, @now)`),
-    recipient: db.prepare('INSERT INTO outbox_recipients (outbox_id, address, created_at, held) VALUES (?, ?, ?, ?)'),
-    // Stops at the limit: the cap only asks "at least N?", so the cost is O(limit), not O(traffic).
-    sentTo: db.prepare(`SELECT count(*) FROM (SELECT 1 FROM outbox_recipients WHERE address = ? AND created_at >= ? AND held = 0 LIMIT ?)`).pluck(),
+    // A claim stands until its holder gives it back, or releaseClaims does once the holder's heartbeat is stale.
     claim: db.prepare(`UPDATE outbox SET claimed_by = @node, claimed_at = @now
       WHERE id IN (SELECT id FROM outbox WHERE status IN ('queued', 'deferred') AND next_attempt_at <= @now
-        AND (claimed_by IS NULL OR claimed_at < @staleBefore) ORDER BY next_attempt_at, id LIMIT @limit)
+        AND claimed_by IS NULL ORDER BY next_attempt_at, id LIMIT @limit)
       RETURNING *`),
     sent: db.prepare(`UPDATE outbox SET status = 'sent', sent_at = @now, attempts = attempts + 1, last_error = @note, claimed_by = NULL WHERE id = @id`),
     deferred: db.prepare(`UPDATE outbox SET status = 'deferred', attempts = attempts + 1, last_error = @error, next_attempt_at = @next, claimed_by = NULL WHERE id = @id`),
@@ -75,22 +74,25 @@ export function createOutboxRepo(db: Db) {
     depth: db.prepare(`SELECT status, count(*) AS n FROM outbox GROUP BY status`),
     lastSent: db.prepare(`SELECT max(sent_at) FROM outbox WHERE status = 'sent'`).pluck(),
   };
+  const rates = createRateCountersRepo(db);
   return {
+    /** Queues one message; a queued (not held) one counts toward each recipient's hourly cap (R43), in the same transaction. */
     enqueue(m: NewOutbound): number {
       const id = Number(s.insert.run({
         ticketId: m.ticketId, trigger: m.trigger, status: m.status, fromAddr: m.from.email, fromName: m.from.name, replyTo: m.replyTo,
         to: JSON.stringify(m.to), cc: JSON.stringify(m.cc), subject: m.subject, body: m.body, messageId: m.messageId,
         inReplyTo: m.inReplyTo, refs: JSON.stringify(m.references), headers: JSON.stringify(m.headers), now: m.now,
       }).lastInsertRowid);
-      for (const p of [...m.to, ...m.cc]) s.recipient.run(id, p.email, m.now, m.status === 'held' ? 1 : 0);
+      if (m.status === 'queued') for (const p of [...m.to, ...m.cc]) rates.bump('notify', p.email, m.now);
       return id;
     },
-    /** R43: notifications queued to an address since `since` (held ones do not count), counted up to `limit`. */
-    countSentTo(address: string, since: string, limit: number): number {
-      return s.sentTo.get(address, since, limit) as number;
+    /** R43: notifications queued to an address in the hour up to `at` (held ones do not count). O(1): 61 counter rows at most. */
+    countSentTo(address: string, at: string): number {
+      return rates.count('notify', address, at);
     },
-    claimDue(node: string, now: string, staleBefore: string, limit: number): OutboundRow[] {
-      return (s.claim.all({ node, now, staleBefore, limit }) as Raw[]).map(toRow);
+    /** Claims due rows nobody holds. */
+    claimDue(node: string, now: string, limit: number): OutboundRow[] {
+      return (s.claim.all({ node, now, limit }) as Raw[]).map(toRow);
     },
     markSent(id: number, now: string, note: string | null = null): void { s.sent.run({ id, now, note }); },
     markDeferred(id: number, error: string, next: string): void { s.deferred.run({ id, error, next }); },

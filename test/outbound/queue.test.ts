@@ -60,7 +60,8 @@ describe('durable outbound queue (R59)', () => {
     const sink = await new SmtpSink().start();
     const port = sink.port;
     await sink.stop(); // the smarthost is down while mail is queued
-    const env = makeEnv((c) => { c.outbound = fastRetry(port); c.log = { level: 'info' }; });
+    // A delivery in flight at the kill stays claimed until the dead process's heartbeat is older than the lease.
+    const env = makeEnv((c) => { c.outbound = fastRetry(port); c.log = { level: 'info' }; c.processing = { ...(c.processing as object), claim_lease: '3s' }; });
     cleanups.push(() => env.cleanup());
     const first = await spawnServe(env.configPath);
     for (let i = 0; i < 3; i++) assert.match(await sendMail(first.port, SUPPORT, mail({ messageId: uniqueId(`k${i}`), subject: `Kill ${i}` })), /^250/);
