@@ -1,7 +1,6 @@
 import { DeskgateError, errorMessage } from '../shared/errors.js';
 import type { NodeLease } from '../shared/node-id.js';
 import { createWaker } from '../shared/waker.js';
-import { RulesError } from '../rules/index.js';
 import type { ParsedMessage } from '../parse/index.js';
 import type { AuthOutcome } from '../trust/index.js';
 import type { Metrics } from '../shared/metrics.js';
@@ -16,13 +15,17 @@ export interface Outcome {
   ticketId?: number;
   commentId?: number;
   error?: string;
+  /** The stable code of a failure (R8), as `failed list` shows it. */
+  code?: string;
   created?: boolean;
   visibility?: 'public' | 'private';
 }
 
+/** The stable code of a failure: a DeskgateError's own, a driver's (SQLITE_BUSY, ENOENT), else PIPELINE_ERROR. */
 function errorCode(err: unknown): string {
-  if (err instanceof DeskgateError || err instanceof RulesError) return err.code;
-  return 'PIPELINE_ERROR';
+  if (err instanceof DeskgateError) return err.code;
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[A-Z][A-Z0-9_]*$/.test(code) ? code : 'PIPELINE_ERROR';
 }
 
 /**
@@ -69,7 +72,7 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: { batchSize: n
   function handle(row: IntakeRow, prepared: Prepared | Error, now: string): Outcome {
     if (prepared instanceof Error) {
       ctx.intake.markFailed(row.id, errorCode(prepared), errorMessage(prepared), now);
-      return { intakeId: row.id, status: 'failed', error: prepared.message };
+      return { intakeId: row.id, status: 'failed', code: errorCode(prepared), error: prepared.message };
     }
     const { parsed } = prepared;
     try {
@@ -94,7 +97,7 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: { batchSize: n
       return outcome;
     } catch (err) {
       ctx.intake.markFailed(row.id, errorCode(err), errorMessage(err), now);
-      return { intakeId: row.id, status: 'failed', error: errorMessage(err) };
+      return { intakeId: row.id, status: 'failed', code: errorCode(err), error: errorMessage(err) };
     }
   }
 
@@ -112,7 +115,7 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: { batchSize: n
       }
     }
     for (const o of outcomes) {
-      if (o.status === 'failed') log.warn({ event: 'pipeline:failed', intake_id: o.intakeId, message_id: rows.find((r) => r.id === o.intakeId)?.message_id, decision: 'failed', error: o.error }, 'message kept as failed (R8)');
+      if (o.status === 'failed') log.warn({ event: 'pipeline:failed', intake_id: o.intakeId, message_id: rows.find((r) => r.id === o.intakeId)?.message_id, decision: 'failed', code: o.code, error: o.error }, 'message kept as failed (R8)');
     }
     return outcomes;
   }

@@ -6,6 +6,7 @@ import { decideVisibility, carriesPrivateNote } from './visibility.js';
 import { splitCommands, interpretCommands, type MailApiCommand, type MailApiEffects } from './mail-api.js';
 import { looksForwarded, forwardedSender } from './forwarding.js';
 import type { SuspendReason } from './trust-checks.js';
+import { DeskgateError } from '../shared/errors.js';
 import { planChanges, type ChangeRequest, type PlanPolicy, type PlanTicket } from '../changes/plan.js';
 
 export interface Addressee {
@@ -115,9 +116,10 @@ export interface SuspendDecision {
 export type Decision = NewTicketDecision | CommentOnTicketDecision | SuspendDecision;
 
 /** Raised for messages no rule can place (no sender at all, no support recipient). */
-export class RulesError extends Error {
-  constructor(readonly code: string, message: string) {
-    super(message);
+export class RulesError extends DeskgateError {
+  constructor(code: string, message: string) {
+    super(code, message);
+    this.name = 'RulesError';
   }
 }
 
