@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { TicketsRepo, OutboxRepo } from '../store/index.js';
 import type { Directory } from '../rules/index.js';
-import { supportAddressOf, isFullAgent, roleOf, isRobotAddress } from '../rules/index.js';
+import { supportAddressOf, roleOf, isRobotAddress, planPolicy } from '../rules/index.js';
+import { applyChanges } from '../changes/index.js';
 import { makeReplyToken } from '../thread/index.js';
 import { runTriggers, resolveRecipients, compileTemplate, renderTemplate, type Trigger, type UpdateEvent, type Envelope, type PlannedChange, type StaffLookup, type Compiled } from '../triggers/index.js';
 import { composeNotification } from '../outbound/compose.js';
@@ -13,6 +14,8 @@ export interface NotifierDeps {
   outbox: OutboxRepo;
   directory: Directory;
   triggers: readonly Trigger[];
+  /** Groups and the CC blocklist, for the change planner (R25, R30). */
+  planSettings: { groups: readonly string[]; ccs: { max: number; blocklist: readonly string[] } };
   replyLine: string;
   secret: string;
   baseUrl: string | undefined;
@@ -72,51 +75,17 @@ export function createNotifier(deps: NotifierDeps) {
     if (!c) cache.set(src, (c = compileTemplate(src)));
     return c;
   };
-  const staff: StaffLookup = {
-    isAgent: (e) => isFullAgent(roleOf(deps.directory, e)),
-    isStaff: (e) => roleOf(deps.directory, e) !== 'end_user',
-    nameOf: (e) => deps.directory.agents.get(e)?.name ?? null,
-  };
+  // Read per update: a reload swaps the snapshot the deps getters return.
+  const policy = (): StaffLookup => planPolicy(deps.directory, deps.planSettings);
+  const isStaff = (e: string) => roleOf(deps.directory, e) !== 'end_user';
   const log = deps.logger.child({ stage: 'triggers' });
 
-  /** Carries out the plan's field changes, audited as trigger:<id> (R49). */
-  function applyChanges(ticketId: number, changes: PlannedChange[], event: UpdateEvent, now: string, actorKind: 'trigger' | 'automation'): void {
-    const { tickets } = deps;
-    const who = (v: string) => (v === 'current_user' ? event.currentUser?.email ?? '' : v.toLowerCase());
+  /** Carries out the plan's field changes through the one executor, audited as trigger:<id> (R49). */
+  function applyPlanned(ticketId: number, changes: PlannedChange[], now: string, actorKind: 'trigger' | 'automation'): void {
     for (const ch of changes) {
-      const audit = (change: string, value: string | null, rule = 'R49') => tickets.audit({ ticketId, at: now, actor: `${actorKind}:${ch.trigger}`, rule, change, value });
-      if (ch.skipped) {
-        if (ch.skipped !== 'already so') audit('trigger_action_skipped', `${JSON.stringify(ch.action)}: ${ch.skipped}`);
-        continue;
-      }
-      const a = ch.action;
-      const statusNow = () => tickets.getState(ticketId)!.status;
-      if ('set_status' in a) {
-        const from = statusNow();
-        tickets.setStatus(ticketId, a.set_status, now);
-        audit('status_changed', `${from}->${a.set_status}`);
-      } else if ('set_assignee' in a) {
-        const email = who(a.set_assignee);
-        const wasNew = statusNow() === 'new';
-        tickets.setAssignee(ticketId, tickets.ensureUser(email, staff.nameOf(email)), now);
-        audit('assignee_changed', email);
-        if (wasNew) {
-          tickets.setStatus(ticketId, 'open', now);
-          audit('status_changed', 'new->open', 'R35');
-        }
-      } else if ('set_group' in a) {
-        tickets.setGroup(ticketId, a.set_group, now);
-        audit('group_changed', a.set_group);
-      } else if ('add_tags' in a) {
-        const added = tickets.addTags(ticketId, a.add_tags, now);
-        if (added.length > 0) audit('tags_added', added.join(' '));
-      } else if ('remove_tags' in a) {
-        const removed = tickets.removeTags(ticketId, a.remove_tags, now);
-        if (removed.length > 0) audit('tags_removed', removed.join(' '));
-      } else {
-        const email = who(a.add_follower);
-        if (tickets.addFollower(ticketId, tickets.ensureUser(email, staff.nameOf(email)), now)) audit('follower_added', email, 'R30');
-      }
+      const stamp = { ticketId, actor: `${actorKind}:${ch.trigger}`, now };
+      const notes = ch.skipped && ch.skipped !== 'already so' ? [{ change: 'trigger_action_skipped', rule: 'R49', value: `${JSON.stringify(ch.action)}: ${ch.skipped}` }] : [];
+      applyChanges(deps.tickets, stamp, ch.changes, { notes });
     }
   }
 
@@ -124,8 +93,8 @@ export function createNotifier(deps: NotifierDeps) {
   function run(rules: readonly Trigger[], actorKind: 'trigger' | 'automation', event: UpdateEvent, ticketId: number, now: Date): NotifyResult & { event: UpdateEvent } {
       const nowIso = now.toISOString();
       const start = deps.tickets.getState(ticketId)!;
-      const plan = runTriggers(rules, start, event, staff, now);
-      applyChanges(ticketId, plan.changes, event, nowIso, actorKind);
+      const plan = runTriggers(rules, start, event, policy(), now);
+      applyPlanned(ticketId, plan.changes, nowIso, actorKind);
       const result = { fired: plan.fired, queued: [] as number[], held: [] as number[], changes: plan.changes, event: plan.event };
       if (plan.emails.length === 0) return result;
 
@@ -141,7 +110,7 @@ export function createNotifier(deps: NotifierDeps) {
           ccsEnabled: deps.ccsEnabled,
           agents: [...deps.directory.agents.values()],
           isSupportAddress: (e) => supportAddressOf(deps.directory, e) !== undefined,
-          isStaff: staff.isStaff,
+          isStaff,
           isRobot: (e) => isRobotAddress(e) || deps.tickets.isRobot(e),
         }, { includeAuthor: email.action.include_author });
         for (const env of envelopes) {
@@ -156,7 +125,7 @@ export function createNotifier(deps: NotifierDeps) {
             autoSubmitted: answersSender ? 'auto-replied' : 'auto-generated', unique: randomBytes(9).toString('hex'),
           });
           // R43: recipients past their hourly cap get a held copy instead (enqueue counts the queued ones).
-          const capOf = (e: string) => (staff.isStaff(e) ? deps.perStaffPerHour : deps.perRecipientPerHour);
+          const capOf = (e: string) => (isStaff(e) ? deps.perStaffPerHour : deps.perRecipientPerHour);
           const capped = new Set([...composed.to, ...composed.cc].filter((p) => deps.outbox.countSentTo(p.email, nowIso) >= capOf(p.email)).map((p) => p.email));
           const allowedTo = composed.to.filter((p) => !capped.has(p.email));
           const allowedCc = composed.cc.filter((p) => !capped.has(p.email));
@@ -194,9 +163,9 @@ export function createNotifier(deps: NotifierDeps) {
         assigneeChanged: false, groupChanged: false, inboundParticipants: [], inboundMessageId: null,
       };
       const auto = run(automations, 'automation', tick, ticketId, now);
-      const changed = auto.changes.some((c) => !c.skipped);
+      // The executor has marked the ticket updated when anything changed.
+      const changed = auto.changes.some((c) => c.changes.length > 0);
       if (!changed) return auto;
-      deps.tickets.touch(ticketId, now.toISOString());
       const trig = run(deps.triggers, 'trigger', auto.event, ticketId, now);
       return { fired: [...auto.fired, ...trig.fired], queued: [...auto.queued, ...trig.queued], held: [...auto.held, ...trig.held], changes: [...auto.changes, ...trig.changes] };
     },
