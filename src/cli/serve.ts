@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { configOption, loadConfigOrExit } from './context.js';
 import { createLogger } from '../shared/logger.js';
 import { loadConfig, ConfigError } from '../config/index.js';
+import { errorCode, errorMessage } from '../shared/errors.js';
 import { execFile } from 'node:child_process';
 
 /** Type=notify under systemd (NotifyAccess=all): Node cannot write the datagram itself. */
@@ -13,7 +14,7 @@ export function registerServe(program: Command): void {
   configOption(program.command('serve').description('run the daemon: SMTP listener and processing (SIGTERM stops cleanly)'))
     .action(async (opts: { config: string }) => {
       const config = loadConfigOrExit(opts.config);
-      const logger = createLogger(config.log.level);
+      const logger = createLogger(config.log.level, {}, { format: config.log.format });
       // The daemon (SMTP, IMAP, metrics) is loaded only by serve, not by every CLI command.
       const { startDaemon } = await import('../daemon.js');
       const daemon = await startDaemon(config, { logger });
@@ -26,7 +27,7 @@ export function registerServe(program: Command): void {
           const needRestart = daemon.app.reload(next);
           logger.info({ event: 'serve:reloaded', config: next.configPath, restart_needed: needRestart }, needRestart.length ? `config reloaded; restart to apply: ${needRestart.join(', ')}` : 'config reloaded');
         } catch (err) {
-          logger.error({ event: 'serve:reload_refused', code: 'CONFIG_INVALID', err: err instanceof ConfigError ? err.message : String(err) }, 'new config refused; the running config stays');
+          logger.error({ event: 'serve:reload_refused', code: err instanceof ConfigError ? err.code : errorCode(err), err: errorMessage(err) }, 'new config refused; the running config stays');
         }
       });
       await new Promise<void>((resolve) => {

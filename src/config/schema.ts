@@ -178,7 +178,11 @@ export const configSchema = z.object({
   automations_interval: duration('1h'),
   suspended: z.object({ keep_days: z.number().int().positive().default(14) }).strict().default({ keep_days: 14 }),
   metrics: z.object({ listen: z.string() }).strict().optional(),
-  log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).strict().default({ level: 'info' }),
+  log: z.object({
+    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** auto: human lines on a terminal, JSON under systemd, Docker or a pipe. */
+    format: z.enum(['auto', 'json', 'pretty']).default('auto'),
+  }).strict().default({ level: 'info', format: 'auto' }),
   processing: processing.default(processing.parse({})),
 }).strict().superRefine((cfg, ctx) => {
   const groupNames = new Set(cfg.groups.map((g) => g.name));

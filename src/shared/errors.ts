@@ -17,6 +17,22 @@ export class DeskgateError extends Error {
   }
 }
 
+/** The code for an error nobody gave one: a bug, or a library error without a code. */
+export const INTERNAL = 'INTERNAL';
+
+const CODE = /^[A-Z][A-Z0-9_]*$/;
+
+/**
+ * The stable code of any thrown value: a DeskgateError's own, else a Node or SQLite error's
+ * (ECONNREFUSED, SQLITE_BUSY, ERR_…), else `fallback`. Log lines and failed rows use it.
+ */
+export function errorCode(err: unknown, fallback: string = INTERNAL): string {
+  if (err instanceof DeskgateError) return err.code;
+  const code = (err as { code?: unknown } | null | undefined)?.code;
+  if (err instanceof Error && typeof code === 'string' && CODE.test(code)) return code;
+  return fallback;
+}
+
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);
