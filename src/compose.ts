@@ -1,5 +1,6 @@
 import type { Config } from './config/index.js';
 import { resolveSecret } from './config/index.js';
+import { randomBytes } from 'node:crypto';
 import { openDatabase, RawStore, AttachmentStore, createIntakeRepo, createIntakeWriter, createTicketsRepo, createTicketViewsRepo, createOutboxRepo, createNodesRepo } from './store/index.js';
 import { resolveRuleSet, DEFAULT_TRIGGERS, DEFAULT_AUTOMATIONS, type Trigger, type Automation } from './triggers/index.js';
 import { createOutboundSender } from './outbound/index.js';
@@ -49,11 +50,13 @@ function keyChanged(a: Config, b: Config, key: string): boolean {
  * The composition root: builds every stage from one validated Config. serve, inject and the
  * other CLI commands and the tests all start here, so they run the same code.
  */
-export function composeApp(initial: Config, opts: { logger: Logger; clock?: Clock; parseWorkers?: number }) {
+export function composeApp(initial: Config, opts: { logger: Logger; clock?: Clock; parseWorkers?: number; readOnly?: boolean }) {
   const clock = opts.clock ?? systemClock;
   const config = initial;
   let current = reloadable(initial);
-  const db = openDatabase(config.data_dir);
+  // readOnly (list/show/stats commands): no data_dir, migration, secret file or staff sync is written.
+  const readOnly = opts.readOnly ?? false;
+  const db = openDatabase(config.data_dir, { readonly: readOnly });
   const intake = createIntakeRepo(db);
   const tickets = createTicketsRepo(db);
   const views = createTicketViewsRepo(db);
@@ -83,7 +86,8 @@ export function composeApp(initial: Config, opts: { logger: Logger; clock?: Cloc
     }
     nodes.prune(staleBefore, nodeId);
   }
-  const secret = resolveSecret(config);
+  // Read-only without a key file yet: no token was ever signed, so a throwaway key matches none.
+  const secret = resolveSecret(config, { create: !readOnly }) ?? randomBytes(32).toString('hex');
   const sender = createOutboundSender({
     outbox, smarthost: config.outbound.smtp, dkim: config.outbound.dkim, logger: opts.logger, clock, lease, metrics,
     retry: { initialMs: config.outbound.retry_initial, maxMs: config.outbound.retry_max, forMs: config.outbound.retry_for },
@@ -112,7 +116,7 @@ export function composeApp(initial: Config, opts: { logger: Logger; clock?: Cloc
   };
   const syncStaff = (c: Config) => db.transaction(() => { for (const a of c.agents) tickets.ensureUser(a.email, a.name ?? null, { overwriteName: true }); })();
   // Staff names come from the config; keep the users table in step so the CLI shows them.
-  syncStaff(config);
+  if (!readOnly) syncStaff(config);
   const processor = createIntakeProcessor(ctx, { batchSize: config.processing.batch_size, metrics, lease });
   const writer = createIntakeWriter({ db, intake, raw, onCommitted: () => processor.kick() });
   const accept = createAcceptMessage({ raw, writer, intake, metrics, maxSize: config.smtp.max_message_size, now: () => clock.now() });

@@ -2,6 +2,9 @@ import { Command } from 'commander';
 import { loadConfig, ConfigError, EX_CONFIG, defaultConfigPath, type Config } from '../config/index.js';
 import { composeApp, type App } from '../compose.js';
 import { createLogger, type Logger } from '../shared/logger.js';
+import { DeskgateError } from '../shared/errors.js';
+import { databaseFile } from '../store/index.js';
+import { existsSync } from 'node:fs';
 
 export const EX_USAGE = 64;
 export const EX_DATAERR = 65;
@@ -34,13 +37,30 @@ export function loadConfigOrExit(file: string | undefined): Config {
 }
 
 /** Opens the app for a short CLI command: parsing inline (no worker threads), logs at warn. */
-export async function withApp<T>(file: string | undefined, fn: (app: App, config: Config, logger: Logger) => Promise<T> | T): Promise<T> {
+export async function withApp<T>(file: string | undefined, fn: (app: App, config: Config, logger: Logger) => Promise<T> | T, opts: { readOnly?: boolean } = {}): Promise<T> {
   const config = loadConfigOrExit(file);
-  const logger = createLogger(process.env.DESKGATE_LOG_LEVEL as never ?? (config.log.level === 'info' ? 'warn' : config.log.level));
-  const app = composeApp(config, { logger, parseWorkers: 0 });
+  const logger = createLogger(process.env.DESKGATE_LOG_LEVEL as never ?? (config.log.level === 'info' ? 'warn' : config.log.level), {}, { format: config.log.format });
+  if (opts.readOnly && !existsSync(databaseFile(config.data_dir))) {
+    process.stderr.write(`deskgate: no database at ${databaseFile(config.data_dir)} yet (STORE_NO_DATABASE): showing an empty helpdesk; deskgate serve or inject creates it\n`);
+  }
+  let app: App;
+  try {
+    app = composeApp(config, { logger, parseWorkers: 0, readOnly: opts.readOnly ?? false });
+  } catch (err) {
+    if (err instanceof DeskgateError && err.code === 'STORE_SCHEMA_OLD') throw new CliError(`${err.code}: ${err.message}`, EX_TEMPFAIL);
+    throw err;
+  }
   try {
     return await fn(app, config, logger);
   } finally {
     await app.close();
   }
+}
+
+/**
+ * For commands that only look (list, show, status, stats, backup): they write nothing in
+ * data_dir, neither the database (no migration, no staff sync) nor a secret file.
+ */
+export function withReadOnlyApp<T>(file: string | undefined, fn: (app: App, config: Config, logger: Logger) => Promise<T> | T): Promise<T> {
+  return withApp(file, fn, { readOnly: true });
 }

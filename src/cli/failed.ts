@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { withApp, configOption, CliError } from './context.js';
+import { withApp, withReadOnlyApp, configOption, CliError } from './context.js';
 import { printJson, table } from './format.js';
 import type { IntakeRow } from '../store/index.js';
 
@@ -12,7 +12,7 @@ export function registerFailed(program: Command): void {
   configOption(failed.command('list').description('list failed messages, newest first'))
     .option('--limit <n>', 'at most N', (v) => Number(v))
     .option('--json', 'print JSON')
-    .action((opts: { config: string; limit?: number; json?: boolean }) => withApp(opts.config, (app) => {
+    .action((opts: { config: string; limit?: number; json?: boolean }) => withReadOnlyApp(opts.config, (app) => {
       const rows = app.intake.list('failed', opts.limit ?? -1).map(failedJson);
       if (opts.json) return printJson(rows);
       if (rows.length === 0) return void process.stdout.write('no failed messages\n');

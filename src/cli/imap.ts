@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { withApp, configOption } from './context.js';
+import { withReadOnlyApp, configOption } from './context.js';
 import { printJson, table } from './format.js';
 import { createImapStateRepo } from '../store/index.js';
 import { accountKey } from '../ingest/index.js';
@@ -8,7 +8,7 @@ export function registerImap(program: Command): void {
   const imap = program.command('imap').description('IMAP intake');
   configOption(imap.command('status').description('each IMAP account: state, last poll, last error, counts'))
     .option('--json', 'print JSON')
-    .action((opts: { config: string; json?: boolean }) => withApp(opts.config, (app, config) => {
+    .action((opts: { config: string; json?: boolean }) => withReadOnlyApp(opts.config, (app, config) => {
       const states = new Map(createImapStateRepo(app.db).all().map((s) => [s.account, s]));
       const rows = config.imap.map((a) => {
         const key = accountKey(a);

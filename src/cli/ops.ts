@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { withApp, configOption, loadConfigOrExit, CliError } from './context.js';
+import { withReadOnlyApp, configOption, loadConfigOrExit, CliError } from './context.js';
 import { printJson } from './format.js';
 import { backupTo, restoreFrom } from '../store/index.js';
 
@@ -8,7 +8,7 @@ import { backupTo, restoreFrom } from '../store/index.js';
 export function registerOps(program: Command): void {
   configOption(program.command('backup <file>').description('one-file backup of the database, attachments, raw mail and secret (safe while serve runs)'))
     .option('--json', 'print JSON')
-    .action((file: string, opts: { config: string; json?: boolean }) => withApp(opts.config, async (app, config) => {
+    .action((file: string, opts: { config: string; json?: boolean }) => withReadOnlyApp(opts.config, async (app, config) => {
       const started = Date.now();
       const r = await backupTo(app.db, config.data_dir, resolve(file), { created_at: new Date().toISOString(), deskgate: '0.1.0', data_dir: config.data_dir });
       const out = { file: resolve(file), files: r.files, bytes: r.bytes, tickets: app.views.list().length, seconds: (Date.now() - started) / 1000 };
@@ -31,7 +31,7 @@ export function registerOps(program: Command): void {
     });
   configOption(program.command('stats').description('tickets by status, queue depths, suspended count, last intake'))
     .option('--json', 'print JSON')
-    .action((opts: { config: string; json?: boolean }) => withApp(opts.config, (app) => {
+    .action((opts: { config: string; json?: boolean }) => withReadOnlyApp(opts.config, (app) => {
       const intake = app.intake.countByStatus();
       const out = {
         tickets: app.views.countByStatus(),

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { withApp, configOption } from './context.js';
+import { withReadOnlyApp, configOption } from './context.js';
 import { printJson, table } from './format.js';
 import type { OutboundRow } from '../store/index.js';
 
@@ -19,7 +19,7 @@ export function registerOutbox(program: Command): void {
     .option('--status <status>', 'queued, deferred, sent, failed or held')
     .option('--limit <n>', 'at most N', (v) => Number(v))
     .option('--json', 'print JSON')
-    .action((opts: { config: string; status?: string; limit?: number; json?: boolean }) => withApp(opts.config, (app) => {
+    .action((opts: { config: string; status?: string; limit?: number; json?: boolean }) => withReadOnlyApp(opts.config, (app) => {
       const rows = app.outbox.list({ status: opts.status, limit: opts.limit }).map(outboxJson);
       if (opts.json) return printJson(rows);
       if (rows.length === 0) return void process.stdout.write('no outbound messages\n');

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { withApp, configOption } from './context.js';
+import { withApp, withReadOnlyApp, configOption } from './context.js';
 import { printJson, table } from './format.js';
 import type { Trigger, Condition, Action } from '../triggers/index.js';
 
@@ -26,14 +26,14 @@ export function registerRules(program: Command): void {
   const triggers = program.command('triggers').description('triggers (R47-R51)');
   configOption(triggers.command('list').description('the triggers in force, defaults included, in run order'))
     .option('--json', 'print JSON')
-    .action((opts: { config: string; json?: boolean }) => withApp(opts.config, (app) => {
+    .action((opts: { config: string; json?: boolean }) => withReadOnlyApp(opts.config, (app) => {
       if (opts.json) return printJson(app.triggers);
       process.stdout.write(describe(app.triggers) + '\n');
     }));
   const automations = program.command('automations').description('automations (R52)');
   configOption(automations.command('list').description('the automations in force, defaults included, in run order'))
     .option('--json', 'print JSON')
-    .action((opts: { config: string; json?: boolean }) => withApp(opts.config, (app) => {
+    .action((opts: { config: string; json?: boolean }) => withReadOnlyApp(opts.config, (app) => {
       if (opts.json) return printJson(app.automations);
       process.stdout.write(describe(app.automations) + '\n');
     }));

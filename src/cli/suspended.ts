@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { withApp, configOption, CliError } from './context.js';
+import { withApp, withReadOnlyApp, configOption, CliError } from './context.js';
 import { printJson, table } from './format.js';
 import type { IntakeRow } from '../store/index.js';
 
@@ -13,7 +13,7 @@ export function registerSuspended(program: Command): void {
   configOption(suspended.command('list').description('suspended messages, newest first'))
     .option('--limit <n>', 'at most N', (v) => Number(v))
     .option('--json', 'print JSON')
-    .action((opts: { config: string; limit?: number; json?: boolean }) => withApp(opts.config, (app) => {
+    .action((opts: { config: string; limit?: number; json?: boolean }) => withReadOnlyApp(opts.config, (app) => {
       const rows = app.intake.list('suspended', opts.limit ?? -1).map(suspendedJson);
       if (opts.json) return printJson(rows);
       if (rows.length === 0) return void process.stdout.write('no suspended messages\n');
@@ -21,7 +21,7 @@ export function registerSuspended(program: Command): void {
     }));
   configOption(suspended.command('show <id>').description('one suspended message with its headers and text'))
     .option('--json', 'print JSON')
-    .action((id: string, opts: { config: string; json?: boolean }) => withApp(opts.config, async (app) => {
+    .action((id: string, opts: { config: string; json?: boolean }) => withReadOnlyApp(opts.config, async (app) => {
       const row = app.intake.get(Number(id));
       if (!row || row.status !== 'suspended') throw new CliError(`${id} is not a suspended message`, 1);
       const raw = row.raw_path ? await app.raw.read(row.raw_path) : app.intake.rawBytes(row.id)!;

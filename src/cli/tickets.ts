@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { withApp, configOption, CliError } from './context.js';
+import { withApp, withReadOnlyApp, configOption, CliError } from './context.js';
 import { printJson, table, person } from './format.js';
 import { updateTicket } from '../pipeline/index.js';
 import { DeskgateError } from '../shared/errors.js';
@@ -44,7 +44,7 @@ export function registerTickets(program: Command): void {
     .option('--status <status>', 'only tickets with this status')
     .option('--limit <n>', 'at most N', (v) => Number(v))
     .option('--json', 'print JSON')
-    .action((opts: { config: string; status?: string; limit?: number; json?: boolean }) => withApp(opts.config, (app) => {
+    .action((opts: { config: string; status?: string; limit?: number; json?: boolean }) => withReadOnlyApp(opts.config, (app) => {
       const list = app.views.list({ status: opts.status, limit: opts.limit });
       if (opts.json) return printJson(list);
       if (list.length === 0) return void process.stdout.write('no tickets\n');
@@ -53,7 +53,7 @@ export function registerTickets(program: Command): void {
     }));
   configOption(tickets.command('show <id>').description('one ticket with its comments and audit log'))
     .option('--json', 'print JSON')
-    .action((id: string, opts: { config: string; json?: boolean }) => withApp(opts.config, (app) => {
+    .action((id: string, opts: { config: string; json?: boolean }) => withReadOnlyApp(opts.config, (app) => {
       const t = app.views.show(ticketId(id));
       if (!t) throw new CliError(`ticket ${id} not found`, 1);
       if (opts.json) return printJson(t);

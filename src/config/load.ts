@@ -3,6 +3,7 @@ import { dirname, resolve, isAbsolute, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { LineCounter, parseDocument, isScalar, isMap, isSeq, type Document, type Node } from 'yaml';
 import { configSchema, type Config } from './schema.js';
+import { DeskgateError } from '../shared/errors.js';
 
 export const EX_CONFIG = 78;
 
@@ -115,13 +116,15 @@ export function loadConfig(file: string = defaultConfigPath(), env: NodeJS.Proce
 
 /**
  * The reply-token key (R11): the configured secret, or one generated once into data_dir
- * (created with O_EXCL so two processes starting together agree on one key).
+ * (created with O_EXCL so two processes starting together agree on one key). With
+ * `create: false` (read-only commands) nothing is written: null when there is no key yet.
  */
-export function resolveSecret(cfg: Config): string {
+export function resolveSecret(cfg: Config, opts: { create?: boolean } = {}): string | null {
   if (cfg.secret) return cfg.secret;
-  mkdirSync(cfg.data_dir, { recursive: true });
   const file = join(cfg.data_dir, 'secret');
   if (!existsSync(file)) {
+    if (opts.create === false) return null;
+    mkdirSync(cfg.data_dir, { recursive: true });
     // Write then link: link() fails if another process won the race, so all agree on one key.
     const tmp = `${file}.${process.pid}.tmp`;
     writeFileSync(tmp, randomBytes(32).toString('hex') + '\n', { mode: 0o600 });
@@ -134,6 +137,6 @@ export function resolveSecret(cfg: Config): string {
     }
   }
   const secret = readFileSync(file, 'utf8').trim();
-  if (!secret) throw new Error(`secret file ${file} is empty: delete it or set secret: in the config`);
+  if (!secret) throw new DeskgateError('CONFIG_SECRET_EMPTY', `secret file ${file} is empty: delete it or set secret: in the config`, { context: { file } });
   return secret;
 }

@@ -1,7 +1,8 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { migrations } from './migrations/index.js';
+import { DeskgateError } from '../shared/errors.js';
 
 export type Db = Database.Database;
 
@@ -12,14 +13,44 @@ export type Db = Database.Database;
  * instead of failing.
  */
 export function openDatabase(dataDir: string, opts: { readonly?: boolean; busyTimeoutMs?: number } = {}): Db {
+  if (opts.readonly) return openReadOnly(dataDir, opts.busyTimeoutMs);
   mkdirSync(dataDir, { recursive: true });
-  const db = new Database(join(dataDir, 'deskgate.sqlite'), { readonly: opts.readonly ?? false });
+  const db = new Database(databaseFile(dataDir));
   db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 10_000}`);
-  if (!opts.readonly) {
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = FULL');
-    db.pragma('foreign_keys = ON');
-    migrate(db);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma('foreign_keys = ON');
+  migrate(db);
+  return db;
+}
+
+export function databaseFile(dataDir: string): string {
+  return join(dataDir, 'deskgate.sqlite');
+}
+
+/**
+ * For commands that only read: never creates data_dir, never migrates, never writes. Without
+ * a database yet, an empty in-memory one with the current schema (so lists are empty); a
+ * database that still needs a migration is refused, since migrating is a write.
+ */
+function openReadOnly(dataDir: string, busyTimeoutMs = 10_000): Db {
+  const file = databaseFile(dataDir);
+  if (!existsSync(file)) {
+    const empty = new Database(':memory:');
+    migrate(empty);
+    return empty;
+  }
+  // query_only rather than SQLITE_OPEN_READONLY: SQLite refuses every write all the same, and
+  // when this is the last connection it removes the -wal/-shm files it made instead of leaving them.
+  const db = new Database(file, { fileMustExist: true });
+  db.pragma('query_only = ON');
+  db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+  const hasTable = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").get();
+  const applied = new Set(hasTable ? db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[] : []);
+  const pending = migrations.filter((m) => !applied.has(m.version)).map((m) => m.version);
+  if (pending.length > 0) {
+    db.close();
+    throw new DeskgateError('STORE_SCHEMA_OLD', `${file} needs migration ${pending.join(', ')}: run deskgate serve (or any command that writes) once to upgrade it`, { context: { file, pending } });
   }
   return db;
 }

@@ -1,4 +1,4 @@
-export { openDatabase, databaseAnswers, type Db } from './db.js';
+export { openDatabase, databaseAnswers, databaseFile, type Db } from './db.js';
 export { RawStore, sha256Hex, type RawWriteResult } from './raw-store.js';
 export { AttachmentStore } from './attachment-store.js';
 export { createIntakeRepo, type IntakeRepo, type IntakeRow, type NewIntake, type InsertResult, type Via, type IntakeStatus } from './intake-repo.js';
