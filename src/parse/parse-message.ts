@@ -5,7 +5,7 @@ import sanitizeHtml from 'sanitize-html';
 import { normalizeAddress } from '../shared/addresses.js';
 import { cutReply } from './reply-cut.js';
 import { extractMessageIds } from './header-fields.js';
-import { rawHeaderBytes, repairHeader } from './header-charset.js';
+import { rawHeaderBytes, rawHeaderValues, repairHeader, repairNames, HeaderDecoder } from './header-charset.js';
 
 export interface Mailbox {
   address: string;
@@ -130,18 +130,21 @@ export async function parseMessage(raw: Buffer, opts: ParseOptions): Promise<Par
   // block, R15), and skipping the reply parser there halves the cost of new-ticket mail.
   const isReply = Boolean(opts.replyHint) || inReplyTo.length > 0 || references.length > 0 || bodyTokens.length > 0 || text.includes(opts.replyLine);
   const rawSubject = (mail.subject ?? '').replace(/[\r\n]+/g, ' ').trim();
-  const contentType = mail.headers.get('content-type') as { params?: { charset?: string } } | undefined;
-  const bodyCharset = contentType?.params?.charset;
-  const subject = repairHeader(rawSubject, rawHeaderBytes(raw, 'subject'), bodyCharset) ?? rawSubject;
+  // R66: raw 8-bit Subject and display names, in the text part's charset, else detected, else Latin-1.
+  const decoder = new HeaderDecoder(raw);
+  const repair = decoder.needed;
+  const subject = (repair ? repairHeader(rawSubject, rawHeaderBytes(raw, 'subject'), decoder) : undefined) ?? rawSubject;
+  const people = (field: AddressObject | AddressObject[] | undefined, name: string) =>
+    (repair ? repairNames(mailboxes(field), rawHeaderValues(raw, name), decoder, normalizeAddress) : mailboxes(field));
   return {
     messageId: messageIds.length === 1 ? messageIds[0]! : null,
     inReplyTo,
     references,
     subject,
-    from: mailboxes(mail.from),
-    replyTo: mailboxes(mail.replyTo),
-    to: mailboxes(mail.to),
-    cc: mailboxes(mail.cc),
+    from: people(mail.from, 'from'),
+    replyTo: people(mail.replyTo, 'reply-to'),
+    to: people(mail.to, 'to'),
+    cc: people(mail.cc, 'cc'),
     date: mail.date && !Number.isNaN(mail.date.getTime()) ? mail.date.toISOString() : null,
     text,
     visibleText: isReply ? cutReply(text, opts.replyLine) : text.replace(/\s+$/, ''),
