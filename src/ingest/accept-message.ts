@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
-import type { RawStore, IntakeWriter, Via } from '../store/index.js';
+import type { RawStore, IntakeWriter, IntakeRepo, NewIntake, Via } from '../store/index.js';
 import { messageIdFromHeaders } from '../parse/index.js';
+import { ContentDigest, contentDigest } from '../parse/header-fields.js';
 import { DeskgateError } from '../shared/errors.js';
 import { inspectHeaders, LineEndingGuard } from './header-checks.js';
 import type { Metrics } from '../shared/metrics.js';
@@ -19,6 +20,8 @@ export interface Accepted {
   messageId: string | null;
   /** R7: the message was already stored; nothing new was written. */
   duplicate: boolean;
+  /** R65: its Message-ID was already stored with other content; stored as a message of its own. */
+  messageIdReused: boolean;
   size: number;
 }
 
@@ -28,7 +31,8 @@ export type AcceptResult = Accepted | { tooLarge: true; size: number };
  * The one durable path into deskgate for SMTP, pipe and IMAP (R6): stream the raw bytes to an
  * fsynced file, then commit the intake row (group commit). Resolves only when both are on disk;
  * the caller acknowledges after that. The dedupe key is the Message-ID, or the sha256 of the
- * bytes for a message without one (R7).
+ * bytes for a message without one (R7); a stored Message-ID is a duplicate only when the
+ * content digest agrees too (R65).
  */
 export interface AcceptOptions {
   /** Received: line deskgate prepends (SMTP). */
@@ -40,15 +44,28 @@ export interface AcceptOptions {
   smtpChecks?: { maxHeaderSize: number; refuseAfterPerHour: number | null };
 }
 
-export function createAcceptMessage(deps: { raw: RawStore; writer: IntakeWriter; intake?: { countFromSender(sender: string, since: string, limit: number): number }; maxSize: number; now?: () => Date; metrics?: Metrics }) {
+type IntakeReads = Pick<IntakeRepo, 'countFromSender' | 'get' | 'rawBytes' | 'setContentDigest'>;
+
+export function createAcceptMessage(deps: { raw: RawStore; writer: IntakeWriter; intake?: IntakeReads; maxSize: number; now?: () => Date; metrics?: Metrics }) {
   const refuse = (code: string, smtpCode: number, message: string) => new DeskgateError(code, message, { smtpCode });
+  /**
+   * R65 for a message stored before content digests: its digest from its raw bytes. Bytes that
+   * are gone (a deleted message) match nothing, so the new message is stored, never dropped.
+   */
+  const storedDigest = async (id: number): Promise<string> => {
+    const row = deps.intake!.get(id);
+    const bytes = deps.intake!.rawBytes(id) ?? (row?.raw_path ? await deps.raw.read(row.raw_path).catch(() => undefined) : undefined);
+    return bytes ? contentDigest(bytes) : 'unavailable';
+  };
   return async function acceptMessage(source: Readable | Buffer, envelope: Envelope, opts: AcceptOptions = {}): Promise<AcceptResult> {
     const now = deps.now?.() ?? new Date();
     deps.metrics?.received.inc({ via: envelope.via });
     const guard = opts.smtpChecks ? new LineEndingGuard() : undefined;
+    const digest = new ContentDigest();
+    const observe = (c: Buffer) => { guard?.feed(c); digest.feed(c); };
     let written;
     try {
-      written = await deps.raw.write(source, { maxSize: deps.maxSize, now, ...(opts.prefix ? { prefix: opts.prefix } : {}), ...(guard ? { observe: (c: Buffer) => guard.feed(c) } : {}) });
+      written = await deps.raw.write(source, { maxSize: deps.maxSize, now, ...(opts.prefix ? { prefix: opts.prefix } : {}), observe });
     } catch (err) {
       throw new DeskgateError('INGEST_SPOOL_WRITE', `cannot write message to the spool: ${(err as Error).message}`, { smtpCode: 451, cause: err });
     }
@@ -75,7 +92,7 @@ export function createAcceptMessage(deps: { raw: RawStore; writer: IntakeWriter;
     }
     const messageId = messageIdFromHeaders(written.headerBlock);
     try {
-      const result = await deps.writer.submit({
+      const row: NewIntake = {
         dedupeKey: messageId ? `mid:${messageId}` : `sha256:${written.sha256}`,
         messageId,
         rawPath: written.relPath,
@@ -90,10 +107,16 @@ export function createAcceptMessage(deps: { raw: RawStore; writer: IntakeWriter;
         sender: facts.sender,
         subject: null,
         receivedAt: now.toISOString(),
-      }, written.dirs);
+        contentDigest: messageId ? digest.digest() : null,
+      };
+      let result = await deps.writer.submit(row, written.dirs);
+      if (result.digestUnknown && deps.intake) {
+        deps.intake.setContentDigest(result.id, await storedDigest(result.id));
+        result = await deps.writer.submit(row, written.dirs);
+      }
       if (result.duplicate && written.relPath) await deps.raw.remove(written.relPath);
       deps.metrics?.accepted.inc({ via: envelope.via, duplicate: String(result.duplicate) });
-      return { intakeId: result.id, messageId, duplicate: result.duplicate, size: written.size };
+      return { intakeId: result.id, messageId, duplicate: result.duplicate, messageIdReused: result.messageIdReused, size: written.size };
     } catch (err) {
       if (written.relPath) await deps.raw.remove(written.relPath).catch(() => {});
       throw new DeskgateError('INGEST_COMMIT', `cannot commit intake record: ${(err as Error).message}`, { smtpCode: 451, cause: err });

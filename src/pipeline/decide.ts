@@ -16,7 +16,7 @@ export interface Decided {
   automated: string | null;
 }
 
-type DecideRow = Pick<IntakeRow, 'envelope_to' | 'envelope_from' | 'via'> & Partial<Pick<IntakeRow, 'id' | 'sender' | 'sender_recent' | 'received_at' | 'skip_checks'>>;
+type DecideRow = Pick<IntakeRow, 'envelope_to' | 'envelope_from' | 'via'> & Partial<Pick<IntakeRow, 'id' | 'sender' | 'sender_recent' | 'received_at' | 'skip_checks' | 'message_id_reused'>>;
 
 /**
  * Reads what trust, threading and the rules need from the store, then runs the pure deciders.
@@ -82,5 +82,7 @@ export function decide(ctx: PipelineContext, row: DecideRow, parsed: ParsedMessa
     ctx.directory,
     ctx.settings,
   );
+  // R65: a different message that reuses a stored Message-ID says so on its comment.
+  if (row.message_id_reused && decision.action !== 'suspend') decision.comment.flags.push('message_id_reused');
   return { match, ticket, decision, auth, automated };
 }

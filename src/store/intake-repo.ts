@@ -23,12 +23,16 @@ export interface NewIntake {
   sender: string | null;
   subject: string | null;
   receivedAt: string;
+  /** R65: digest of From, Date, Subject and body (trace headers left out); null when not computed. */
+  contentDigest: string | null;
 }
 
 export interface IntakeRow {
   id: number;
   dedupe_key: string;
   message_id: string | null;
+  /** R65: another stored message had this Message-ID with other content. */
+  message_id_reused: boolean;
   raw_path: string | null;
   raw_size: number;
   via: Via;
@@ -55,21 +59,33 @@ export interface InsertResult {
   id: number;
   /** True when a message with the same key was already stored (R7): nothing new was written. */
   duplicate: boolean;
+  /** R65: the Message-ID was already stored with other content; this is a message of its own. */
+  messageIdReused: boolean;
+  /**
+   * The stored message with this Message-ID predates content digests (migration 7): nothing was
+   * written; fill in its digest (setContentDigest) and insert again.
+   */
+  digestUnknown?: true;
 }
 
-type RawRow = Omit<IntakeRow, 'envelope_to' | 'skip_checks'> & { envelope_to: string; skip_checks: string };
-const toRow = (r: RawRow): IntakeRow => ({ ...r, envelope_to: JSON.parse(r.envelope_to) as string[], skip_checks: JSON.parse(r.skip_checks) as string[] });
+type RawRow = Omit<IntakeRow, 'envelope_to' | 'skip_checks' | 'message_id_reused'> & { envelope_to: string; skip_checks: string };
+const toRow = (r: RawRow): IntakeRow => ({
+  ...r, envelope_to: JSON.parse(r.envelope_to) as string[], skip_checks: JSON.parse(r.skip_checks) as string[],
+  // R65: a reused Message-ID is stored under mid:<id>#<digest> (see insert).
+  message_id_reused: r.message_id !== null && r.dedupe_key !== `mid:${r.message_id}`,
+});
 
 const COLUMNS = 'id, dedupe_key, message_id, raw_path, raw_size, via, envelope_from, envelope_to, remote_ip, helo, sender, sender_recent, subject, skip_checks, status, attempts, error_code, error, ticket_id, comment_id, received_at, processed_at';
 
 /** The intake queue: every accepted message, its processing state, and R7's dedupe key. */
 export function createIntakeRepo(db: Db) {
-  const insert = db.prepare(`INSERT INTO intake (dedupe_key, message_id, raw_path, raw_size, raw_sha256, via, envelope_from, envelope_to, remote_ip, helo, sender, subject, received_at)
-    VALUES (@dedupeKey, @messageId, @rawPath, @rawSize, @rawSha256, @via, @envelopeFrom, @envelopeTo, @remoteIp, @helo, @sender, @subject, @receivedAt)
+  const insert = db.prepare(`INSERT INTO intake (dedupe_key, message_id, raw_path, raw_size, raw_sha256, via, envelope_from, envelope_to, remote_ip, helo, sender, subject, received_at, content_digest)
+    VALUES (@dedupeKey, @messageId, @rawPath, @rawSize, @rawSha256, @via, @envelopeFrom, @envelopeTo, @remoteIp, @helo, @sender, @subject, @receivedAt, @contentDigest)
     ON CONFLICT (dedupe_key) DO NOTHING`);
   const insertRaw = db.prepare('INSERT INTO intake_raw (intake_id, bytes) VALUES (?, ?)');
   const rawBytes = db.prepare('SELECT bytes FROM intake_raw WHERE intake_id = ?').pluck();
-  const byKey = db.prepare('SELECT id FROM intake WHERE dedupe_key = ?').pluck();
+  const byKey = db.prepare('SELECT id, content_digest FROM intake WHERE dedupe_key = ?');
+  const setDigest = db.prepare('UPDATE intake SET content_digest = ? WHERE id = ? AND content_digest IS NULL');
   // A claim stands until its holder stops: a clean stop gives it back, and the claims of a node
   // whose heartbeat is older than the lease are given back by releaseClaims (NodesRepo).
   const claim = db.prepare(`UPDATE intake SET status = 'processing', claimed_by = @node, claimed_at = @now, attempts = attempts + 1
@@ -98,18 +114,36 @@ export function createIntakeRepo(db: Db) {
   const lastReceived = db.prepare('SELECT max(received_at) FROM intake').pluck();
   const pending = db.prepare(`SELECT count(*) FROM intake WHERE status IN ('received', 'processing')`).pluck();
 
+  /**
+   * R7 and R65: a stored key with the same content digest (or a key that is the bytes' digest)
+   * is a duplicate; the same Message-ID with other content is a message of its own, stored under
+   * `mid:<id>#<digest>`, so that its own redeliveries are duplicates of it in turn.
+   */
+  function insertRow(row: NewIntake, dedupeKey: string): InsertResult {
+    const { rawInline, ...fields } = row;
+    const reused = dedupeKey !== row.dedupeKey;
+    const info = insert.run({ ...fields, dedupeKey, envelopeTo: JSON.stringify(row.envelopeTo) });
+    if (info.changes === 1) {
+      const id = Number(info.lastInsertRowid);
+      if (rawInline) insertRaw.run(id, rawInline);
+      if (row.sender) senderRecent.run(rates.countThenBump('sender', row.sender, row.receivedAt), id);
+      return { id, duplicate: false, messageIdReused: reused };
+    }
+    const stored = byKey.get(dedupeKey) as { id: number; content_digest: string | null };
+    const duplicate: InsertResult = { id: stored.id, duplicate: true, messageIdReused: reused };
+    if (reused || row.messageId === null || row.contentDigest === null || stored.content_digest === row.contentDigest) return duplicate;
+    if (stored.content_digest === null) return { ...duplicate, digestUnknown: true };
+    return insertRow(row, `${row.dedupeKey}#${row.contentDigest}`);
+  }
+
   return {
-    /** Inserts a batch in the caller's transaction; duplicates (same dedupe key) return the stored id. */
+    /** Inserts one row in the caller's transaction; duplicates (R7) return the stored id. */
     insert(row: NewIntake): InsertResult {
-      const { rawInline, ...fields } = row;
-      const info = insert.run({ ...fields, envelopeTo: JSON.stringify(row.envelopeTo) });
-      if (info.changes === 1) {
-        const id = Number(info.lastInsertRowid);
-        if (rawInline) insertRaw.run(id, rawInline);
-        if (row.sender) senderRecent.run(rates.countThenBump('sender', row.sender, row.receivedAt), id);
-        return { id, duplicate: false };
-      }
-      return { id: byKey.get(row.dedupeKey) as number, duplicate: true };
+      return insertRow(row, row.dedupeKey);
+    },
+    /** R65: records the content digest of a row stored before digests were (digestUnknown). */
+    setContentDigest(id: number, digest: string): void {
+      setDigest.run(digest, id);
     },
     /**
      * Claims up to `limit` rows for one worker: with one UPDATE … RETURNING this is safe with

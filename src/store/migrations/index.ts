@@ -4,6 +4,7 @@ import { sql as m0003 } from './0003-outbox.js';
 import { sql as m0004 } from './0004-imap-state.js';
 import { sql as m0005 } from './0005-trust.js';
 import { sql as m0006 } from './0006-bounded-counts.js';
+import { sql as m0007 } from './0007-content-digest.js';
 import { sql as m0008 } from './0008-rate-counters-nodes.js';
 
 /** Numbered migrations, applied in order, each once, in its own transaction. Never edit a shipped one. */
@@ -14,5 +15,6 @@ export const migrations: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 4, name: 'imap-state', sql: m0004 },
   { version: 5, name: 'trust', sql: m0005 },
   { version: 6, name: 'bounded-counts', sql: m0006 },
+  { version: 7, name: 'content-digest', sql: m0007 },
   { version: 8, name: 'rate-counters-nodes', sql: m0008 },
 ];
