@@ -112,7 +112,7 @@ export function composeApp(initial: Config, opts: { logger: Logger; clock?: Cloc
     notify: (event, ticketId, now) => void notifier.onUpdate(event, ticketId, now),
     trust: current.trust,
     limits: current.limits,
-    authenticate: (rawBytes, session) => authenticateMessage(rawBytes, { ...session, mta: config.smtp.hostname }, resolveDns),
+    authenticate: (rawBytes, session) => authenticateMessage(rawBytes, { ...session, mta: config.smtp.hostname }, resolveDns, opts.logger.child({ stage: 'trust' })),
   };
   const syncStaff = (c: Config) => db.transaction(() => { for (const a of c.agents) tickets.ensureUser(a.email, a.name ?? null, { overwriteName: true }); })();
   // Staff names come from the config; keep the users table in step so the CLI shows them.

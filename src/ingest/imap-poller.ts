@@ -2,7 +2,7 @@ import { ImapFlow } from 'imapflow';
 import type { Logger } from '../shared/logger.js';
 import type { Clock } from '../shared/clock.js';
 import type { ImapStateRepo } from '../store/index.js';
-import { errorMessage } from '../shared/errors.js';
+import { errorCode, errorMessage } from '../shared/errors.js';
 import { normalizeAddress } from '../shared/addresses.js';
 import { isAccepted, type AcceptMessage } from './accept-message.js';
 import { recipientsFromHeaders } from './recipients.js';
@@ -95,7 +95,7 @@ export class ImapPoller {
         const e = err as { authenticationFailed?: boolean; responseText?: string; code?: string };
         const message = e.authenticationFailed ? `authentication failed for ${this.account.user}: ${e.responseText ?? errorMessage(err)}` : errorMessage(err);
         this.deps.state.error(this.key, message, this.now());
-        this.log.error({ event: e.authenticationFailed ? 'imap:auth_failed' : 'imap:error', code: e.authenticationFailed ? 'IMAP_AUTH_FAILED' : 'IMAP_SESSION', err: message }, e.authenticationFailed ? 'IMAP login refused: check the user and password' : 'IMAP session ended');
+        this.log.error({ event: e.authenticationFailed ? 'imap:auth_failed' : 'imap:error', code: e.authenticationFailed ? 'IMAP_AUTH_FAILED' : 'IMAP_SESSION', cause_code: errorCode(err, 'IMAP_SESSION'), err: message }, e.authenticationFailed ? 'IMAP login refused: check the user and password' : 'IMAP session ended');
         if (e.authenticationFailed) backoff = Math.max(backoff, 30_000);
       } finally {
         try { this.client?.close(); } catch { /* closed */ }
@@ -125,7 +125,7 @@ export class ImapPoller {
     this.client = client;
     let closed = false;
     let newMail = false;
-    client.on('error', (err: Error) => this.log.warn({ event: 'imap:socket_error', err: err.message }, 'IMAP connection error'));
+    client.on('error', (err: Error) => this.log.warn({ event: 'imap:socket_error', code: 'IMAP_SOCKET', cause_code: errorCode(err, 'IMAP_SOCKET'), err: err.message }, 'IMAP connection error'));
     client.on('close', () => { closed = true; this.waker.wake(); });
     client.on('exists', () => { newMail = true; this.waker.wake(); });
     await client.connect();
@@ -168,7 +168,7 @@ export class ImapPoller {
       const result = await this.deps.accept(source, { via: 'imap', from: returnPath(source), to: to.length > 0 ? to : [this.deps.defaultRecipient] });
       if (!isAccepted(result)) {
         await client.messageFlagsAdd(String(uid), [TOO_LARGE_KEYWORD], { uid: true });
-        this.log.error({ event: 'imap:too_large', uid, size: result.size }, 'message over smtp.max_message_size left in the mailbox, flagged $DeskgateTooLarge');
+        this.log.error({ event: 'imap:too_large', code: 'IMAP_TOO_LARGE', uid, size: result.size }, 'message over smtp.max_message_size left in the mailbox, flagged $DeskgateTooLarge');
         lastUid = uid;
         continue;
       }

@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, copyFileSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import type { Db } from './db.js';
+import { DeskgateError } from '../shared/errors.js';
 
 const FILE_DIRS = ['attachments', 'raw'];
 
@@ -57,13 +58,13 @@ export async function backupTo(db: Db, dataDir: string, file: string, meta: Reco
  * `serve` first; refuses to replace existing tickets unless `force`.
  */
 export function restoreFrom(file: string, dataDir: string, force: boolean): { files: number; tickets: number } {
-  if (!existsSync(file) || statSync(file).size === 0) throw new Error(`${file} is not a backup file`);
+  if (!existsSync(file) || statSync(file).size === 0) throw new DeskgateError('BACKUP_INVALID', `${file} is not a backup file`);
   const dbPath = join(dataDir, 'deskgate.sqlite');
   if (existsSync(dbPath) && !force) {
     const cur = new Database(dbPath, { readonly: true });
     try {
       const n = cur.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'tickets'").pluck().get() === 1 ? (cur.prepare('SELECT count(*) FROM tickets').pluck().get() as number) : 0;
-      if (n > 0) throw new Error(`${dataDir} already has ${n} tickets: stop deskgate serve and give --force to replace them`);
+      if (n > 0) throw new DeskgateError('BACKUP_WOULD_REPLACE', `${dataDir} already has ${n} tickets: stop deskgate serve and give --force to replace them`);
     } finally {
       cur.close();
     }
@@ -76,9 +77,9 @@ export function restoreFrom(file: string, dataDir: string, force: boolean): { fi
   let tickets = 0;
   try {
     const ok = db.prepare("SELECT count(*) FROM sqlite_master WHERE name IN ('backup_files', 'backup_meta', 'tickets')").pluck().get() === 3;
-    if (!ok) throw new Error(`${file} is not a deskgate backup`);
+    if (!ok) throw new DeskgateError('BACKUP_INVALID', `${file} is not a deskgate backup`);
     for (const row of db.prepare('SELECT path, content FROM backup_files').iterate() as Iterable<{ path: string; content: Buffer }>) {
-      if (row.path.includes('..') || row.path.startsWith('/')) throw new Error(`unsafe path in backup: ${row.path}`);
+      if (row.path.includes('..') || row.path.startsWith('/')) throw new DeskgateError('BACKUP_UNSAFE_PATH', `unsafe path in backup: ${row.path}`);
       const target = join(dataDir, row.path);
       mkdirSync(dirname(target), { recursive: true });
       writeFileSync(target, row.content, { mode: row.path === 'secret' ? 0o600 : 0o640 });
