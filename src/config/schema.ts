@@ -54,17 +54,18 @@ const smtp = z.object({
   max_message_size: size('25MB'),
   tls: z.object({ key: z.string().min(1), cert: z.string().min(1) }).strict().optional(),
   max_clients: z.number().int().positive().default(100),
-  max_recipients: z.number().int().positive().default(50),
+  /** RFC 5321 4.5.3.1.8: a server must take at least 100 recipients per message. */
+  max_recipients: z.number().int().positive().default(100),
   socket_timeout: duration('60s'),
   /** Reverse DNS of connecting clients: only for logs, off in tests (no DNS there). */
   reverse_lookup: z.boolean().default(true),
   max_header_size: size('64KB'),
   max_sessions_per_ip: z.number().int().positive().default(20),
-  /** Exempt from the per-IP session limit and the sender rate refusal (your own relays). */
+  /** Exempt from the per-IP session limit (only max_clients bounds them) and the sender rate refusal: your own relays. */
   client_allowlist: z.array(ipEntry).default([]),
   /** Refused at connect with 554. */
   client_denylist: z.array(ipEntry).default([]),
-  /** How long SIGTERM lets sessions in progress finish before answering 421. */
+  /** How long SIGTERM lets sessions in DATA finish before answering 421; other sessions get 421 at once. */
   close_timeout: duration('10s'),
 }).strict();
 

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
 import { SMTPServer, type SMTPServerSession, type SMTPServerDataStream, type SMTPServerAddress } from 'smtp-server';
+import { SMTPConnection, type SMTPConnectionOptions } from 'smtp-server/lib/smtp-connection.js';
 import type { Logger } from '../shared/logger.js';
 import { DeskgateError, errorMessage } from '../shared/errors.js';
 import { normalizeAddress, isPlausibleAddress } from '../shared/addresses.js';
@@ -18,9 +20,10 @@ export interface SmtpListenerOptions {
   tls?: { key: string; cert: string } | undefined;
   /** R1/R5: the support address an envelope recipient stands for, or undefined. */
   supportAddressOf: (address: string) => string | undefined;
-  /** How long SIGTERM waits for sessions in progress before answering 421. */
+  /** How long a stop (SIGTERM) lets sessions in DATA finish; every other session gets 421 at once. */
   closeTimeoutMs?: number;
   maxHeaderSize: number;
+  /** Sessions from one address; allowlisted addresses are exempt (only maxClients bounds them). */
   maxSessionsPerIp: number;
   /** R43: refuse (450) a sender's messages past this many in the last hour (read per message, so a reload applies). */
   refuseAfterPerHour: () => number;
@@ -34,6 +37,60 @@ export interface SmtpListener {
   addresses(): Array<{ host: string; port: number }>;
   close(): Promise<void>;
   readonly sessions: number;
+}
+
+/** A reply text that starts with its own RFC 3463 code, as every reply deskgate writes does. */
+const ENHANCED = /^[245]\.\d{1,3}\.\d{1,3} /;
+const SHUTTING_DOWN = '4.3.2 Service shutting down, try again later';
+
+/**
+ * smtp-server with ENHANCEDSTATUSCODES guesses the enhanced code from the basic one (452 becomes
+ * 4.2.2, 450 4.2.1) and writes it in front of the reply text: a text that has its own code keeps
+ * it alone. While the server stops, a session ends as soon as it is not in DATA, so a message in
+ * transfer is answered and then the client is let go.
+ */
+class Connection extends SMTPConnection {
+  declare _server: Server;
+
+  override send(code: number, data?: string | string[] | null, context?: string | false): void {
+    if (typeof data === 'string' && ENHANCED.test(data)) context = false;
+    // The library's answer to a command that arrives while it closes (it would say 4.4.2).
+    else if (code === 421 && data === 'Server shutting down') { data = SHUTTING_DOWN; context = false; }
+    super.send(code, data, context);
+    if (this._server.stopping && !this._dataStream && !this._closing) hangUp(this);
+  }
+}
+
+/** 421 and close. smtp-server would wait up to 5 s for the client to close its side; nothing more is said, so don't. */
+function hangUp(c: SMTPConnection): void {
+  const socket: Socket = c._socket;
+  c.send(421, SHUTTING_DOWN); // send() ends the socket after a 421
+  if (socket.writableFinished) socket.destroy();
+  else socket.once('finish', () => socket.destroy());
+  setTimeout(() => socket.destroy(), 1000).unref(); // a client that reads nothing cannot hold the stop
+}
+
+class Server extends SMTPServer {
+  stopping = false;
+
+  // As SMTPServer.connect, with the Connection above.
+  override connect(socket: Socket, socketOptions?: SMTPConnectionOptions | null): void {
+    const connection = new Connection(this, socket, socketOptions);
+    this.connections.add(connection);
+    connection.on('error', (err: Error) => this._onError(err));
+    connection.on('connect', (data) => this._onClientConnect(data));
+    connection.init();
+  }
+
+  /** Stops listening, lets sessions in DATA finish for graceMs, ends all others now; resolves when every socket is gone. */
+  stop(graceMs: number): Promise<void> {
+    this.stopping = true;
+    return new Promise((resolve) => {
+      const late = setTimeout(() => { for (const c of [...this.connections]) hangUp(c); }, graceMs);
+      this.close(() => { clearTimeout(late); resolve(); });
+      for (const c of [...this.connections]) if (!c._dataStream) hangUp(c);
+    });
+  }
 }
 
 function smtpError(message: string, responseCode: number): Error {
@@ -59,13 +116,16 @@ export async function startSmtpListener(opts: SmtpListenerOptions, accept: Accep
   const counted = new Set<string>();
   const tls = opts.tls ? { key: readFileSync(opts.tls.key), cert: readFileSync(opts.tls.cert) } : undefined;
 
-  const makeServer = () => new SMTPServer({
+  const graceMs = opts.closeTimeoutMs ?? 10_000;
+  const makeServer = () => new Server({
     name: opts.hostname,
-    banner: 'deskgate ESMTP',
+    banner: 'deskgate', // the library writes "<name> ESMTP" before it
+    hideENHANCEDSTATUSCODES: false,
     size: opts.maxMessageSize,
     maxClients: opts.maxClients,
     socketTimeout: opts.socketTimeoutMs,
-    closeTimeout: opts.closeTimeoutMs ?? 10_000,
+    // Server.stop() ends the sessions itself at graceMs; the library's own 421 is only a backstop.
+    closeTimeout: graceMs + 1000,
     disableReverseLookup: !opts.reverseLookup,
     authOptional: true,
     disabledCommands: tls ? ['AUTH'] : ['AUTH', 'STARTTLS'],
@@ -142,7 +202,7 @@ export async function startSmtpListener(opts: SmtpListenerOptions, accept: Accep
     },
   });
 
-  const servers: SMTPServer[] = [];
+  const servers: Server[] = [];
   const bound: Array<{ host: string; port: number }> = [];
   for (const l of opts.listen) {
     const server = makeServer();
@@ -164,6 +224,6 @@ export async function startSmtpListener(opts: SmtpListenerOptions, accept: Accep
   return {
     addresses: () => [...bound],
     get sessions() { return sessions; },
-    close: () => Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())))).then(() => undefined),
+    close: () => Promise.all(servers.map((s) => s.stop(graceMs))).then(() => undefined),
   };
 }

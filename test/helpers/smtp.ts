@@ -9,9 +9,17 @@ export class SmtpClient {
   private waiters: Array<(line: string) => void> = [];
   private lines: string[] = [];
   private closed = false;
+  /** Every line of each complete reply, in order (reply() consumes only the last line of each). */
+  private full: string[][] = [];
+  private partial: string[] = [];
+  /** The 220 greeting as the server sent it. */
+  greeting = '';
+  /** Resolves when the server (or the client) has closed the socket. */
+  readonly closedPromise: Promise<void>;
 
   private constructor(private readonly socket: Socket) {
     socket.setEncoding('utf8');
+    this.closedPromise = new Promise((resolve) => socket.once('close', () => resolve()));
     socket.on('close', () => {
       this.closed = true;
       for (const w of this.waiters.splice(0)) w('closed');
@@ -23,7 +31,9 @@ export class SmtpClient {
         const line = this.buffer.slice(0, i);
         this.buffer = this.buffer.slice(i + 2);
         // Multi-line replies: only the last line (code + space) completes a reply.
+        if (/^\d{3}-/.test(line)) this.partial.push(line);
         if (/^\d{3} /.test(line) || !/^\d{3}-/.test(line)) {
+          this.full.push([...this.partial.splice(0), line]);
           const w = this.waiters.shift();
           if (w) w(line); else this.lines.push(line);
         }
@@ -39,7 +49,22 @@ export class SmtpClient {
     socket.on('error', () => {});
     const greeting = await c.reply();
     if (!greeting.startsWith('220')) throw new Error(`bad greeting: ${greeting}`);
+    c.greeting = greeting;
     return c;
+  }
+
+  /** All lines of the replies completed so far and not yet taken here (e.g. an EHLO's extension list). */
+  takeFullReplies(): string[][] {
+    return this.full.splice(0);
+  }
+
+  /** Writes raw bytes without waiting for a reply (e.g. half a message in DATA). */
+  write(raw: string | Buffer): void {
+    this.socket.write(raw);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
   }
 
   reply(): Promise<string> {
