@@ -2,7 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerServe } from './cli/serve.js';
 import { registerCheckConfig } from './cli/check-config.js';
-import { registerInject } from './cli/inject.js';
+import { registerInject, isPipeIntake, PIPE_HINT } from './cli/inject.js';
 import { registerTickets } from './cli/tickets.js';
 import { registerFailed } from './cli/failed.js';
 import { registerExplain } from './cli/explain.js';
@@ -12,14 +12,40 @@ import { registerImap } from './cli/imap.js';
 import { registerSuspended } from './cli/suspended.js';
 import { registerOps } from './cli/ops.js';
 import { registerConfigSchema } from './cli/config-schema.js';
-import { CliError, EX_SOFTWARE } from './cli/context.js';
+import { CliError, EX_SOFTWARE, EX_TEMPFAIL, EX_USAGE } from './cli/context.js';
+
+/**
+ * `deskgate -c FILE inject …` as `deskgate inject … -c FILE`: admins put the config first too,
+ * and `-c` belongs to each command.
+ */
+function hoistConfig(argv: string[]): string[] {
+  const first = argv[2] ?? '';
+  const take = first === '-c' || first === '--config' ? 2 : /^(--config=|-c.)/.test(first) ? 1 : 0;
+  if (take === 0) return argv;
+  const rest = argv.slice(2 + take);
+  const end = rest.indexOf('--');
+  const at = end === -1 ? rest.length : end;
+  return [...argv.slice(0, 2), ...rest.slice(0, at), ...argv.slice(2, 2 + take), ...rest.slice(at)];
+}
+
+const argv = hoistConfig(process.argv);
+// An MTA bounces 64 for good: a pipe intake's command-line errors defer instead (see inject.ts).
+const pipeIntake = isPipeIntake(argv.slice(2));
 
 /** The `deskgate` command: parses arguments and hands over to one command module. */
 const program = new Command('deskgate')
   .description('deskgate: self-hosted helpdesk mail gateway')
   .version('0.1.0')
-  .showHelpAfterError()
+  .showHelpAfterError(!pipeIntake)
   .exitOverride();
+if (pipeIntake) program.configureOutput({ outputError: () => {} });
+if (pipeIntake) {
+  // An uncaught error would exit 1, which an MTA bounces; a stored message is deduplicated on retry (R7).
+  process.on('uncaughtException', (err) => {
+    process.stderr.write(`deskgate inject: unexpected error: ${err.stack ?? String(err)}\n`);
+    process.exit(EX_TEMPFAIL);
+  });
+}
 
 registerServe(program);
 registerCheckConfig(program);
@@ -35,15 +61,20 @@ registerOps(program);
 registerConfigSchema(program);
 
 try {
-  await program.parseAsync(process.argv);
+  await program.parseAsync(argv);
 } catch (err) {
   if (err instanceof CommanderError) {
-    process.exitCode = err.exitCode === 0 ? 0 : 64;
+    if (err.exitCode !== 0 && pipeIntake) {
+      const line = err.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
+      process.stderr.write(`deskgate inject: ${line} (${PIPE_HINT})\n`);
+    }
+    process.exitCode = err.exitCode === 0 ? 0 : pipeIntake ? EX_TEMPFAIL : EX_USAGE;
   } else if (err instanceof CliError) {
     if (err.message) process.stderr.write(`deskgate: ${err.message}\n`);
     process.exitCode = err.exitCode;
   } else {
     process.stderr.write(`deskgate: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
-    process.exitCode = EX_SOFTWARE;
+    // 70 would bounce a piped message: defer it instead.
+    process.exitCode = pipeIntake ? EX_TEMPFAIL : EX_SOFTWARE;
   }
 }

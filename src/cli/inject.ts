@@ -1,54 +1,165 @@
 import { readFile } from 'node:fs/promises';
+import { fstatSync } from 'node:fs';
+import { isatty } from 'node:tty';
 import type { Command } from 'commander';
-import { withApp, configOption, CliError, EX_NOUSER, EX_TEMPFAIL, EX_DATAERR, EX_USAGE } from './context.js';
+import { withApp, configOption, CliError, EX_NOUSER, EX_TEMPFAIL, EX_DATAERR } from './context.js';
 import { printJson } from './format.js';
 import { isAccepted } from '../ingest/index.js';
 import { recipientsFromHeaders } from '../ingest/recipients.js';
-import { normalizeAddress } from '../shared/addresses.js';
-import { ConfigError } from '../config/index.js';
+import { normalizeAddress, isPlausibleAddress } from '../shared/addresses.js';
+import { errorCode, errorMessage } from '../shared/errors.js';
+import { EX_CONFIG, ConfigError } from '../config/index.js';
+import type { App } from '../compose.js';
+import type { Logger } from '../shared/logger.js';
 
-async function readInput(file: string | undefined): Promise<Buffer> {
-  if (file && file !== '-') return readFile(file);
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
+// Exit codes for an MTA's pipe transport. Postfix pipe(8)/local(8) defer only on 75 and 71
+// (sys_exits.c: the codes whose DSN is 4.x.x); 64, 65, 66, 67, 70 and 78 bounce for good. So
+// anything an admin can get wrong in the pipe command or the config ends with 75: the mail
+// waits in the MTA's queue until it is fixed.
+const HINT = 'exit 75: the MTA keeps the message; fix the pipe command';
+
+/** Repeatable options collect every value; never variadic, which would swallow FILE. */
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function readStdin(): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    process.stdin.on('data', (c: Buffer) => chunks.push(c));
+    process.stdin.once('end', () => resolve(Buffer.concat(chunks)));
+    process.stdin.once('error', reject);
+  });
+}
+
+/**
+ * Whether stdin carries data while a FILE is given: an MTA writing the message to stdin with a
+ * FILE in the argv would otherwise have its mail acknowledged as a "duplicate" of FILE. A
+ * terminal, /dev/null, an empty file or a pipe at end of input carry none. A pipe that stays
+ * open without data for `waitMs` (ssh without a terminal) counts as none: an MTA writes at once.
+ */
+async function stdinCarriesData(waitMs = 1000): Promise<boolean> {
+  if (isatty(0)) return false;
+  let stat;
+  try {
+    stat = fstatSync(0);
+  } catch {
+    return false; // stdin closed
+  }
+  if (stat.isFile()) return stat.size > 0;
+  if (!stat.isFIFO() && !stat.isSocket()) return false;
+  const stdin = process.stdin;
+  return new Promise<boolean>((resolve) => {
+    const finish = (data: boolean) => {
+      clearTimeout(timer);
+      stdin.removeAllListeners('data');
+      stdin.destroy();
+      resolve(data);
+    };
+    const timer = setTimeout(() => finish(false), waitMs);
+    stdin.on('data', (c: Buffer) => { if (c.length > 0) finish(true); });
+    stdin.once('end', () => finish(false));
+    stdin.once('error', () => finish(false));
+  });
+}
+
+async function readMessage(file: string | undefined): Promise<Buffer> {
+  if (file === undefined || file === '-') return readStdin();
+  let raw: Buffer;
+  try {
+    raw = await readFile(file);
+  } catch (err) {
+    const hint = isPlausibleAddress(file) ? '; an address? give each its own --recipient, or --recipient=${recipient} in master.cf' : '';
+    throw new CliError(`cannot read ${file}: ${(err as Error).message}${hint} (${HINT})`, EX_TEMPFAIL);
+  }
+  if (await stdinCarriesData()) {
+    throw new CliError(`a FILE (${file}) was given while stdin carries a message; give one or the other (${HINT})`, EX_TEMPFAIL);
+  }
+  return raw;
+}
+
+function checkRecipients(given: string[]): string[] {
+  const addresses = given.map(normalizeAddress);
+  const malformed = addresses.filter((a) => !isPlausibleAddress(a));
+  if (malformed.length > 0) throw new CliError(`--recipient ${malformed.map((a) => JSON.stringify(a)).join(', ')}: not an address (${HINT})`, EX_TEMPFAIL);
+  return addresses;
+}
+
+/**
+ * The message is stored: whatever happens now, exit 0 (R6). A transient failure (a busy
+ * database) gives the claim back at once so the daemon takes the message without waiting out
+ * the claim's lease; a message that cannot be processed is kept as failed by the processor (R8).
+ */
+async function processStored(app: App, intakeId: number, logger: Logger) {
+  try {
+    return await app.processor.processOne(intakeId);
+  } catch (err) {
+    let released = false;
+    // This process claimed only this message. Each try waits up to the busy timeout for the lock.
+    for (let attempt = 0; attempt < 3 && !released; attempt++) {
+      try { app.intake.releaseClaims(app.ctx.nodeId); released = true; } catch { /* try again */ }
+    }
+    logger.warn({ event: 'ingest:processing_deferred', via: 'pipe', intake_id: intakeId, code: errorCode(err), err: errorMessage(err), released },
+      released ? 'stored; processing failed for now, left to the daemon' : 'stored; processing failed and the claim could not be released: the daemon takes it after the claim lease');
+    return undefined;
+  }
+}
+
+type InjectOptions = { config: string; recipient: string[]; sender?: string; json?: boolean };
+
+async function inject(file: string | undefined, opts: InjectOptions): Promise<void> {
+  const given = checkRecipients(opts.recipient);
+  const raw = await readMessage(file);
+  if (raw.length === 0) throw new CliError(`empty input: no message on stdin (${HINT})`, EX_TEMPFAIL);
+  let stored = false;
+  try {
+    await withApp(opts.config, async (app, config, logger) => {
+      const unknown = given.filter((a) => !app.supportAddressOf(a));
+      if (unknown.length > 0) throw new CliError(`not a support address: ${unknown.join(', ')} (R5)`, EX_NOUSER);
+      const to = given.length > 0 ? given.map((a) => app.supportAddressOf(a)!) : recipientsFromHeaders(raw, app.supportAddressOf);
+      if (to.length === 0) throw new CliError('the message is not addressed to any support address; give --recipient (R5)', EX_NOUSER);
+      const result = await app.accept(raw, { via: 'pipe', from: opts.sender ? normalizeAddress(opts.sender) : null, to });
+      if (!isAccepted(result)) throw new CliError(`message too large: ${result.size} bytes, limit ${config.smtp.max_message_size} (R8)`, EX_DATAERR);
+      stored = true;
+      const outcome = result.duplicate ? undefined : await processStored(app, result.intakeId, logger);
+      const intake = app.intake.get(result.intakeId)!;
+      logger.info({ event: 'ingest:accepted', via: 'pipe', intake_id: result.intakeId, message_id: result.messageId, duplicate: result.duplicate, ticket_id: intake.ticket_id }, 'message accepted');
+      const out = { intake_id: result.intakeId, message_id: result.messageId, duplicate: result.duplicate, status: intake.status, ticket_id: intake.ticket_id, error: outcome?.error ?? intake.error };
+      if (opts.json) printJson(out);
+      else process.stdout.write(`stored as intake ${out.intake_id}${out.duplicate ? ' (duplicate of a stored message)' : ''}: ${out.status}${out.ticket_id ? `, ticket ${out.ticket_id}` : ''}${out.error ? ` (${out.error})` : ''}\n`);
+    });
+  } catch (err) {
+    // Stored means acknowledged (R6): a later failure (reading the row back, closing) is no
+    // reason for the MTA to deliver it again.
+    if (stored) {
+      process.stderr.write(`deskgate: stored; then: ${errorMessage(err)}\n`);
+      return;
+    }
+    if ((err instanceof CliError && err.exitCode === EX_CONFIG) || err instanceof ConfigError) throw new CliError(`config: ${err.message} (${HINT})`, EX_TEMPFAIL);
+    if (err instanceof CliError) throw err;
+    // The MTA keeps the message and tries again later.
+    throw new CliError(`temporary failure: ${errorMessage(err)}`, EX_TEMPFAIL);
+  }
 }
 
 export function registerInject(program: Command): void {
   configOption(program.command('inject [file]').description('pipe intake: store one message from FILE or stdin (exit 0 stored, 67 unknown recipient, 75 try again)'))
-    .option('--recipient <address...>', 'envelope recipient(s); default: the support addresses in the headers')
+    .option('--recipient <address>', 'envelope recipient; repeatable (default: the support addresses in the headers)', collect, [])
     .option('--sender <address>', 'envelope sender')
     .option('--json', 'print the result as JSON')
-    .action(async (file: string | undefined, opts: { config: string; recipient?: string[]; sender?: string; json?: boolean }) => {
-      let raw: Buffer;
-      try {
-        raw = await readInput(file);
-      } catch (err) {
-        throw new CliError(`cannot read ${file ?? 'stdin'}: ${(err as Error).message}`, EX_USAGE);
-      }
-      if (raw.length === 0) throw new CliError('empty message', EX_DATAERR);
-      try {
-        await withApp(opts.config, async (app, config, logger) => {
-          const given = (opts.recipient ?? []).map(normalizeAddress);
-          const unknown = given.filter((a) => !app.supportAddressOf(a));
-          if (unknown.length > 0) throw new CliError(`not a support address: ${unknown.join(', ')} (R5)`, EX_NOUSER);
-          const to = given.length > 0 ? given.map((a) => app.supportAddressOf(a)!) : recipientsFromHeaders(raw, app.supportAddressOf);
-          if (to.length === 0) throw new CliError('the message is not addressed to any support address; give --recipient (R5)', EX_NOUSER);
-          const result = await app.accept(raw, { via: 'pipe', from: opts.sender ? normalizeAddress(opts.sender) : null, to });
-          if (!isAccepted(result)) throw new CliError(`message too large: ${result.size} bytes, limit ${config.smtp.max_message_size} (R8)`, EX_DATAERR);
-          // Stored: from here on the exit status is 0 whatever processing does (a failure is kept, R8).
-          const outcome = result.duplicate ? undefined : await app.processor.processOne(result.intakeId);
-          const intake = app.intake.get(result.intakeId)!;
-          logger.info({ event: 'ingest:accepted', via: 'pipe', intake_id: result.intakeId, message_id: result.messageId, duplicate: result.duplicate, ticket_id: intake.ticket_id }, 'message accepted');
-          const out = { intake_id: result.intakeId, message_id: result.messageId, duplicate: result.duplicate, status: intake.status, ticket_id: intake.ticket_id, error: outcome?.error ?? intake.error };
-          if (opts.json) printJson(out);
-          else process.stdout.write(`stored as intake ${out.intake_id}${out.duplicate ? ' (duplicate of a stored message)' : ''}: ${out.status}${out.ticket_id ? `, ticket ${out.ticket_id}` : ''}${out.error ? ` (${out.error})` : ''}\n`);
-        });
-      } catch (err) {
-        if (err instanceof CliError) throw err;
-        if (err instanceof ConfigError) throw err;
-        // The MTA keeps the message and tries again later.
-        throw new CliError(`temporary failure: ${(err as Error).message}`, EX_TEMPFAIL);
-      }
-    });
+    // A parse error is reported by main.ts in one line with exit 75 (see pipeParseErrors).
+    .showHelpAfterError(false)
+    .configureOutput({ outputError: () => {} })
+    .action(inject);
 }
+
+/**
+ * Whether a command line is a pipe intake: then a command-line error (unknown option, missing
+ * value, extra argument) exits 75 with one line instead of 64 and the usage text, which an MTA
+ * would bounce to the sender.
+ */
+export function isPipeIntake(argv: string[]): boolean {
+  return argv.includes('inject');
+}
+
+export { HINT as PIPE_HINT };

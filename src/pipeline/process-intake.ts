@@ -96,6 +96,9 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: { batchSize: n
       })();
       return outcome;
     } catch (err) {
+      // A busy or locked database is no fault of the message (R8): the batch fails and is
+      // handed back to the queue instead of the message being kept as failed.
+      if (/^SQLITE_(BUSY|LOCKED)/.test(errorCode(err))) throw err;
       ctx.intake.markFailed(row.id, errorCode(err), errorMessage(err), now);
       return { intakeId: row.id, status: 'failed', code: errorCode(err), error: errorMessage(err) };
     }

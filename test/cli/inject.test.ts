@@ -81,11 +81,12 @@ describe('deskgate inject: pipe intake (R5, R6, R7)', () => {
     assert.match(r.stderr, /temporary failure/);
   });
 
-  it('exit 78: an invalid config', async () => {
+  it('exit 75, not 78: an invalid config (an MTA bounces 78; see inject-pipe.test.ts)', async () => {
     const dir = join(env.dir, 'bad');
     mkdirSync(dir);
     writeFileSync(join(dir, 'c.yaml'), 'support_addresses: []\n');
     const r = await runCli(['inject', '-c', join(dir, 'c.yaml')], { input: mail() });
-    assert.equal(r.code, 78);
+    assert.equal(r.code, 75, r.stderr);
+    assert.match(r.stderr, /config/);
   });
 });
