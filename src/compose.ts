@@ -2,49 +2,19 @@ import type { Config } from './config/index.js';
 import { resolveSecret } from './config/index.js';
 import { randomBytes } from 'node:crypto';
 import { openDatabase, RawStore, AttachmentStore, createIntakeRepo, createIntakeWriter, createTicketsRepo, createTicketViewsRepo, createOutboxRepo, createNodesRepo } from './store/index.js';
-import { resolveRuleSet, DEFAULT_TRIGGERS, DEFAULT_AUTOMATIONS, type Trigger, type Automation } from './triggers/index.js';
+import type { Trigger, Automation } from './triggers/index.js';
+import { settingsOf, keysNeedingRestart } from './settings.js';
 import { createOutboundSender } from './outbound/index.js';
 import { createNotifier, runAutomations, type NotifierDeps } from './pipeline/index.js';
 import { makeNodeId, createNodeLease } from './shared/node-id.js';
 import { createMetrics } from './shared/metrics.js';
 import { authenticateMessage, createDnsResolver } from './trust/index.js';
 import { createMessageParser } from './parse/index.js';
-import { createDirectory, supportAddressOf } from './rules/index.js';
+import { supportAddressOf } from './rules/index.js';
 import { createIntakeProcessor, type PipelineContext } from './pipeline/index.js';
 import { createAcceptMessage } from './ingest/index.js';
 import { systemClock, type Clock } from './shared/clock.js';
 import type { Logger } from './shared/logger.js';
-
-/** Everything a SIGHUP reload may change: derived from the config in one place. */
-function reloadable(config: Config) {
-  return {
-    config,
-    directory: createDirectory(config.support_addresses, config.agents),
-    triggers: resolveRuleSet<Trigger>(config.triggers, DEFAULT_TRIGGERS),
-    automations: resolveRuleSet<Automation>(config.automations, DEFAULT_AUTOMATIONS),
-    settings: {
-      thirdPartyReplies: config.email.third_party_replies,
-      useReplyToAsRequester: config.email.use_reply_to_as_requester,
-      agentForwarding: config.email.agent_forwarding,
-      ccs: {
-        enabled: config.ccs.enabled, endUsersCanAdd: config.ccs.end_users_can_add, agentCcsBecomeFollowers: config.ccs.agent_ccs_become_followers,
-        max: config.ccs.max, blocklist: config.ccs.blocklist,
-      },
-      groups: config.groups.map((g) => g.name),
-    },
-    trust: { verify: config.trust.verify, requireAuthenticatedAgents: config.trust.require_authenticated_agents, trustedAuthservId: config.trust.trusted_authserv_id },
-    limits: { perSenderPerHour: config.limits.per_sender_per_hour },
-  };
-}
-
-/** Keys that only a restart applies (sockets, files and threads are set up from them at start). */
-// email.reply_line: the parser threads cut replies at it, and notifications must keep writing the line they cut at.
-const RESTART_KEYS = ['data_dir', 'smtp', 'imap', 'metrics', 'outbound', 'dns', 'processing', 'secret', 'automations_interval', 'log', 'email.reply_line'] as const;
-
-function keyChanged(a: Config, b: Config, key: string): boolean {
-  const get = (c: Config) => key.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], c);
-  return JSON.stringify(get(a)) !== JSON.stringify(get(b));
-}
 
 /**
  * The composition root: builds every stage from one validated Config. serve, inject and the
@@ -53,7 +23,7 @@ function keyChanged(a: Config, b: Config, key: string): boolean {
 export function composeApp(initial: Config, opts: { logger: Logger; clock?: Clock; parseWorkers?: number; readOnly?: boolean }) {
   const clock = opts.clock ?? systemClock;
   const config = initial;
-  let current = reloadable(initial);
+  let current = settingsOf(initial);
   // readOnly (list/show/stats commands): no data_dir, migration, secret file or staff sync is written.
   const readOnly = opts.readOnly ?? false;
   const db = openDatabase(config.data_dir, { readonly: readOnly });
@@ -92,26 +62,31 @@ export function composeApp(initial: Config, opts: { logger: Logger; clock?: Cloc
     outbox, smarthost: config.outbound.smtp, dkim: config.outbound.dkim, logger: opts.logger, clock, lease, metrics,
     retry: { initialMs: config.outbound.retry_initial, maxMs: config.outbound.retry_max, forMs: config.outbound.retry_for },
   });
-  // The notifier reads these on every update, so a reload only has to replace them.
+  // The notifier fetches the current settings on every update, so a reload only swaps `current`.
   const notifierDeps: NotifierDeps = {
-    tickets, outbox, directory: current.directory, triggers: current.triggers, replyLine: config.email.reply_line, secret, baseUrl: config.base_url,
-    ccsEnabled: config.ccs.enabled, perRecipientPerHour: config.limits.notifications_per_recipient_per_hour,
-    perStaffPerHour: config.limits.notifications_per_staff_per_hour, logger: opts.logger,
+    tickets, outbox, replyLine: config.email.reply_line, secret, logger: opts.logger,
+    get directory() { return current.directory; },
+    get triggers() { return current.triggers; },
+    get planSettings() { return current.rules; },
+    get baseUrl() { return current.config.base_url; },
+    get ccsEnabled() { return current.rules.ccs.enabled; },
+    get perRecipientPerHour() { return current.limits.perRecipientPerHour; },
+    get perStaffPerHour() { return current.limits.perStaffPerHour; },
     onQueued: () => sender.kick(),
   };
   const notifier = createNotifier(notifierDeps);
   const parser = createMessageParser({ workers: opts.parseWorkers ?? config.processing.parse_workers, replyLine: config.email.reply_line, timeoutMs: config.processing.parse_timeout });
   const ctx: PipelineContext = {
     db, intake, tickets, raw, attachments, parser,
-    directory: current.directory,
-    settings: current.settings,
+    get directory() { return current.directory; },
+    get settings() { return current.rules; },
+    get trust() { return current.trust; },
+    get limits() { return current.limits; },
     secret,
     logger: opts.logger,
     clock,
     nodeId,
     notify: (event, ticketId, now) => void notifier.onUpdate(event, ticketId, now),
-    trust: current.trust,
-    limits: current.limits,
     authenticate: (rawBytes, session) => authenticateMessage(rawBytes, { ...session, mta: config.smtp.hostname }, resolveDns, opts.logger.child({ stage: 'trust' })),
   };
   const syncStaff = (c: Config) => db.transaction(() => { for (const a of c.agents) tickets.ensureUser(a.email, a.name ?? null, { overwriteName: true }); })();
@@ -130,14 +105,8 @@ export function composeApp(initial: Config, opts: { logger: Logger; clock?: Cloc
      * triggers, automations, limits, templates. Returns the keys that still need a restart.
      */
     reload(next: Config): string[] {
-      const needRestart = RESTART_KEYS.filter((k) => keyChanged(current.config, next, k));
-      current = reloadable(next);
-      Object.assign(ctx, { directory: current.directory, settings: current.settings, trust: current.trust, limits: current.limits });
-      Object.assign(notifierDeps, {
-        directory: current.directory, triggers: current.triggers, baseUrl: next.base_url,
-        ccsEnabled: next.ccs.enabled, perRecipientPerHour: next.limits.notifications_per_recipient_per_hour,
-        perStaffPerHour: next.limits.notifications_per_staff_per_hour,
-      });
+      const needRestart = keysNeedingRestart(current.config, next);
+      current = settingsOf(next);
       syncStaff(next);
       return needRestart;
     },
