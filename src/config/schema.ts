@@ -152,8 +152,12 @@ const processing = z.object({
   parse_workers: z.number().int().min(0).max(16).default(1),
   /** Intake rows claimed per processing batch. */
   batch_size: z.number().int().min(1).max(1000).default(64),
-  /** A message whose parse takes longer is failed (R8) and its parser thread replaced. */
+  /** A message whose parse takes longer (counted from when its thread starts it) is failed (R8) and its thread replaced. */
   parse_timeout: duration('30s'),
+  /** Heap limit of each parser thread; a message that needs more is failed alone (R8, PARSE_TOO_BIG). */
+  parse_memory: size('512MB').refine((b) => b >= 64 * 1024 ** 2, 'parse_memory must be at least 64MB'),
+  /** Raw bytes a batch reads and parses at once; a bigger batch is processed in parts (a larger message alone). */
+  batch_bytes: size('64MB'),
   /** A claim whose holder has not renewed its heartbeat for this long is taken back (renewed every third of it). */
   claim_lease: duration('30s').refine((ms) => ms >= 3000, 'claim_lease must be at least 3s (the heartbeat runs every third of it)'),
 }).strict();

@@ -7,93 +7,194 @@ export interface MessageParser {
   close(): Promise<void>;
 }
 
+export interface ParserOptions {
+  /** Parser threads; 0 parses inline on the caller's thread (the CLI, tests). */
+  workers: number;
+  replyLine: string;
+  /** Per message, counted from when its thread starts it (never the time spent queued). */
+  timeoutMs?: number;
+  /** V8 heap limit (old generation) of each thread; a message that needs more fails alone. */
+  maxMemoryMb?: number;
+}
+
 interface Job {
   id: number;
+  raw: Buffer;
+  replyHint: boolean;
   resolve: (m: ParsedMessage) => void;
   reject: (e: unknown) => void;
-  timer: NodeJS.Timeout;
+  /** Threads that died under this job for a reason other than its own timeout or memory. */
+  deaths: number;
 }
 
 interface Slot {
   worker: Worker;
-  jobs: Map<number, Job>;
-  dead: boolean;
+  job: Job | null;
+  timer: NodeJS.Timeout | undefined;
+  /** Set once the thread is ended or has died, so its late events are ignored. */
+  gone: boolean;
 }
+
+type WorkerReply = { id: number; started: true } | { id: number; result: ParsedMessage } | { id: number; error: string; code?: string };
 
 // Built (.js): the worker file runs as is. From source under tsx (tests): the worker registers
 // tsx's loader first, since loader hooks are not inherited by worker threads on Node 20.
 const fromSource = import.meta.url.endsWith('.ts');
 const workerUrl = new URL(fromSource ? './parse-worker.ts' : './parse-worker.js', import.meta.url);
 
-function newWorker(workerData: unknown): Worker {
-  if (!fromSource) return new Worker(workerUrl, { workerData });
+function newWorker(workerData: unknown, maxMemoryMb: number | undefined): Worker {
+  const resourceLimits = maxMemoryMb === undefined ? undefined : { maxOldGenerationSizeMb: maxMemoryMb };
+  if (!fromSource) return new Worker(workerUrl, { workerData, resourceLimits });
   const boot = `import('tsx/esm/api').then((api) => { api.register(); return import(${JSON.stringify(workerUrl.href)}); })`;
-  return new Worker(boot, { eval: true, workerData });
+  return new Worker(boot, { eval: true, workerData, resourceLimits });
 }
 
+/** A thread that dies under a message for no reason of its own gets the message once more. */
+const MAX_DEATHS = 2;
+
 /**
- * Parses in `workers` threads (0: inline). A parse that takes longer than timeoutMs (hostile
- * MIME) ends its worker and fails with PARSE_TIMEOUT, which the pipeline records as a failed
- * intake (R8) rather than hanging the queue.
+ * Parses in `workers` threads (0: inline). Each thread parses one message at a time and the pool
+ * keeps the queue, so a hostile message costs only itself: one that runs past timeoutMs
+ * (PARSE_TIMEOUT) or past the thread's memory (PARSE_TOO_BIG) ends its thread and fails alone,
+ * recorded as a failed intake (R8); the messages behind it go to a fresh thread.
  */
-export function createMessageParser(opts: { workers: number; replyLine: string; timeoutMs?: number }): MessageParser {
+export function createMessageParser(opts: ParserOptions): MessageParser {
   const timeoutMs = opts.timeoutMs ?? 30_000;
   if (opts.workers === 0) {
     return { parse: (raw, hints) => parseMessage(raw, { replyLine: opts.replyLine, ...hints }), close: async () => {} };
   }
   let nextId = 1;
   let closed = false;
-  const slots: Slot[] = [];
+  const queue: Job[] = [];
+  // Threads start when there is work, so a thread that dies at boot is not respawned in a loop.
+  const slots: (Slot | undefined)[] = Array.from({ length: opts.workers }, () => undefined);
+
+  function settle(slot: Slot): Job | null {
+    const job = slot.job;
+    clearTimeout(slot.timer);
+    slot.job = null;
+    slot.timer = undefined;
+    slot.worker.unref();
+    return job;
+  }
+
+  /** Ends a thread (timeout, death, close); its slot is refilled by the next pump. */
+  function retire(index: number, slot: Slot): void {
+    slot.gone = true;
+    if (slots[index] === slot) slots[index] = undefined;
+    void slot.worker.terminate();
+  }
+
+  function onReply(index: number, slot: Slot, msg: WorkerReply): void {
+    const job = slot.job;
+    if (slot.gone || !job || msg.id !== job.id) return;
+    if ('started' in msg) {
+      slot.timer = setTimeout(() => onTimeout(index, slot), timeoutMs);
+      return;
+    }
+    settle(slot);
+    if ('error' in msg) {
+      job.reject(new DeskgateError(msg.code ?? 'PARSE_MIME_INVALID', `cannot parse message: ${msg.error}`, { context: { bytes: job.raw.length } }));
+    } else {
+      // Structured clone turns Buffers into plain Uint8Arrays.
+      for (const a of msg.result.attachments) a.content = Buffer.from(a.content.buffer, a.content.byteOffset, a.content.byteLength);
+      job.resolve(msg.result);
+    }
+    pump();
+  }
+
+  function onTimeout(index: number, slot: Slot): void {
+    const job = settle(slot);
+    retire(index, slot);
+    job?.reject(new DeskgateError('PARSE_TIMEOUT', `parsing took longer than ${timeoutMs} ms`, { context: { bytes: job.raw.length, timeout_ms: timeoutMs } }));
+    pump();
+  }
+
+  /** 'error' (with the reason) is followed by 'exit': handle the first only. */
+  function onDeath(index: number, slot: Slot, err: Error & { code?: string }): void {
+    if (slot.gone) return;
+    const job = settle(slot);
+    retire(index, slot);
+    if (job && !closed) {
+      if (err.code === 'ERR_WORKER_OUT_OF_MEMORY') {
+        job.reject(new DeskgateError('PARSE_TOO_BIG', `parsing needs more than the parser's ${opts.maxMemoryMb} MB of memory`, { context: { bytes: job.raw.length, memory_mb: opts.maxMemoryMb } }));
+      } else if (++job.deaths >= MAX_DEATHS) {
+        job.reject(new DeskgateError('PARSE_WORKER_DIED', `parser thread stopped: ${err.message}`, { context: { bytes: job.raw.length } }));
+      } else {
+        queue.unshift(job);
+      }
+    }
+    pump();
+  }
 
   function spawn(index: number): Slot {
-    const worker = newWorker({ replyLine: opts.replyLine });
-    const slot: Slot = { worker, jobs: new Map(), dead: false };
-    worker.on('message', (msg: { id: number; result?: ParsedMessage; error?: string }) => {
-      const job = slot.jobs.get(msg.id);
-      if (!job) return;
-      slot.jobs.delete(msg.id);
-      clearTimeout(job.timer);
-      if (msg.error !== undefined) job.reject(new DeskgateError('PARSE_MIME_INVALID', `cannot parse message: ${msg.error}`));
-      else {
-        for (const a of msg.result!.attachments) a.content = Buffer.from(a.content.buffer, a.content.byteOffset, a.content.byteLength);
-        job.resolve(msg.result!);
-      }
-    });
-    const fail = (err: Error) => {
-      if (slot.dead) return; // 'error' is followed by 'exit': replace the worker once
-      slot.dead = true;
-      for (const job of slot.jobs.values()) {
-        clearTimeout(job.timer);
-        job.reject(new DeskgateError('PARSE_WORKER_DIED', `parser thread stopped: ${err.message}`));
-      }
-      slot.jobs.clear();
-      if (!closed) slots[index] = spawn(index);
-    };
-    worker.on('error', fail);
-    worker.on('exit', (code) => { if (!closed) fail(new Error(`exit code ${code}`)); });
+    const worker = newWorker({ replyLine: opts.replyLine }, opts.maxMemoryMb);
+    const slot: Slot = { worker, job: null, timer: undefined, gone: false };
+    worker.on('message', (msg: WorkerReply) => onReply(index, slot, msg));
+    worker.on('error', (err) => onDeath(index, slot, err));
+    worker.on('exit', (code) => onDeath(index, slot, new Error(`exit code ${code}`)));
     worker.unref();
     return slot;
   }
-  for (let i = 0; i < opts.workers; i++) slots.push(spawn(i));
+
+  /** Hands queued messages to idle threads, oldest first. */
+  function pump(): void {
+    for (let i = 0; i < slots.length && queue.length > 0 && !closed; i++) {
+      if (slots[i]?.job) continue;
+      const slot = slots[i] ?? (slots[i] = spawn(i));
+      const job = queue.shift()!;
+      slot.job = job;
+      slot.worker.ref(); // a busy thread keeps the process alive until it answers; an idle one does not
+      // The timer starts when the thread says it began (see onReply), so boot time is not counted.
+      slot.worker.postMessage({ id: job.id, raw: job.raw, replyHint: job.replyHint });
+    }
+  }
 
   return {
     parse(raw: Buffer, hints: { replyHint?: boolean } = {}): Promise<ParsedMessage> {
-      const index = slots.reduce((best, s, i) => (s.jobs.size < slots[best]!.jobs.size ? i : best), 0);
-      const slot = slots[index]!;
-      const id = nextId++;
+      if (closed) return Promise.reject(new DeskgateError('PARSE_CLOSED', 'the parser is closed'));
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => {
-          slot.jobs.delete(id);
-          reject(new DeskgateError('PARSE_TIMEOUT', `parsing took longer than ${timeoutMs} ms`));
-          void slot.worker.terminate(); // 'exit' respawns it and fails the other jobs it held
-        }, timeoutMs);
-        slot.jobs.set(id, { id, resolve, reject, timer });
-        slot.worker.postMessage({ id, raw, replyHint: hints.replyHint ?? false });
+        queue.push({ id: nextId++, raw, replyHint: hints.replyHint ?? false, resolve, reject, deaths: 0 });
+        pump();
       });
     },
     async close(): Promise<void> {
       closed = true;
-      await Promise.all(slots.map((s) => s.worker.terminate()));
+      const unfinished = queue.splice(0);
+      const ending: Promise<number>[] = [];
+      slots.forEach((slot, i) => {
+        if (!slot) return;
+        const job = settle(slot);
+        if (job) unfinished.push(job);
+        slot.gone = true;
+        slots[i] = undefined;
+        ending.push(slot.worker.terminate());
+      });
+      for (const job of unfinished) job.reject(new DeskgateError('PARSE_CLOSED', 'the parser was closed before this message was parsed'));
+      await Promise.all(ending);
     },
   };
+}
+
+/**
+ * Splits items, in order, into groups whose sizes add up to at most maxBytes (an item larger
+ * than that forms a group alone), so a caller that reads and parses a group at once holds a
+ * bounded number of bytes however many items it claimed.
+ */
+export function byteBatches<T>(items: readonly T[], sizeOf: (item: T) => number, maxBytes: number): T[][] {
+  const groups: T[][] = [];
+  let group: T[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    const size = sizeOf(item);
+    if (group.length > 0 && bytes + size > maxBytes) {
+      groups.push(group);
+      group = [];
+      bytes = 0;
+    }
+    group.push(item);
+    bytes += size;
+  }
+  if (group.length > 0) groups.push(group);
+  return groups;
 }
