@@ -107,7 +107,9 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: { batchSize: n
   async function processRows(rows: IntakeRow[]): Promise<Outcome[]> {
     const parsed = await Promise.all(rows.map(prepare));
     const now = ctx.clock.now().toISOString();
-    const outcomes = ctx.db.transaction(() => rows.map((row, i) => handle(row, parsed[i]!, now)))();
+    // IMMEDIATE: take the write lock at BEGIN, where the busy timeout waits for a CLI writer. A
+    // deferred transaction starts as a read, and its upgrade fails with SQLITE_BUSY at once.
+    const outcomes = ctx.db.transaction(() => rows.map((row, i) => handle(row, parsed[i]!, now))).immediate();
     const m = opts.metrics;
     if (m) {
       for (const [i, o] of outcomes.entries()) {
@@ -171,12 +173,20 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: { batchSize: n
       running = true;
       opts.lease.renew(); // heartbeat from the start, so claims left by a dead process come back (see composeApp)
       loop = (async () => {
+        let failures = 0;
         while (running) {
           let n = 0;
           try {
             n = await this.processBatch();
+            failures = 0;
           } catch (err) {
-            log.error({ event: 'pipeline:error', err }, 'processing batch failed; retrying');
+            // The batch's claims are back in the queue (processClaimed); a busy or failing
+            // database is retried with back-off, 0.25 s doubling up to 30 s.
+            failures++;
+            const retryMs = Math.min(30_000, 250 * 2 ** Math.min(failures - 1, 7));
+            log.error({ event: 'pipeline:error', code: errorCode(err), err, retry_in_ms: retryMs, failures }, 'processing batch failed; retrying');
+            if (running) await waker.sleep(retryMs);
+            continue;
           }
           if (n === 0 && running) await waker.sleep(opts.pollMs ?? 1000);
         }

@@ -19,7 +19,7 @@ export function runAutomations(ctx: PipelineContext, notifier: Notifier, automat
   for (const id of ctx.tickets.openTicketIds()) {
     run.tickets++;
     try {
-      const r = ctx.db.transaction(() => notifier.onAutomationTick(active, id, now))();
+      const r = ctx.db.transaction(() => notifier.onAutomationTick(active, id, now)).immediate();
       const automationsFired = r.fired.filter((f) => active.some((a) => a.id === f));
       if (automationsFired.length > 0) run.fired.push({ ticketId: id, automations: automationsFired });
       run.queued += r.queued.length;
