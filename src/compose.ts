@@ -75,7 +75,7 @@ export function composeApp(initial: Config, opts: { logger: Logger; clock?: Cloc
     onQueued: () => sender.kick(),
   };
   const notifier = createNotifier(notifierDeps);
-  const parser = createMessageParser({ workers: opts.parseWorkers ?? config.processing.parse_workers, replyLine: config.email.reply_line, timeoutMs: config.processing.parse_timeout });
+  const parser = createMessageParser({ workers: opts.parseWorkers ?? config.processing.parse_workers, replyLine: config.email.reply_line, timeoutMs: config.processing.parse_timeout, maxMemoryMb: Math.floor(config.processing.parse_memory / 1024 ** 2) });
   const ctx: PipelineContext = {
     db, intake, tickets, raw, attachments, parser,
     get directory() { return current.directory; },
@@ -92,7 +92,7 @@ export function composeApp(initial: Config, opts: { logger: Logger; clock?: Cloc
   const syncStaff = (c: Config) => db.transaction(() => { for (const a of c.agents) tickets.ensureUser(a.email, a.name ?? null, { overwriteName: true }); })();
   // Staff names come from the config; keep the users table in step so the CLI shows them.
   if (!readOnly) syncStaff(config);
-  const processor = createIntakeProcessor(ctx, { batchSize: config.processing.batch_size, metrics, lease });
+  const processor = createIntakeProcessor(ctx, { batchSize: config.processing.batch_size, batchBytes: config.processing.batch_bytes, metrics, lease });
   const writer = createIntakeWriter({ db, intake, raw, onCommitted: () => processor.kick() });
   const accept = createAcceptMessage({ raw, writer, intake, metrics, maxSize: config.smtp.max_message_size, now: () => clock.now() });
   return {

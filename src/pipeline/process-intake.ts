@@ -1,7 +1,7 @@
 import { DeskgateError, errorMessage } from '../shared/errors.js';
 import type { NodeLease } from '../shared/node-id.js';
 import { createWaker } from '../shared/waker.js';
-import type { ParsedMessage } from '../parse/index.js';
+import { byteBatches, type ParsedMessage } from '../parse/index.js';
 import type { AuthOutcome } from '../trust/index.js';
 import type { Metrics } from '../shared/metrics.js';
 import type { IntakeRow } from '../store/index.js';
@@ -33,7 +33,7 @@ function errorCode(err: unknown): string {
  * threads), then threads, decides and stores each in its own savepoint, so one bad message is
  * recorded as failed (R8) without holding up the rest of the batch.
  */
-export function createIntakeProcessor(ctx: PipelineContext, opts: { batchSize: number; pollMs?: number; metrics?: Metrics; lease: NodeLease }) {
+export function createIntakeProcessor(ctx: PipelineContext, opts: { batchSize: number; batchBytes?: number; pollMs?: number; metrics?: Metrics; lease: NodeLease }) {
   const log = ctx.logger.child({ stage: 'pipeline' });
   let running = false;
   const waker = createWaker();
@@ -104,7 +104,18 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: { batchSize: n
     }
   }
 
+  /**
+   * A claimed batch is read, parsed and stored in parts of at most batchBytes raw bytes: each
+   * part's bytes and parse results are held until its transaction, so 64 × 20 MB never sit in
+   * memory at once (issue 13.2).
+   */
   async function processRows(rows: IntakeRow[]): Promise<Outcome[]> {
+    const outcomes: Outcome[] = [];
+    for (const part of byteBatches(rows, (r) => r.raw_size, opts.batchBytes ?? Infinity)) outcomes.push(...(await processPart(part)));
+    return outcomes;
+  }
+
+  async function processPart(rows: IntakeRow[]): Promise<Outcome[]> {
     const parsed = await Promise.all(rows.map(prepare));
     const now = ctx.clock.now().toISOString();
     // IMMEDIATE: take the write lock at BEGIN, where the busy timeout waits for a CLI writer. A
