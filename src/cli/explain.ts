@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { withApp, configOption, CliError, EX_NOUSER, EX_USAGE } from './context.js';
+import { withReadOnlyApp, configOption, CliError, EX_NOUSER, EX_USAGE } from './context.js';
 import { printJson } from './format.js';
 import { parseMessage, type ParsedMessage } from '../parse/index.js';
 import { decide, applyDecision, type PipelineContext } from '../pipeline/index.js';
@@ -121,6 +121,9 @@ function dryRun(app: App, row: DecideRow, parsed: ParsedMessage, decided: Return
   };
   // The app's context with only notify replaced (its settings stay live getters).
   const ctx = Object.create(app.ctx, { notify: { value: notify } }) as PipelineContext;
+  // explain opens the database read-only (query_only) like every command that only looks; the
+  // dry run alone may write, inside a transaction that is always rolled back.
+  app.db.pragma('query_only = OFF');
   try {
     app.db.transaction(() => {
       // No intake row: this message is not stored, so the comment points at none.
@@ -133,6 +136,8 @@ function dryRun(app: App, row: DecideRow, parsed: ParsedMessage, decided: Return
     })();
   } catch (err) {
     if (!(err instanceof Rollback)) throw err;
+  } finally {
+    app.db.pragma('query_only = ON');
   }
   return out;
 }
@@ -212,7 +217,7 @@ export function registerExplain(program: Command): void {
       } catch (err) {
         throw new CliError(`cannot read ${file}: ${(err as Error).message}`, EX_USAGE);
       }
-      await withApp(opts.config, async (app, config) => {
+      await withReadOnlyApp(opts.config, async (app, config) => {
         const given = opts.recipient.map(normalizeAddress);
         const to = given.length > 0 ? given.filter((a) => app.supportAddressOf(a)) : recipientsFromHeaders(raw, app.supportAddressOf);
         if (to.length === 0) throw new CliError('the message is not addressed to any support address; give --recipient (R5)', EX_NOUSER);

@@ -17,7 +17,8 @@ describe('durability: SIGKILL during SMTP load (R6, R7)', () => {
   it('every 250-acknowledged message is in exactly one ticket after kill -9 and restart', async () => {
     env = makeEnv((c) => {
       c.log = { level: 'info' };
-      c.processing = { parse_workers: 1, batch_size: 32 };
+      // A short lease: the killed process's claims come back once its heartbeat is older than it.
+      c.processing = { parse_workers: 1, batch_size: 32, claim_lease: '3s' };
     });
     const first = await spawnServe(env.configPath);
     const acked = new Set<string>();
