@@ -1,26 +1,14 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
-import { generateKeyPairSync } from 'node:crypto';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { makeEnv, SUPPORT, type TestEnv } from '../helpers/env.js';
 import { cliJson, runCli } from '../helpers/daemon.js';
 import { mail, uniqueId, type MailSpec } from '../helpers/mail.js';
+import { signed, DKIM_TXT } from '../helpers/dkim.js';
 import { DnsStub } from '../helpers/dns-stub.js';
 
-const { dkimSign } = createRequire(import.meta.url)('mailauth/lib/dkim/sign') as {
-  dkimSign: (msg: Buffer, opts: unknown) => Promise<{ signatures: string; errors: unknown[] }>;
-};
-const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-const pubB64 = publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
-
-async function signed(raw: Buffer): Promise<Buffer> {
-  const r = await dkimSign(raw, { canonicalization: 'relaxed/relaxed', signatureData: [{ signingDomain: 'acme.test', selector: 'dg', privateKey: keyPem, algorithm: 'rsa-sha256' }] });
-  return Buffer.concat([Buffer.from(r.signatures), raw]);
-}
 
 /** Everything explain must leave alone: the rows of the stored tables and the files under data_dir. */
 function snapshot(env: TestEnv): string {
@@ -64,7 +52,7 @@ describe('deskgate explain tells the truth (R44, R17, R51)', () => {
   before(async () => {
     await dns.start();
     dns.txt.set('acme.test', ['v=spf1 ip4:192.0.2.10 -all']);
-    dns.txt.set('dg._domainkey.acme.test', [`v=DKIM1; k=rsa; p=${pubB64}`]);
+    dns.txt.set('dg._domainkey.acme.test', [DKIM_TXT]);
     dns.txt.set('_dmarc.acme.test', ['v=DMARC1; p=none']);
     env = makeEnv((c) => {
       c.trust = { verify: true, require_authenticated_agents: true };

@@ -1,25 +1,13 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
-import { generateKeyPairSync } from 'node:crypto';
 import { makeEnv, waitFor, SUPPORT, type TestEnv } from '../helpers/env.js';
 import { startTestDaemon, cliJson, runCli } from '../helpers/daemon.js';
 import { mail, uniqueId, type MailSpec } from '../helpers/mail.js';
 import { sendMail, SmtpClient } from '../helpers/smtp.js';
+import { signed, DKIM_TXT } from '../helpers/dkim.js';
 import { DnsStub } from '../helpers/dns-stub.js';
 import type { Daemon } from '../../src/daemon.js';
 
-const { dkimSign } = createRequire(import.meta.url)('mailauth/lib/dkim/sign') as {
-  dkimSign: (msg: Buffer, opts: unknown) => Promise<{ signatures: string; errors: unknown[] }>;
-};
-const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-const pubB64 = publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
-
-async function signed(raw: Buffer): Promise<Buffer> {
-  const r = await dkimSign(raw, { canonicalization: 'relaxed/relaxed', signatureData: [{ signingDomain: 'acme.test', selector: 'dg', privateKey: keyPem, algorithm: 'rsa-sha256' }] });
-  return Buffer.concat([Buffer.from(r.signatures), raw]);
-}
 
 describe('trust and abuse over SMTP (R41-R45)', () => {
   const dns = new DnsStub();
@@ -31,7 +19,7 @@ describe('trust and abuse over SMTP (R41-R45)', () => {
   before(async () => {
     await dns.start();
     dns.txt.set('acme.test', ['v=spf1 ip4:192.0.2.10 -all']);
-    dns.txt.set('dg._domainkey.acme.test', [`v=DKIM1; k=rsa; p=${pubB64}`]);
+    dns.txt.set('dg._domainkey.acme.test', [DKIM_TXT]);
     dns.txt.set('_dmarc.acme.test', ['v=DMARC1; p=none']);
     dns.txt.set('_dmarc.bigbank.test', ['v=DMARC1; p=reject']);
     dns.txt.set('bigbank.test', ['v=spf1 -all']);
