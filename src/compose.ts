@@ -6,7 +6,8 @@ import type { Trigger, Automation } from './triggers/index.js';
 import { settingsOf, keysNeedingRestart } from './settings.js';
 import { createOutboundSender } from './outbound/index.js';
 import { createNotifier, runAutomations, type NotifierDeps } from './pipeline/index.js';
-import { makeNodeId, createNodeLease } from './shared/node-id.js';
+import { makeNodeId } from './shared/node-id.js';
+import { createClaimLease } from './pipeline/claims.js';
 import { createMetrics } from './shared/metrics.js';
 import { authenticateMessage, createDnsResolver } from './trust/index.js';
 import { createMessageParser } from './parse/index.js';
@@ -37,25 +38,7 @@ export function composeApp(initial: Config, opts: { logger: Logger; clock?: Cloc
   const resolveDns = createDnsResolver({ servers: config.dns.servers, timeoutMs: config.dns.timeout });
   const nodeId = makeNodeId();
   const nodes = createNodesRepo(db);
-  // Each beat also gives back the claims (intake and outbox) of processes whose heartbeat is
-  // older than the lease: killed, hung, or the previous container's PID 1.
-  const lease = createNodeLease({
-    id: nodeId, leaseMs: config.processing.claim_lease, clock,
-    beat: (self, now) => { nodes.beat(self, now); takeBackClaims(); },
-    onError: (err) => opts.logger.error({ event: 'node:heartbeat_failed', err }, 'heartbeat failed; retrying'),
-  });
-  function takeBackClaims(): void {
-    const staleBefore = lease.staleBefore();
-    const live = nodes.liveIds(staleBefore);
-    for (const [queue, repo] of [['intake', intake], ['outbox', outbox]] as const) {
-      for (const node of repo.claimers()) {
-        if (node === nodeId || live.has(node)) continue;
-        const n = repo.releaseClaims(node);
-        if (n > 0) opts.logger.warn({ event: 'node:claims_taken_back', queue, node, count: n }, 'took back claims of a stopped process');
-      }
-    }
-    nodes.prune(staleBefore, nodeId);
-  }
+  const lease = createClaimLease({ nodeId, leaseMs: config.processing.claim_lease, clock, logger: opts.logger, nodes, intake, outbox });
   // Read-only without a key file yet: no token was ever signed, so a throwaway key matches none.
   const secret = resolveSecret(config, { create: !readOnly }) ?? randomBytes(32).toString('hex');
   const sender = createOutboundSender({

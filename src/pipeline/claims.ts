@@ -1,0 +1,33 @@
+import { createNodeLease, type NodeLease } from '../shared/node-id.js';
+import type { IntakeRepo, OutboxRepo, NodesRepo } from '../store/index.js';
+import type { Clock } from '../shared/clock.js';
+import type { Logger } from '../shared/logger.js';
+
+/**
+ * This process's lease on its claims (R71): a heartbeat in the nodes table, renewed every third
+ * of the lease. Each beat also gives back the intake and outbox claims of processes whose
+ * heartbeat is older than the lease: killed, hung, or the previous container's PID 1.
+ */
+export function createClaimLease(deps: {
+  nodeId: string; leaseMs: number; clock: Clock; logger: Logger;
+  nodes: NodesRepo; intake: Pick<IntakeRepo, 'claimers' | 'releaseClaims'>; outbox: Pick<OutboxRepo, 'claimers' | 'releaseClaims'>;
+}): NodeLease {
+  const lease: NodeLease = createNodeLease({
+    id: deps.nodeId, leaseMs: deps.leaseMs, clock: deps.clock,
+    beat: (self, now) => { deps.nodes.beat(self, now); takeBackClaims(); },
+    onError: (err) => deps.logger.error({ event: 'node:heartbeat_failed', err }, 'heartbeat failed; retrying'),
+  });
+  function takeBackClaims(): void {
+    const staleBefore = lease.staleBefore();
+    const live = deps.nodes.liveIds(staleBefore);
+    for (const [queue, repo] of [['intake', deps.intake], ['outbox', deps.outbox]] as const) {
+      for (const node of repo.claimers()) {
+        if (node === deps.nodeId || live.has(node)) continue;
+        const n = repo.releaseClaims(node);
+        if (n > 0) deps.logger.warn({ event: 'node:claims_taken_back', queue, node, count: n }, 'took back claims of a stopped process');
+      }
+    }
+    deps.nodes.prune(staleBefore, deps.nodeId);
+  }
+  return lease;
+}
