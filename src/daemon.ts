@@ -43,6 +43,12 @@ export async function startDaemon(config: Config, opts: { logger: Logger; clock?
       refuseAfterPerHour: () => 2 * app.config.limits.per_sender_per_hour,
       isAllowlisted: (ip) => matchesIp(allow, ip),
       isDenylisted: (ip) => matchesIp(deny, ip),
+      limits: {
+        sessionTimeoutMs: config.smtp.session_timeout,
+        dataTimeoutMs: config.smtp.data_timeout,
+        dataMinRate: config.smtp.data_min_rate,
+        junkCommandLimit: config.smtp.junk_command_limit,
+      },
     }, app.accept, opts.logger);
   } catch (err) {
     await app.close();

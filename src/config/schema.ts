@@ -59,7 +59,8 @@ const smtp = z.object({
   socket_timeout: duration('60s'),
   /** Reverse DNS of connecting clients: only for logs, off in tests (no DNS there). */
   reverse_lookup: z.boolean().default(true),
-  max_header_size: size('64KB'),
+  /** Below 256KB: ingest reads at most 256KB of a header block, so a larger limit could not be enforced. */
+  max_header_size: size('64KB').refine((b) => b < 256 * 1024, 'max_header_size must be less than 256KB (deskgate reads at most 256KB of a message header, so a larger limit could not be enforced)'),
   max_sessions_per_ip: z.number().int().positive().default(20),
   /** Exempt from the per-IP session limit (only max_clients bounds them) and the sender rate refusal: your own relays. */
   client_allowlist: z.array(ipEntry).default([]),
@@ -67,6 +68,14 @@ const smtp = z.object({
   client_denylist: z.array(ipEntry).default([]),
   /** How long SIGTERM lets sessions in DATA finish before answering 421; other sessions get 421 at once. */
   close_timeout: duration('10s'),
+  /** Whole-session deadline (421 4.4.2); a message already received gets its reply first. */
+  session_timeout: duration('10m').refine((ms) => ms > 0, 'session_timeout must be more than 0'),
+  /** How far DATA may fall behind data_min_rate (Postfix: smtpd_timeout with smtpd_min_data_rate); then 421 4.4.2, nothing stored. */
+  data_timeout: duration('5m').refine((ms) => ms > 0, 'data_timeout must be more than 0'),
+  /** Bytes per second that extend the DATA deadline; 0 makes data_timeout a hard limit on the whole DATA. */
+  data_min_rate: z.number().int().min(0).default(500),
+  /** NOOP, RSET, VRFY, HELP, ETRN, EXPN and unknown commands per session, reset by a delivered message (Postfix smtpd_junk_command_limit); past it 421 4.7.0. */
+  junk_command_limit: z.number().int().positive().default(100),
 }).strict();
 
 const supportAddress = z.object({

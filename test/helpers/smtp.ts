@@ -41,8 +41,9 @@ export class SmtpClient {
     });
   }
 
-  static async connect(port: number, host = '127.0.0.1'): Promise<SmtpClient> {
-    const socket = createConnection({ port, host });
+  /** `localAddress` (e.g. 127.0.0.2: all of 127/8 is loopback on Linux) lets a test speak from several client addresses. */
+  static async connect(port: number, host = '127.0.0.1', opts: { localAddress?: string } = {}): Promise<SmtpClient> {
+    const socket = createConnection({ port, host, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
     socket.setTimeout(15_000, () => socket.destroy(new Error('SMTP test client timeout')));
     await new Promise<void>((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject); });
     const c = new SmtpClient(socket);
@@ -50,6 +51,17 @@ export class SmtpClient {
     const greeting = await c.reply();
     if (!greeting.startsWith('220')) throw new Error(`bad greeting: ${greeting}`);
     c.greeting = greeting;
+    return c;
+  }
+
+  /** Like connect(), but returns whatever the first reply is (e.g. a 421 refusal) in `greeting`. */
+  static async open(port: number, opts: { localAddress?: string } = {}): Promise<SmtpClient> {
+    const socket = createConnection({ port, host: '127.0.0.1', ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
+    socket.setTimeout(15_000, () => socket.destroy(new Error('SMTP test client timeout')));
+    await new Promise<void>((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject); });
+    const c = new SmtpClient(socket);
+    socket.on('error', () => {});
+    c.greeting = await c.reply();
     return c;
   }
 
