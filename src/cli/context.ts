@@ -12,10 +12,11 @@ export const EX_NOUSER = 67;
 export const EX_SOFTWARE = 70;
 export const EX_TEMPFAIL = 75;
 
-/** A CLI failure with the exit status it should end with. */
-export class CliError extends Error {
+/** A CLI failure with the exit status it should end with (code CLI_EXIT_<status>). */
+export class CliError extends DeskgateError {
   constructor(message: string, readonly exitCode: number = 1) {
-    super(message);
+    super(`CLI_EXIT_${exitCode}`, message, { context: { exitCode } });
+    this.name = 'CliError';
   }
 }
 

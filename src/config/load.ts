@@ -14,10 +14,9 @@ export interface ConfigProblem {
 }
 
 /** A config that cannot be used; `problems` each name the key path and, where known, the line. */
-export class ConfigError extends Error {
-  readonly code = 'CONFIG_INVALID';
+export class ConfigError extends DeskgateError {
   constructor(readonly file: string, readonly problems: ConfigProblem[]) {
-    super(problems.map((p) => `${file}${p.line ? `:${p.line}` : ''}: ${p.path || '(top level)'}: ${p.message}`).join('\n'));
+    super('CONFIG_INVALID', problems.map((p) => `${file}${p.line ? `:${p.line}` : ''}: ${p.path || '(top level)'}: ${p.message}`).join('\n'), { context: { file } });
     this.name = 'ConfigError';
   }
 }
