@@ -89,6 +89,12 @@ export class RawStore {
         }
       }
       if (file && !sizeExceeded) await file.fh.sync();
+    } catch (err) {
+      // The sender went away or was cut mid-DATA: nothing names this file, so it goes now.
+      await file?.fh.close();
+      if (file) await rm(join(this.dataDir, file.relPath), { force: true });
+      file = undefined;
+      throw err;
     } finally {
       await file?.fh.close();
     }
