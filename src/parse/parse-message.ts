@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
-import { convert as htmlToText } from 'html-to-text';
-import sanitizeHtml from 'sanitize-html';
 import { normalizeAddress } from '../shared/addresses.js';
 import { cutReply } from './reply-cut.js';
 import { extractMessageIds } from './header-fields.js';
 import { rawHeaderBytes, rawHeaderValues, repairHeader, repairNames, HeaderDecoder } from './header-charset.js';
+import { htmlBody, type HtmlFlag } from './html-text.js';
+import { utf7TextParts, decodeUtf7, stripBodyControls, stripHeaderControls } from './body-clean.js';
 
 export interface Mailbox {
   address: string;
@@ -58,6 +58,10 @@ export interface ParsedMessage {
   /** R11: reply tokens written as [DG-<token>] anywhere in the text or HTML. */
   bodyTokens: string[];
   trust: TrustHeaders;
+  /** R61: comment flags from the body: html_simplified (HTML the converters could not take), truncated. */
+  flags: HtmlFlag[];
+  /** Why each flag was set, for the log. */
+  notes: string[];
 }
 
 export interface ParseOptions {
@@ -65,20 +69,6 @@ export interface ParseOptions {
   /** The envelope already says this is a reply (a token in a plus-address). */
   replyHint?: boolean;
 }
-
-const SANITIZE: sanitizeHtml.IOptions = {
-  allowedTags: sanitizeHtml.defaults.allowedTags.concat(['img', 'span', 'font', 'center', 'u', 's']),
-  allowedAttributes: {
-    a: ['href', 'name', 'title'],
-    img: ['src', 'alt', 'title', 'width', 'height'],
-    td: ['colspan', 'rowspan', 'align', 'valign'],
-    th: ['colspan', 'rowspan', 'align', 'valign'],
-    '*': ['dir', 'lang'],
-  },
-  allowedSchemes: ['http', 'https', 'mailto', 'tel'],
-  allowedSchemesByTag: { img: ['cid', 'data', 'https'] },
-  allowProtocolRelative: false,
-};
 
 function mailboxes(field: AddressObject | AddressObject[] | undefined): Mailbox[] {
   if (!field) return [];
@@ -104,17 +94,18 @@ const TOKEN_IN_BODY = /\[DG-([0-9]+-[0-9a-f]{16})\]/gi;
 
 /** Parses raw RFC 5322 bytes into a ParsedMessage. Throws on input mailparser cannot read at all. */
 export async function parseMessage(raw: Buffer, opts: ParseOptions): Promise<ParsedMessage> {
-  const mail = await simpleParser(raw, { keepCidLinks: true, skipImageLinks: true, skipTextToHtml: true, skipTextLinks: true });
-  const html = typeof mail.html === 'string' && mail.html.trim() !== '' ? sanitizeHtml(mail.html, SANITIZE) : null;
-  let text = mail.text ?? '';
-  if (text.trim() === '' && typeof mail.html === 'string') {
-    text = htmlToText(mail.html, { wordwrap: false, selectors: [{ selector: 'img', format: 'skip' }] });
-  }
+  // mailparser's own HTML conversion is skipped: html-text.ts guards it (R61) and it would run twice.
+  const mail = await simpleParser(raw, { keepCidLinks: true, skipImageLinks: true, skipTextToHtml: true, skipTextLinks: true, skipHtmlToText: true });
+  const utf7 = utf7TextParts(raw);
+  const rawHtml = typeof mail.html === 'string' ? stripBodyControls(utf7.html ? decodeUtf7(mail.html) : mail.html) : null;
+  let text = stripBodyControls(utf7.plain ? decodeUtf7(mail.text ?? '') : mail.text ?? '');
+  const body = rawHtml !== null && rawHtml.trim() !== '' ? htmlBody(rawHtml, text.trim() === '') : null;
+  if (body?.text != null) text = body.text;
   text = text.replace(/\r\n?/g, '\n');
   const messageIds = extractMessageIds(mail.messageId ?? null);
   const refs = Array.isArray(mail.references) ? mail.references.join(' ') : mail.references;
   const attachments = mail.attachments.map((a): ParsedAttachment => ({
-    filename: a.filename ?? null,
+    filename: a.filename != null ? stripHeaderControls(a.filename) : null,
     contentType: a.contentType || 'application/octet-stream',
     size: a.content.length,
     sha256: createHash('sha256').update(a.content).digest('hex'),
@@ -122,20 +113,22 @@ export async function parseMessage(raw: Buffer, opts: ParseOptions): Promise<Par
     inline: a.contentDisposition === 'inline' || a.related === true,
     content: a.content,
   }));
-  const tokenSource = `${text}\n${typeof mail.html === 'string' ? mail.html : ''}`;
+  const tokenSource = `${text}\n${rawHtml ?? ''}`;
   const bodyTokens = [...new Set([...tokenSource.matchAll(TOKEN_IN_BODY)].map((m) => m[1]!.toLowerCase()))];
   const inReplyTo = extractMessageIds(mail.inReplyTo ?? null);
   const references = extractMessageIds(refs ?? null);
   // R64 cuts replies only: a new ticket keeps everything its first mail says (a forwarded
   // block, R15), and skipping the reply parser there halves the cost of new-ticket mail.
   const isReply = Boolean(opts.replyHint) || inReplyTo.length > 0 || references.length > 0 || bodyTokens.length > 0 || text.includes(opts.replyLine);
-  const rawSubject = (mail.subject ?? '').replace(/[\r\n]+/g, ' ').trim();
+  const rawSubject = stripHeaderControls((mail.subject ?? '').replace(/[\r\n]+/g, ' ')).trim();
   // R66: raw 8-bit Subject and display names, in the text part's charset, else detected, else Latin-1.
   const decoder = new HeaderDecoder(raw);
   const repair = decoder.needed;
-  const subject = (repair ? repairHeader(rawSubject, rawHeaderBytes(raw, 'subject'), decoder) : undefined) ?? rawSubject;
+  const repaired = repair ? repairHeader(rawSubject, rawHeaderBytes(raw, 'subject'), decoder) : undefined;
+  const subject = repaired !== undefined ? stripHeaderControls(repaired) : rawSubject;
   const people = (field: AddressObject | AddressObject[] | undefined, name: string) =>
-    (repair ? repairNames(mailboxes(field), rawHeaderValues(raw, name), decoder, normalizeAddress) : mailboxes(field));
+    (repair ? repairNames(mailboxes(field), rawHeaderValues(raw, name), decoder, normalizeAddress) : mailboxes(field))
+      .map((m) => ({ ...m, name: stripHeaderControls(m.name).trim() }));
   return {
     messageId: messageIds.length === 1 ? messageIds[0]! : null,
     inReplyTo,
@@ -149,7 +142,7 @@ export async function parseMessage(raw: Buffer, opts: ParseOptions): Promise<Par
     text,
     visibleText: isReply ? cutReply(text, opts.replyLine) : text.replace(/\s+$/, ''),
     isReply,
-    html,
+    html: body?.html ?? null,
     attachments,
     bodyTokens,
     trust: {
@@ -162,5 +155,7 @@ export async function parseMessage(raw: Buffer, opts: ParseOptions): Promise<Par
       listUnsubscribe: header(mail, 'list-unsubscribe'),
       authenticationResults: mail.headerLines.filter((h) => h.key === 'authentication-results').map((h) => h.line.slice(h.line.indexOf(':') + 1).trim()),
     },
+    flags: body?.flags ?? [],
+    notes: body?.notes ?? [],
   };
 }

@@ -84,5 +84,7 @@ export function decide(ctx: PipelineContext, row: DecideRow, parsed: ParsedMessa
   );
   // R65: a different message that reuses a stored Message-ID says so on its comment.
   if (row.message_id_reused && decision.action !== 'suspend') decision.comment.flags.push('message_id_reused');
+  // R61: HTML reduced to its text (html_simplified) or converted only in part (truncated).
+  if (decision.action !== 'suspend') decision.comment.flags.push(...parsed.flags);
   return { match, ticket, decision, auth, automated };
 }

@@ -61,6 +61,8 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: { batchSize: n
         ctx.parser.parse(raw, { replyHint }),
         needsAuth ? ctx.authenticate(raw, { ip: row.remote_ip, helo: row.helo, sender: row.envelope_from }) : Promise.resolve(null),
       ]);
+      // R61: HTML reduced to text or converted in part is logged here, not printed by the converter.
+      if (parsed.notes.length) log.warn({ event: 'parse:html_limited', intake_id: row.id, message_id: parsed.messageId, flags: parsed.flags, notes: parsed.notes }, 'HTML body past the converter limits: simplified or truncated');
       // Content-addressed and idempotent, so safe before the transaction commits.
       await Promise.all(parsed.attachments.map((a) => ctx.attachments.put(a.sha256, a.content)));
       return { parsed, auth };
