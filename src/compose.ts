@@ -13,7 +13,7 @@ import { authenticateMessage, createDnsResolver } from './trust/index.js';
 import { createMessageParser } from './parse/index.js';
 import { supportAddressOf } from './rules/index.js';
 import { createIntakeProcessor, type PipelineContext } from './pipeline/index.js';
-import { createAcceptMessage } from './ingest/index.js';
+import { createAcceptMessage } from './ingest/accept-message.js'; // not ingest/index.js: that one loads smtp-server
 import { systemClock, type Clock } from './shared/clock.js';
 import type { Logger } from './shared/logger.js';
 

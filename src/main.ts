@@ -1,17 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
-import { registerServe } from './cli/serve.js';
-import { registerCheckConfig } from './cli/check-config.js';
-import { registerInject, isPipeIntake, PIPE_HINT } from './cli/inject.js';
-import { registerTickets } from './cli/tickets.js';
-import { registerFailed } from './cli/failed.js';
-import { registerExplain } from './cli/explain.js';
-import { registerOutbox } from './cli/outbox.js';
-import { registerRules } from './cli/rules.js';
-import { registerImap } from './cli/imap.js';
-import { registerSuspended } from './cli/suspended.js';
-import { registerOps } from './cli/ops.js';
-import { registerConfigSchema } from './cli/config-schema.js';
+import { registerCommands } from './cli/commands.js';
+import { isPipeIntake, PIPE_HINT } from './cli/pipe-intake.js';
 import { CliError, EX_SOFTWARE, EX_TEMPFAIL, EX_USAGE } from './cli/context.js';
 
 /**
@@ -47,20 +37,9 @@ if (pipeIntake) {
   });
 }
 
-registerServe(program);
-registerCheckConfig(program);
-registerInject(program);
-registerTickets(program);
-registerFailed(program);
-registerExplain(program);
-registerOutbox(program);
-registerRules(program);
-registerImap(program);
-registerSuspended(program);
-registerOps(program);
-registerConfigSchema(program);
-
 try {
+  // Only the running command's module is loaded (an MTA starts inject once per message).
+  await registerCommands(program, argv.slice(2));
   await program.parseAsync(argv);
 } catch (err) {
   if (err instanceof CommanderError) {

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { loadConfig, ConfigError, EX_CONFIG, defaultConfigPath, type Config } from '../config/index.js';
-import { composeApp, type App } from '../compose.js';
+import type { App } from '../compose.js';
 import { createLogger, type Logger } from '../shared/logger.js';
 import { DeskgateError } from '../shared/errors.js';
 import { databaseFile } from '../store/index.js';
@@ -44,6 +44,8 @@ export async function withApp<T>(file: string | undefined, fn: (app: App, config
   if (opts.readOnly && !existsSync(databaseFile(config.data_dir))) {
     process.stderr.write(`deskgate: no database at ${databaseFile(config.data_dir)} yet (STORE_NO_DATABASE): showing an empty helpdesk; deskgate serve or inject creates it\n`);
   }
+  // Loaded here, not at the top: `--help`, `config schema` and check-config need none of it.
+  const { composeApp } = await import('../compose.js');
   let app: App;
   try {
     app = composeApp(config, { logger, parseWorkers: 0, readOnly: opts.readOnly ?? false });

@@ -4,7 +4,9 @@ import { isatty } from 'node:tty';
 import type { Command } from 'commander';
 import { withApp, configOption, CliError, EX_NOUSER, EX_TEMPFAIL, EX_DATAERR } from './context.js';
 import { printJson } from './format.js';
-import { isAccepted } from '../ingest/index.js';
+// accept-message.js, not ingest/index.js: that one carries the SMTP listener (smtp-server).
+import { isAccepted } from '../ingest/accept-message.js';
+import { PIPE_HINT } from './pipe-intake.js';
 import { recipientsFromHeaders } from '../ingest/recipients.js';
 import { normalizeAddress, isPlausibleAddress } from '../shared/addresses.js';
 import { errorCode, errorMessage } from '../shared/errors.js';
@@ -12,11 +14,8 @@ import { EX_CONFIG, ConfigError } from '../config/index.js';
 import type { App } from '../compose.js';
 import type { Logger } from '../shared/logger.js';
 
-// Exit codes for an MTA's pipe transport. Postfix pipe(8)/local(8) defer only on 75 and 71
-// (sys_exits.c: the codes whose DSN is 4.x.x); 64, 65, 66, 67, 70 and 78 bounce for good. So
-// anything an admin can get wrong in the pipe command or the config ends with 75: the mail
-// waits in the MTA's queue until it is fixed.
-const HINT = 'exit 75: the MTA keeps the message; fix the pipe command';
+// Every command-line or config error of the pipe exits 75 (see pipe-intake.ts).
+const HINT = PIPE_HINT;
 
 /** Repeatable options collect every value; never variadic, which would swallow FILE. */
 function collect(value: string, previous: string[]): string[] {
@@ -153,13 +152,4 @@ export function registerInject(program: Command): void {
     .action(inject);
 }
 
-/**
- * Whether a command line is a pipe intake: then a command-line error (unknown option, missing
- * value, extra argument) exits 75 with one line instead of 64 and the usage text, which an MTA
- * would bounce to the sender.
- */
-export function isPipeIntake(argv: string[]): boolean {
-  return argv.includes('inject');
-}
-
-export { HINT as PIPE_HINT };
+export { isPipeIntake, PIPE_HINT } from './pipe-intake.js';

@@ -1,0 +1,86 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Command } from 'commander';
+import { makeEnv, type TestEnv } from '../helpers/env.js';
+import { runCli, ROOT } from '../helpers/daemon.js';
+import { mail, uniqueId } from '../helpers/mail.js';
+import { COMMAND_MODULES } from '../../src/cli/commands.js';
+
+// An MTA starts `deskgate inject` once per message, so what inject loads is its start time
+// (issue 15). Guarded by which modules load, not by a timing, which is noise on a shared machine.
+
+const HOOK = pathToFileURL(join(ROOT, 'test/helpers/module-log.mjs')).href;
+
+/** Runs the built CLI and returns its result and every module URL it loaded. */
+async function loadedBy(env: TestEnv, args: string[], input?: Buffer) {
+  const log = join(env.dir, `modules-${uniqueId('log')}.txt`);
+  const r = await runCli(args, { input, env: { DESKGATE_MODULE_LOG: log, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${HOOK}` } });
+  const modules = readFileSync(log, 'utf8').split('\n').filter(Boolean);
+  return { ...r, modules };
+}
+
+/** Loaded modules of a package (a node_modules/<name>/ path, nested copies included). */
+const ofPackage = (modules: string[], name: string) => modules.filter((u) => u.includes(`/node_modules/${name}/`));
+const ofDist = (modules: string[], path: string) => modules.filter((u) => u.endsWith(`/dist/${path}`));
+
+describe('deskgate inject loads only what the pipe needs (issue 15)', () => {
+  let env: TestEnv;
+  let run: Awaited<ReturnType<typeof loadedBy>>;
+  before(async () => {
+    env = makeEnv();
+    run = await loadedBy(env, ['inject', '-c', env.configPath, '--json'], mail({ messageId: uniqueId('startup'), subject: 'Start fast' }));
+  });
+  after(() => env.cleanup());
+
+  it('R6: the message is stored and processed into a ticket (the run the checks below look at)', () => {
+    assert.equal(run.code, 0, run.stderr);
+    const out = JSON.parse(run.stdout) as { status: string; ticket_id: number | null };
+    assert.equal(out.status, 'done');
+    assert.ok(out.ticket_id);
+    // The hook saw the modules inject needs, so an empty list below means "not loaded".
+    assert.ok(ofPackage(run.modules, 'mailparser').length > 0 && ofPackage(run.modules, 'better-sqlite3').length > 0, 'the module log works');
+  });
+
+  it('no SMTP listener, IMAP client, mail sender, DKIM/SPF checks (trust.verify off) or pretty logger', () => {
+    for (const name of ['smtp-server', 'imapflow', 'mailauth', 'pino-pretty']) {
+      assert.deepEqual(ofPackage(run.modules, name), [], `${name} loaded by inject`);
+    }
+    // mailparser and the header checks use nodemailer's address parser; the transport is the sender's.
+    assert.deepEqual(ofPackage(run.modules, 'nodemailer').filter((u) => !u.includes('/addressparser/')), [], 'nodemailer transport loaded by inject');
+  });
+
+  it('no other command module, nor the daemon', () => {
+    const others = ['daemon.js', 'cli/serve.js', 'cli/explain.js', 'cli/tickets.js', 'cli/ops.js', 'cli/config-schema.js', 'config/json-schema.js', 'ingest/smtp-listener.js', 'ingest/imap-poller.js', 'ops/health-server.js'];
+    assert.deepEqual(others.flatMap((p) => ofDist(run.modules, p)), []);
+  });
+
+  it('no metrics library (prom-client): metrics are only served by serve', { todo: 'src/shared/metrics.ts imports prom-client at load; compose builds metrics for every command' }, () => {
+    assert.deepEqual(ofPackage(run.modules, 'prom-client'), []);
+  });
+});
+
+describe('commands are registered lazily, yet all are there', () => {
+  it('the command table names exactly the commands its modules register', async () => {
+    for (const m of COMMAND_MODULES) {
+      const program = new Command('deskgate');
+      (await m.load())(program);
+      assert.deepEqual(program.commands.map((c) => c.name()).sort(), [...m.names].sort());
+    }
+  });
+
+  it('deskgate --help lists every command', async () => {
+    const r = await runCli(['--help']);
+    assert.equal(r.code, 0, r.stderr);
+    const listed = [...r.stdout.matchAll(/^ {2}([a-z-]+)/gm)].map((m) => m[1]);
+    const expected = COMMAND_MODULES.flatMap((m) => m.names);
+    for (const name of expected) assert.ok(listed.includes(name), `${name} missing from --help:\n${r.stdout}`);
+  });
+
+  it('a command still gets its options and exit codes: unknown option of tickets is 64, of inject 75', async () => {
+    assert.equal((await runCli(['tickets', 'list', '--no-such-option'])).code, 64);
+    assert.equal((await runCli(['inject', '--no-such-option'])).code, 75);
+  });
+});
