@@ -46,8 +46,12 @@ export function utf7TextParts(raw: Buffer): Utf7Parts {
  * terminal escapes (ESC, BEL, backspace) that `tickets show` would otherwise print raw.
  */
 const BODY_CONTROLS = /[\u0000-\u0008\u000b\u000e-\u001f\u007f]/g;
-/** In a one-line header value (Subject, display names, file names) only tab stays. */
-const HEADER_CONTROLS = /[\u0000-\u0008\u000a-\u001f\u007f]/g;
+/**
+ * In a one-line header value (Subject, display names, file names): a line break (a decoded
+ * encoded word can carry one) becomes one space, so words stay apart; other controls but tab go.
+ */
+const HEADER_BREAKS = /[\n\v\f\r]+/g;
+const HEADER_CONTROLS = /[\u0000-\u0008\u000e-\u001f\u007f]/g;
 
 export const stripBodyControls = (s: string): string => s.replace(BODY_CONTROLS, '');
-export const stripHeaderControls = (s: string): string => s.replace(HEADER_CONTROLS, '');
+export const stripHeaderControls = (s: string): string => s.replace(HEADER_BREAKS, ' ').replace(HEADER_CONTROLS, '');
