@@ -1,29 +1,49 @@
 /**
  * Pipe intake: `deskgate inject` per message (one process each, as an MTA runs it) against a
- * `cat > /dev/null` pipe baseline, so process start cost is visible.
- *   npx tsx bench/pipe.ts [messages=100]
+ * `cat > /dev/null` pipe and a bare `node -e 0`, run in turns so a busy machine slows all
+ * three alike. Each message has its own sender (R43 would suspend the 21st from one sender) and
+ * must end as a ticket (status done), so every run is the whole path.
+ *   npx tsx bench/pipe.ts [messages=50]
+ * Where the time goes: npx tsx bench/pipe-profile.ts
  */
 import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { benchMail, benchConfig, fmt, ROOT } from './lib/load.js';
 
 const N = Number(process.argv[2] ?? 50);
 const b = benchConfig(0);
 const run = Date.now();
-const time = (fn: (i: number) => void) => {
+const mailOf = (kind: string, i: number) => benchMail(`${kind}-${run}-${i}`, 4096, undefined, `Carol ${i} <carol-${run}-${i}@customer.test>`);
+const timed = (fn: () => void): number => {
   const t0 = process.hrtime.bigint();
-  for (let i = 0; i < N; i++) fn(i);
-  return Number(process.hrtime.bigint() - t0) / 1e9;
+  fn();
+  return Number(process.hrtime.bigint() - t0) / 1e6;
 };
-const cat = time((i) => spawnSync('sh', ['-c', 'cat > /dev/null'], { input: benchMail(`cat-${run}-${i}`, 4096) }));
-const nodeStart = time(() => spawnSync(process.execPath, ['-e', '0']));
-const inject = time((i) => {
-  const r = spawnSync(process.execPath, [join(ROOT, 'dist/main.js'), 'inject', '-c', b.config], { input: benchMail(`pipe-${run}-${i}`, 4096) });
+const runs: Record<'cat' | 'node' | 'inject', number[]> = { cat: [], node: [], inject: [] };
+const loadBefore = loadavg()[0]!;
+for (let i = 0; i < N; i++) {
+  runs.cat.push(timed(() => spawnSync('sh', ['-c', 'cat > /dev/null'], { input: mailOf('cat', i) })));
+  runs.node.push(timed(() => spawnSync(process.execPath, ['-e', '0'])));
+  let r!: ReturnType<typeof spawnSync>;
+  runs.inject.push(timed(() => { r = spawnSync(process.execPath, [join(ROOT, 'dist/main.js'), 'inject', '-c', b.config, '--json'], { input: mailOf('pipe', i) }); }));
   if (r.status !== 0) throw new Error(`inject exited ${r.status}: ${r.stderr}`);
-});
-console.log(`pipe: ${N} messages of 4 KB, one process each`);
-console.log(`  cat > /dev/null     ${fmt(N / cat)} msg/s  (${fmt((cat / N) * 1000, 1)} ms each)`);
-console.log(`  node -e 0           ${fmt(N / nodeStart)} runs/s (${fmt((nodeStart / N) * 1000, 1)} ms each: Node's own start)`);
-console.log(`  deskgate inject     ${fmt(N / inject)} msg/s  (${fmt((inject / N) * 1000, 1)} ms each; stored, parsed, threaded, ticket made)  ratio to cat ${fmt(cat / inject, 3)}, to node start ${fmt(nodeStart / inject, 2)}`);
+  const out = JSON.parse(String(r.stdout)) as { status: string; ticket_id: number | null };
+  if (out.status !== 'done' || !out.ticket_id) throw new Error(`inject ${i}: ${r.stdout}`);
+}
+const stat = (v: number[]) => {
+  const s = [...v].sort((x, y) => x - y);
+  return { min: s[0]!, median: s[s.length >> 1]!, mean: v.reduce((a, x) => a + x, 0) / v.length };
+};
+const line = (v: number[]) => {
+  const s = stat(v);
+  return `min ${fmt(s.min, 1)} ms, median ${fmt(s.median, 1)} ms, mean ${fmt(s.mean, 1)} ms (${fmt(1000 / s.mean, 1)}/s)`;
+};
+const [cat, node, inject] = [stat(runs.cat), stat(runs.node), stat(runs.inject)];
+console.log(`pipe: ${N} messages of 4 KB, one process each; load average ${fmt(loadBefore, 2)} before, ${fmt(loadavg()[0]!, 2)} after`);
+console.log(`  cat > /dev/null     ${line(runs.cat)}`);
+console.log(`  node -e 0           ${line(runs.node)}  (Node's own start)`);
+console.log(`  deskgate inject     ${line(runs.inject)}  (stored, parsed, threaded, ticket and notifications queued)`);
+console.log(`  inject minus node start: min ${fmt(inject.min - node.min, 1)} ms, median ${fmt(inject.median - node.median, 1)} ms; ratio of medians to cat ${fmt(cat.median / inject.median, 3)}, to node start ${fmt(node.median / inject.median, 2)}`);
 rmSync(b.dir, { recursive: true, force: true });
