@@ -158,7 +158,7 @@ const imapAccount = z.object({
 
 const processing = z.object({
   /** Threads that parse MIME beside the event loop; 0 parses inline (useful in tests). */
-  parse_workers: z.number().int().min(0).max(16).default(1),
+  parse_workers: z.number().int().min(0).max(16).default(2),
   /** Intake rows claimed per processing batch. */
   batch_size: z.number().int().min(1).max(1000).default(64),
   /** A message whose parse takes longer (counted from when its thread starts it) is failed (R8) and its thread replaced. */

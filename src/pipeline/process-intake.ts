@@ -9,6 +9,9 @@ import type { PipelineContext } from './context.js';
 import { decide } from './decide.js';
 import { applyDecision } from './apply-decision.js';
 
+/** Mail over this size (raw bytes) is processed alone, after the smaller mail waiting (see IntakeRepo.claim). */
+const BIG_MESSAGE = 1024 * 1024;
+
 export interface Outcome {
   intakeId: number;
   status: 'done' | 'failed' | 'suspended';
@@ -141,7 +144,7 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: { batchSize: n
   /** Claims hold while this process's heartbeat is fresh: renew it first (see NodeLease). */
   function claim(limit: number): IntakeRow[] {
     opts.lease.renew();
-    return ctx.intake.claim(ctx.nodeId, limit, ctx.clock.now().toISOString());
+    return ctx.intake.claim(ctx.nodeId, limit, ctx.clock.now().toISOString(), BIG_MESSAGE);
   }
 
   /** A batch that could not be stored (database error) goes back to the queue, not stuck under a live claim. */
@@ -149,9 +152,36 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: { batchSize: n
     try {
       return await processRows(rows);
     } catch (err) {
-      try { ctx.intake.releaseClaims(ctx.nodeId); } catch { /* the database is down: a restart gives them back */ }
+      try { ctx.intake.releaseRows(ctx.nodeId, rows.map((r) => r.id)); } catch { /* the database is down: a restart gives them back */ }
       throw err;
     }
+  }
+
+  let bigInFlight: Promise<void> | null = null;
+
+  /**
+   * One turn of the daemon's loop, in two lanes: small mail in batches, awaited; a big message
+   * (over BIG_MESSAGE) alone and in the background, one at a time, so the small mail behind it
+   * keeps flowing while it parses (on another parser thread, see processing.parse_workers).
+   */
+  async function step(): Promise<number> {
+    opts.lease.renew();
+    const now = ctx.clock.now().toISOString();
+    const small = ctx.intake.claimSmall(ctx.nodeId, opts.batchSize, now, BIG_MESSAGE);
+    if (small.length > 0) {
+      await processClaimed(small);
+      return small.length;
+    }
+    if (bigInFlight) return 0;
+    const big = ctx.intake.claimBig(ctx.nodeId, now, BIG_MESSAGE);
+    if (big.length === 0) return 0;
+    bigInFlight = processClaimed(big)
+      .then(() => undefined, async (err: unknown) => {
+        log.error({ event: 'pipeline:error', code: errorCode(err), err, intake_id: big[0]!.id }, 'processing a big message failed; it is back in the queue');
+        await new Promise((r) => setTimeout(r, 1000)); // no hot loop on a failing database
+      })
+      .finally(() => { bigInFlight = null; waker.wake(); });
+    return 1;
   }
 
   return {
@@ -190,7 +220,7 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: { batchSize: n
         while (running) {
           let n = 0;
           try {
-            n = await this.processBatch();
+            n = await step();
             failures = 0;
           } catch (err) {
             // The batch's claims are back in the queue (processClaimed); a busy or failing
@@ -203,6 +233,7 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: { batchSize: n
           }
           if (n === 0 && running) await waker.sleep(opts.pollMs ?? 1000);
         }
+        await bigInFlight;
       })();
     },
     /** Finishes the batch in hand, then stops. */

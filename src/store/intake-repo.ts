@@ -89,7 +89,10 @@ export function createIntakeRepo(db: Db) {
   // A claim stands until its holder stops: a clean stop gives it back, and the claims of a node
   // whose heartbeat is older than the lease are given back by releaseClaims (NodesRepo).
   const claim = db.prepare(`UPDATE intake SET status = 'processing', claimed_by = @node, claimed_at = @now, attempts = attempts + 1
-    WHERE id IN (SELECT id FROM intake WHERE status = 'received' ORDER BY id LIMIT @limit)
+    WHERE id IN (SELECT id FROM intake WHERE status = 'received' AND raw_size <= @maxSize ORDER BY id LIMIT @limit)
+    RETURNING ${COLUMNS}`);
+  const claimBig = db.prepare(`UPDATE intake SET status = 'processing', claimed_by = @node, claimed_at = @now, attempts = attempts + 1
+    WHERE id IN (SELECT id FROM intake WHERE status = 'received' AND raw_size > @maxSize ORDER BY id LIMIT 1)
     RETURNING ${COLUMNS}`);
   const claimOne = db.prepare(`UPDATE intake SET status = 'processing', claimed_by = @node, claimed_at = @now, attempts = attempts + 1
     WHERE id = @id AND status = 'received'
@@ -98,6 +101,8 @@ export function createIntakeRepo(db: Db) {
   const failed = db.prepare(`UPDATE intake SET status = 'failed', error_code = @code, error = @error, processed_at = @now, claimed_by = NULL WHERE id = @id`);
   const claimers = db.prepare(`SELECT DISTINCT claimed_by FROM intake WHERE status = 'processing' AND claimed_by IS NOT NULL`).pluck();
   const release = db.prepare(`UPDATE intake SET status = 'received', claimed_by = NULL, claimed_at = NULL WHERE status = 'processing' AND claimed_by = ?`);
+  const releaseIds = db.prepare(`UPDATE intake SET status = 'received', claimed_by = NULL, claimed_at = NULL
+    WHERE status = 'processing' AND claimed_by = ? AND id IN (SELECT value FROM json_each(?))`);
   const suspended = db.prepare(`UPDATE intake SET status = 'suspended', error_code = @reason, error = NULL, processed_at = @now, claimed_by = NULL,
     sender = coalesce(sender, @sender), subject = @subject WHERE id = @id`);
   const retry = db.prepare(`UPDATE intake SET status = 'received', claimed_by = NULL, claimed_at = NULL WHERE id = ? AND status = 'failed'`);
@@ -148,10 +153,21 @@ export function createIntakeRepo(db: Db) {
     /**
      * Claims up to `limit` rows for one worker: with one UPDATE … RETURNING this is safe with
      * several processes on one database. The rows of a worker that died come back through
-     * releaseClaims once its heartbeat is stale.
+     * releaseClaims once its heartbeat is stale. Messages over `bigOver` bytes are claimed one
+     * at a time and only when no smaller one waits, so a flood of big mail (each seconds of
+     * parsing) never holds up the small mail behind it (issue 13).
      */
-    claim(node: string, limit: number, now: string): IntakeRow[] {
-      return (claim.all({ node, now, limit }) as RawRow[]).map(toRow);
+    claim(node: string, limit: number, now: string, bigOver = Number.MAX_SAFE_INTEGER): IntakeRow[] {
+      const small = this.claimSmall(node, limit, now, bigOver);
+      return small.length > 0 ? small : this.claimBig(node, now, bigOver);
+    },
+    /** Up to `limit` waiting rows of at most `maxSize` bytes. */
+    claimSmall(node: string, limit: number, now: string, maxSize: number): IntakeRow[] {
+      return (claim.all({ node, now, limit, maxSize }) as RawRow[]).map(toRow);
+    },
+    /** The oldest waiting row over `maxSize` bytes, alone. */
+    claimBig(node: string, now: string, maxSize: number): IntakeRow[] {
+      return (claimBig.all({ node, now, maxSize }) as RawRow[]).map(toRow);
     },
     /** Claims one given row (pipe intake processes its own message at once). */
     claimOne(id: number, node: string, now: string): IntakeRow | undefined {
@@ -165,6 +181,10 @@ export function createIntakeRepo(db: Db) {
     /** Gives a node's claims back to the queue (it stopped, or its heartbeat is stale); returns how many. */
     releaseClaims(node: string): number {
       return release.run(node).changes;
+    },
+    /** Gives back these rows of this node's claims (a batch that failed), not its others. */
+    releaseRows(node: string, ids: readonly number[]): number {
+      return releaseIds.run(node, JSON.stringify(ids)).changes;
     },
     markDone(id: number, ticketId: number | null, commentId: number | null, now: string, status: 'done' | 'suspended' = 'done'): void {
       done.run({ id, ticketId, commentId, now, status });
