@@ -11,3 +11,4 @@ npx tsx bench/large-mail.ts 25
 npx tsx bench/outbound.ts 2000
 npx tsx bench/pipe.ts 50
 npx tsx bench/imap-latency.ts 8
+npx tsx bench/hostile.ts 30

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createConnection } from 'node:net';
+import { createConnection, type Socket } from 'node:net';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,20 +33,7 @@ export async function smtpLoad(port: number, total: number, sessions: number, ma
   async function session(): Promise<void> {
     const sock = createConnection({ port, host: '127.0.0.1' });
     sock.setNoDelay(true);
-    let buf = '';
-    const waiters: Array<(l: string) => void> = [];
-    sock.setEncoding('utf8');
-    sock.on('data', (d: string) => {
-      buf += d;
-      let i;
-      while ((i = buf.indexOf('\r\n')) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 2);
-        if (/^\d{3} /.test(line)) waiters.shift()?.(line);
-      }
-    });
-    const reply = () => new Promise<string>((r) => waiters.push(r));
-    const cmd = (c: string) => { sock.write(c + '\r\n'); return reply(); };
+    const { reply, cmd } = lineClient(sock);
     await reply();
     await cmd('EHLO bench.test');
     for (;;) {
@@ -66,6 +53,27 @@ export async function smtpLoad(port: number, total: number, sessions: number, ma
   await Promise.all(Array.from({ length: sessions }, session));
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   return { messages: total, seconds, rate: total / seconds, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99) };
+}
+
+/** Replies of an SMTP server on `sock`, one final line (`250 …`) each; `closed` once the socket is gone. */
+export function lineClient(sock: Socket): { reply: () => Promise<string>; cmd: (c: string) => Promise<string> } {
+  let buf = '';
+  const waiters: Array<(l: string) => void> = [];
+  const lines: string[] = [];
+  sock.setEncoding('utf8');
+  sock.on('data', (d: string) => {
+    buf += d;
+    let i;
+    while ((i = buf.indexOf('\r\n')) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 2);
+      if (/^\d{3} /.test(line)) { const w = waiters.shift(); if (w) w(line); else lines.push(line); }
+    }
+  });
+  sock.on('close', () => { for (const w of waiters.splice(0)) w('closed'); });
+  const reply = () => (lines.length > 0 ? Promise.resolve(lines.shift()!) : sock.destroyed ? Promise.resolve('closed') : new Promise<string>((r) => waiters.push(r)));
+  const cmd = (c: string) => { sock.write(c + '\r\n'); return reply(); };
+  return { reply, cmd };
 }
 
 /** Starts a child and waits until it prints a line matching `ready`. */
