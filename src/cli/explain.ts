@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { withReadOnlyApp, configOption, CliError, EX_NOUSER, EX_USAGE } from './context.js';
-import { printJson } from './format.js';
+import { printJson, collect } from './format.js';
 import { parseMessage, type ParsedMessage } from '../parse/index.js';
 import { decide, applyDecision, type PipelineContext } from '../pipeline/index.js';
 import { normalizeAddress } from '../shared/addresses.js';
@@ -205,7 +205,7 @@ function human(j: ExplainJson, match: ThreadMatch, trustNote: string, names: Map
 export function registerExplain(program: Command): void {
   configOption(program.command('explain <file>').description('dry run: what deskgate would do with a message, which rules decide it and which notifications it would queue (stores nothing)'))
     // Repeatable rather than variadic, so the option does not swallow FILE.
-    .option('--recipient <address>', 'envelope recipient (repeatable); default: the support addresses in the headers', (v: string, all: string[]) => [...all, v], [] as string[])
+    .option('--recipient <address>', 'envelope recipient (repeatable); default: the support addresses in the headers', collect, [] as string[])
     .option('--sender <address>', 'envelope sender (SMTP MAIL FROM)')
     .option('--client-ip <ip>', 'connecting IP: with --sender, checks SPF/DKIM/DMARC as SMTP intake would (R44)')
     .option('--helo <name>', 'the client\'s HELO/EHLO name, for the SPF check')

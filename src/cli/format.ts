@@ -1,3 +1,8 @@
+/** Repeatable options collect every value: never variadic, which would swallow a FILE argument. */
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
 /** Human output for admins: aligned plain-text tables, no colours (logs and pipes stay clean). */
 export function table(headers: string[], rows: Array<Array<string | number | null | undefined>>): string {
   const cells = rows.map((r) => r.map((c) => (c === null || c === undefined ? '-' : String(c)).replace(/[\r\n\t]+/g, ' ')));

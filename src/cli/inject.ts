@@ -3,7 +3,7 @@ import { fstatSync } from 'node:fs';
 import { isatty } from 'node:tty';
 import type { Command } from 'commander';
 import { withApp, configOption, CliError, EX_NOUSER, EX_TEMPFAIL, EX_DATAERR } from './context.js';
-import { printJson } from './format.js';
+import { printJson, collect } from './format.js';
 // accept-message.js, not ingest/index.js: that one carries the SMTP listener (smtp-server).
 import { isAccepted } from '../ingest/accept-message.js';
 import { PIPE_HINT } from './pipe-intake.js';
@@ -16,11 +16,6 @@ import type { Logger } from '../shared/logger.js';
 
 // Every command-line or config error of the pipe exits 75 (see pipe-intake.ts).
 const HINT = PIPE_HINT;
-
-/** Repeatable options collect every value; never variadic, which would swallow FILE. */
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
 
 function readStdin(): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -146,10 +141,9 @@ export function registerInject(program: Command): void {
     .option('--recipient <address>', 'envelope recipient; repeatable (default: the support addresses in the headers)', collect, [])
     .option('--sender <address>', 'envelope sender')
     .option('--json', 'print the result as JSON')
-    // A parse error is reported by main.ts in one line with exit 75 (see pipeParseErrors).
+    // A parse error is reported by main.ts in one line with exit 75 (see isPipeIntake).
     .showHelpAfterError(false)
     .configureOutput({ outputError: () => {} })
     .action(inject);
 }
 
-export { isPipeIntake, PIPE_HINT } from './pipe-intake.js';

@@ -11,5 +11,9 @@ export const PIPE_HINT = 'exit 75: the MTA keeps the message; fix the pipe comma
  * would bounce to the sender.
  */
 export function isPipeIntake(argv: string[]): boolean {
-  return argv.includes('inject');
+  // The command is the first word that is not an option (nor the value of -c/--config before
+  // it): `deskgate explain inject` or `--sender inject` is not a pipe intake.
+  let i = 0;
+  while (argv[i]?.startsWith('-')) i += argv[i] === '-c' || argv[i] === '--config' ? 2 : 1;
+  return argv[i] === 'inject';
 }

@@ -1,11 +1,10 @@
 import type { Command } from 'commander';
 import { withApp, withReadOnlyApp, configOption, CliError } from './context.js';
-import { printJson, table, person } from './format.js';
+import { printJson, table, person, collect } from './format.js';
 import { updateTicket } from '../pipeline/index.js';
 import { DeskgateError } from '../shared/errors.js';
 import type { TicketJson } from '../store/index.js';
 
-const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 function ticketId(raw: string): number {
   const id = Number(raw);
