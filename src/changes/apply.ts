@@ -54,17 +54,23 @@ function write(tickets: TicketsRepo, s: Stamp, c: Change, commentId: number | nu
 }
 
 /**
- * Carries out planned changes and audit notes and marks the ticket updated. `commentId` is the
- * comment the update carries (R28 history for CCs it adds).
+ * Carries out planned changes and audit notes; the ticket's updated_at moves with any change.
+ * `commentId` is the comment the update carries (R28 history for CCs it adds).
  */
 export function applyChanges(tickets: TicketsRepo, s: Stamp, changes: readonly Change[], opts: { notes?: readonly AuditNote[]; commentId?: number | null } = {}): void {
+  let people = false;
   for (const c of changes) {
     const value = write(tickets, s, c, opts.commentId ?? null);
-    if (value !== null) audit(tickets, s, c.change, c.rule, value);
+    if (value === null) continue;
+    audit(tickets, s, c.change, c.rule, value);
+    people ||= PEOPLE.has(c.change);
   }
   for (const n of opts.notes ?? []) audit(tickets, s, n.change, n.rule, n.value);
-  if (changes.length > 0 || (opts.notes?.length ?? 0) > 0) tickets.touch(s.ticketId, s.now);
+  // Field writes stamp updated_at themselves; CC and follower rows do not.
+  if (people) tickets.touch(s.ticketId, s.now);
 }
+
+const PEOPLE = new Set<Change['change']>(['cc_added', 'cc_removed', 'follower_added', 'follower_removed']);
 
 export interface NewTicketRecord {
   subject: string;

@@ -7,6 +7,8 @@
 
 /** Charset names iconv and the WHATWG give UTF-7 (RFC 2152), compared without case and punctuation. */
 const UTF7 = /^(?:(?:cs)?unicode11)?utf7$|^xunicode20utf7$/;
+/** The spellings a charset parameter gives UTF-7, as bytes to find (case as mail writes them). */
+const UTF7_NAMES = ['utf-7', 'UTF-7', 'utf7', 'UTF7', 'Utf-7', 'Utf7'].map((n) => Buffer.from(n, 'latin1'));
 /** Part header blocks are searched this far (a block longer than this is not a MIME header). */
 const MAX_HEADER_BLOCK = 64 * 1024;
 
@@ -24,8 +26,9 @@ export interface Utf7Parts {
  */
 export function utf7TextParts(raw: Buffer): Utf7Parts {
   const none = { plain: false, html: false };
+  // Nearly no mail says UTF-7: look for the name in the bytes before making a string of them.
+  if (!UTF7_NAMES.some((n) => raw.includes(n))) return none;
   const text = raw.toString('latin1');
-  if (!/utf-?7/i.test(text)) return none;
   const starts = [0, ...[...text.matchAll(/\n--[^\r\n]*\r?\n/g)].map((m) => m.index + m[0].length)];
   const seen = { plain: { utf7: 0, other: 0 }, html: { utf7: 0, other: 0 } };
   const blank = /\r?\n\r?\n/g;

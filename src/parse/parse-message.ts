@@ -120,7 +120,7 @@ export async function parseMessage(raw: Buffer, opts: ParseOptions): Promise<Par
   // R64 cuts replies only: a new ticket keeps everything its first mail says (a forwarded
   // block, R15), and skipping the reply parser there halves the cost of new-ticket mail.
   const isReply = Boolean(opts.replyHint) || inReplyTo.length > 0 || references.length > 0 || bodyTokens.length > 0 || text.includes(opts.replyLine);
-  const rawSubject = stripHeaderControls((mail.subject ?? '').replace(/[\r\n]+/g, ' ')).trim();
+  const rawSubject = stripHeaderControls(mail.subject ?? '').trim();
   // R66: raw 8-bit Subject and display names, in the text part's charset, else detected, else Latin-1.
   const decoder = new HeaderDecoder(raw);
   const repair = decoder.needed;

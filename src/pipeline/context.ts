@@ -27,7 +27,7 @@ export interface PipelineContext {
   /** R43: messages per sender and hour that are processed (the next as many are suspended). */
   readonly limits: { perSenderPerHour: number };
   /** R44: authenticates an SMTP message (SPF for its session, DKIM, DMARC, ARC). */
-  authenticate: (raw: Buffer, session: { ip: string | null; helo: string | null; sender: string | null }) => Promise<AuthOutcome>;
+  authenticate: (raw: Buffer, session: { ip: string | null; helo: string | null; sender: string | null; messageId?: string | null }) => Promise<AuthOutcome>;
   /** R46: hands one update to the trigger engine, inside the caller's transaction. */
   notify: (event: UpdateEvent, ticketId: number, now: Date) => void;
 }

@@ -1,4 +1,4 @@
-import { DeskgateError, errorMessage } from '../shared/errors.js';
+import { DeskgateError, errorMessage, errorCode as sharedErrorCode } from '../shared/errors.js';
 import type { NodeLease } from '../shared/node-id.js';
 import { createWaker } from '../shared/waker.js';
 import { byteBatches, type ParsedMessage } from '../parse/index.js';
@@ -25,11 +25,7 @@ export interface Outcome {
 }
 
 /** The stable code of a failure: a DeskgateError's own, a driver's (SQLITE_BUSY, ENOENT), else PIPELINE_ERROR. */
-function errorCode(err: unknown): string {
-  if (err instanceof DeskgateError) return err.code;
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^[A-Z][A-Z0-9_]*$/.test(code) ? code : 'PIPELINE_ERROR';
-}
+const errorCode = (err: unknown): string => sharedErrorCode(err, 'PIPELINE_ERROR');
 
 /**
  * The processing stage behind intake: claims received messages, parses them (in worker
@@ -62,7 +58,7 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: { batchSize: n
       // 250 wait on DNS.
       const [parsed, auth] = await Promise.all([
         ctx.parser.parse(raw, { replyHint }),
-        needsAuth ? ctx.authenticate(raw, { ip: row.remote_ip, helo: row.helo, sender: row.envelope_from }) : Promise.resolve(null),
+        needsAuth ? ctx.authenticate(raw, { ip: row.remote_ip, helo: row.helo, sender: row.envelope_from, messageId: row.message_id }) : Promise.resolve(null),
       ]);
       // R61: HTML reduced to text or converted in part is logged here, not printed by the converter.
       if (parsed.notes.length) log.warn({ event: 'parse:html_limited', intake_id: row.id, message_id: parsed.messageId, flags: parsed.flags, notes: parsed.notes }, 'HTML body past the converter limits: simplified or truncated');

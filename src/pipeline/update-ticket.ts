@@ -81,7 +81,6 @@ export function updateTicket(ctx: PipelineContext, ticketId: number, u: TicketUp
       comment = { id, public: isPublic, body: u.comment.body };
     }
     applyChanges(tickets, stamp, plan.changes);
-    tickets.touch(ticketId, now);
     ctx.notify({
       kind: 'updated', channel: 'cli',
       currentUser: author ? { email: author, name: directory.agents.get(author)?.name ?? null, role: authorRole! } : null,

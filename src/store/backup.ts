@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, copyFileSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
-import type { Db } from './db.js';
+import { databaseFile, type Db } from './db.js';
 import { DeskgateError } from '../shared/errors.js';
 
 const FILE_DIRS = ['attachments', 'raw'];
@@ -59,7 +59,7 @@ export async function backupTo(db: Db, dataDir: string, file: string, meta: Reco
  */
 export function restoreFrom(file: string, dataDir: string, force: boolean): { files: number; tickets: number } {
   if (!existsSync(file) || statSync(file).size === 0) throw new DeskgateError('BACKUP_INVALID', `${file} is not a backup file`);
-  const dbPath = join(dataDir, 'deskgate.sqlite');
+  const dbPath = databaseFile(dataDir);
   if (existsSync(dbPath) && !force) {
     const cur = new Database(dbPath, { readonly: true });
     try {

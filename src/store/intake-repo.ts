@@ -159,7 +159,7 @@ export function createIntakeRepo(db: Db) {
      */
     claim(node: string, limit: number, now: string, bigOver = Number.MAX_SAFE_INTEGER): IntakeRow[] {
       const small = this.claimSmall(node, limit, now, bigOver);
-      return small.length > 0 ? small : this.claimBig(node, now, bigOver);
+      return small.length > 0 || bigOver === Number.MAX_SAFE_INTEGER ? small : this.claimBig(node, now, bigOver);
     },
     /** Up to `limit` waiting rows of at most `maxSize` bytes. */
     claimSmall(node: string, limit: number, now: string, maxSize: number): IntakeRow[] {

@@ -18,7 +18,16 @@ const minuteOf = (at: string | Date) => Math.floor((typeof at === 'string' ? Dat
  * by primary key, so it costs the same whatever the limit or the traffic; expired minutes are
  * deleted once a minute through the minute index.
  */
-export function createRateCountersRepo(db: Db) {
+export function createRateCountersRepo(db: Db): RateCountersRepo {
+  // One per database: the intake and outbox repos share it, so expired minutes go once a minute, not once per repo.
+  let repo = perDb.get(db);
+  if (!repo) perDb.set(db, (repo = build(db)));
+  return repo;
+}
+
+const perDb = new WeakMap<Db, RateCountersRepo>();
+
+function build(db: Db) {
   const s = {
     bump: db.prepare(`INSERT INTO rate_counters (kind, address, minute, n) VALUES (?, ?, ?, 1)
       ON CONFLICT (kind, address, minute) DO UPDATE SET n = n + 1`),
@@ -50,4 +59,4 @@ export function createRateCountersRepo(db: Db) {
   };
 }
 
-export type RateCountersRepo = ReturnType<typeof createRateCountersRepo>;
+export type RateCountersRepo = ReturnType<typeof build>;

@@ -42,12 +42,12 @@ export function messageIdOf(raw: Buffer): string | null {
  * sender's record is broken), with mailauth's reason. Results such as fail are answers, not
  * failures of the check, and stay quiet. Only names, addresses and the reason: no content.
  */
-function logFailedChecks(log: Logger, checks: Array<[Check, CheckResult]>, messageId: string | null): void {
+function logFailedChecks(log: Logger, checks: Array<[Check, CheckResult]>, messageId: () => string | null): void {
   for (const [check, r] of checks) {
     const result = r ? r.status?.result : undefined;
     if (result !== 'temperror' && result !== 'permerror') continue;
     const reason = (r && (r.status?.comment || r.error)) || null;
-    const line = { event: 'trust:check_failed', code: result === 'temperror' ? 'TRUST_TEMPERROR' : 'TRUST_PERMERROR', check, result, message_id: messageId, reason };
+    const line = { event: 'trust:check_failed', code: result === 'temperror' ? 'TRUST_TEMPERROR' : 'TRUST_PERMERROR', check, result, message_id: messageId(), reason };
     if (result === 'temperror') log.warn(line, `${check} could not be checked: temperror (never a pass)`);
     else log.info(line, `${check}: the sender's record is broken (permerror)`);
   }
@@ -59,9 +59,10 @@ function logFailedChecks(log: Logger, checks: Array<[Check, CheckResult]>, messa
  * temperror: it never counts as a pass, and is logged with the check and the reason.
  */
 export async function authenticateMessage(
-  raw: Buffer, session: { ip: string | null; helo: string | null; sender: string | null; mta: string }, resolve: ResolveFn, log: Logger = silentLogger(),
+  raw: Buffer, session: { ip: string | null; helo: string | null; sender: string | null; mta: string; messageId?: string | null }, resolve: ResolveFn, log: Logger = silentLogger(),
 ): Promise<AuthOutcome> {
-  const messageId = Buffer.isBuffer(raw) ? messageIdOf(raw) : null;
+  // Only for the log lines of a failed check: the intake row usually knows it; read it only then.
+  const messageId = () => (session.messageId !== undefined ? session.messageId : messageIdOf(raw));
   try {
     const r = await mailauth().authenticate(raw, {
       ip: session.ip ?? undefined, helo: session.helo ?? undefined, sender: session.sender ?? '', mta: session.mta,
@@ -78,7 +79,7 @@ export async function authenticateMessage(
       dmarcPolicy: r.dmarc ? r.dmarc.policy ?? null : null,
     };
   } catch (err) {
-    log.warn({ event: 'trust:check_failed', code: 'TRUST_TEMPERROR', check: 'all', result: 'temperror', message_id: messageId, cause_code: errorCode(err), err },
+    log.warn({ event: 'trust:check_failed', code: 'TRUST_TEMPERROR', check: 'all', result: 'temperror', message_id: messageId(), cause_code: errorCode(err), err },
       'mail authentication failed: SPF, DKIM, DMARC and ARC count as temperror (never a pass)');
     return { spf: 'temperror', dkim: 'temperror', dmarc: 'temperror', arc: 'temperror', dmarcPolicy: null };
   }
