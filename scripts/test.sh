@@ -9,13 +9,26 @@ if ! npm ls --depth=0 >/dev/null 2>&1; then
   npm ci --no-audit --no-fund
 fi
 
-# The IMAP tests poll a real Dovecot that they start themselves; install it when missing.
-if ! command -v /usr/sbin/dovecot >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd >/dev/null
-  else
-    echo "dovecot-imapd is missing; run as root (or apt-get install dovecot-imapd) for the IMAP tests" >&2
+# The IMAP tests poll a real Dovecot, the PostgreSQL tests a throwaway cluster (initdb in a
+# temp dir); they start these themselves. Install what is missing, with one apt-get update.
+need_dovecot=0; need_pg=0
+command -v /usr/sbin/dovecot >/dev/null 2>&1 || need_dovecot=1
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need_pg=1
+if [ -n "${DESKGATE_TEST_DATABASE_URL:-}" ]; then need_pg=0; fi
+if [ "$need_dovecot$need_pg" != 00 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "dovecot-imapd or postgresql is missing; run as root (or apt-get install dovecot-imapd postgresql) for the IMAP and PostgreSQL tests" >&2
     exit 1
+  fi
+  apt-get update -qq
+  first=()
+  [ "$need_dovecot" = 1 ] && first+=(dovecot-imapd)
+  [ "$need_pg" = 1 ] && first+=(postgresql-common)
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${first[@]}" >/dev/null
+  if [ "$need_pg" = 1 ]; then
+    # Only the binaries are needed: no package cluster to create, start or keep running.
+    sed -ri 's/^#?\s*create_main_cluster\s*=.*/create_main_cluster = false/' /etc/postgresql-common/createcluster.conf
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
   fi
 fi
 
