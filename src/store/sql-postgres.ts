@@ -73,7 +73,7 @@ function connectionTrouble(err: unknown): 'unreachable' | 'auth' | 'database' | 
   if (typeof code === 'string' && NETWORK.has(code)) return 'unreachable';
   if (state?.startsWith('08') || state === '57P01' || state === '57P02' || state === '57P03') return 'unreachable';
   const msg = errorMessage(err);
-  if (/timeout exceeded when trying to connect|Connection terminated|connect ECONNREFUSED/i.test(msg)) return 'unreachable';
+  if (/timeout exceeded when trying to connect|Connection terminated|connect ECONNREFUSED|is not queryable/i.test(msg)) return 'unreachable';
   return undefined;
 }
 

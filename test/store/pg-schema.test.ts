@@ -84,7 +84,7 @@ describe('the PostgreSQL schema matches SQLite after migration 8', () => {
       const extra = postgresOnly.columns[table] ?? [];
       assert.deepEqual(pgCols.map((c) => c.name).filter((n) => !extra.includes(n)).sort(), cols.map((c) => c.name).sort(), `columns of ${table}`);
       for (const c of cols) {
-        const p = pgCols.find((x) => x.name === c.name)!;
+        const p: Column = pgCols.find((x) => x.name === c.name)!;
         assert.equal(p.family, c.family, `${table}.${c.name} type`);
         assert.equal(p.notNull, c.notNull, `${table}.${c.name} NOT NULL`);
         // An identity id has no column default on PostgreSQL; SQLite's rowid alias none either.

@@ -186,6 +186,49 @@ describe('transactions', () => {
   });
 });
 
+describe('connections that fail', () => {
+  it('an idle connection the server ends is logged, not thrown, and the pool reconnects', async () => {
+    const lines = capture();
+    const small = await openPostgres(db.url, { poolSize: 1, logger: lines.logger, applicationName: 'deskgate-idle-test' });
+    try {
+      assert.equal(await small.value('SELECT 1'), 1);
+      assert.equal(await sql.value("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'deskgate-idle-test'"), 1);
+      await until(() => lines.lines.some((l) => l.msg === 'store: idle PostgreSQL connection failed'));
+      assert.equal(await small.value('SELECT 2'), 2);
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('a connection killed inside a tx fails that tx as STORE_UNREACHABLE and nothing else', async () => {
+    const victim = await openPostgres(db.url, { applicationName: 'deskgate-tx-victim' });
+    try {
+      await assert.rejects(victim.tx(async () => {
+        await victim.run('INSERT INTO t (id) VALUES (40)');
+        await sql.value("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'deskgate-tx-victim' AND state LIKE 'idle in transaction%'");
+        await new Promise((r) => setTimeout(r, 100));
+        await victim.run('INSERT INTO t (id) VALUES (41)');
+      }), (err: unknown) => err instanceof DeskgateError && err.code === 'STORE_UNREACHABLE');
+      assert.equal(await victim.value('SELECT count(*) FROM t WHERE id IN (40, 41)'), 0);
+    } finally {
+      await victim.close();
+    }
+  });
+
+  it('a prepared SELECT * still works after its table gained a column', async () => {
+    const one = await openPostgres(db.url, { poolSize: 1 });
+    try {
+      await one.exec('CREATE TABLE grows (id INTEGER PRIMARY KEY); INSERT INTO grows VALUES (1)');
+      for (let i = 0; i < 3; i++) assert.deepEqual(await one.all('SELECT * FROM grows WHERE id = ?', [1]), [{ id: 1 }]);
+      await one.exec("ALTER TABLE grows ADD COLUMN note TEXT NOT NULL DEFAULT 'x'");
+      assert.deepEqual(await one.all('SELECT * FROM grows WHERE id = ?', [1]), [{ id: 1, note: 'x' }]);
+      assert.deepEqual(await one.tx(() => one.all('SELECT * FROM grows WHERE id = ?', [1])), [{ id: 1, note: 'x' }]);
+    } finally {
+      await one.close();
+    }
+  });
+});
+
 describe('locks', () => {
   it('tryLock is exclusive across instances; the lock is lost when its connection is killed', async () => {
     const other = await openPostgres(db.url);
