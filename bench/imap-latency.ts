@@ -22,7 +22,7 @@ for (const mode of [{ name: 'IDLE', idle: true, poll_interval: '60s' }, { name: 
     const id = uniqueId('lat');
     const t0 = Date.now();
     await dovecot.append('INBOX', mail({ messageId: id }));
-    await waitFor(() => d.app.db.prepare('SELECT 1 FROM comments WHERE message_id = ?').get(id), 'ticket', 30_000, 5);
+    await waitFor(async () => (await d.app.sql.get('SELECT 1 FROM comments WHERE message_id = ?', [id])), 'ticket', 30_000, 5);
     times.push(Date.now() - t0);
     await new Promise((r) => setTimeout(r, 300 + Math.random() * 1500)); // arrivals not in step with the poll timer
   }

@@ -22,18 +22,18 @@ const directS = Number(process.hrtime.bigint() - t0) / 1e9;
 direct.close();
 
 const b = benchConfig(0, `outbound: { smtp: { host: 127.0.0.1, port: ${sink.port}, secure: false } }\n`);
-const app = composeApp(loadConfig(b.config), { logger: silentLogger(), parseWorkers: 0 });
-const ticketId = app.tickets.createTicket({ subject: 'bench', status: 'open', requesterId: app.tickets.ensureUser('c@customer.test'), submitterId: null, groupName: null, recipient: 'support@acme.test', via: 'smtp', followUpOf: null, tags: [], now: new Date().toISOString() });
-app.db.transaction(() => {
+const app = await composeApp(loadConfig(b.config), { logger: silentLogger(), parseWorkers: 0 });
+const ticketId = (await app.tickets.createTicket({ subject: 'bench', status: 'open', requesterId: (await app.tickets.ensureUser('c@customer.test')), submitterId: null, groupName: null, recipient: 'support@acme.test', via: 'smtp', followUpOf: null, tags: [], now: new Date().toISOString() }));
+await app.sql.tx(async () => {
   for (let i = 0; i < N; i++) {
-    app.outbox.enqueue({ ticketId, trigger: 'bench', status: 'queued', from: { email: 'support@acme.test', name: 'Acme' }, replyTo: null, to: [{ email: `c${i}@customer.test`, name: null }], cc: [],
-      subject: `queued ${i}`, body, messageId: `<q${i}.${Date.now()}@acme.test>`, inReplyTo: null, references: [], headers: { 'Auto-Submitted': 'auto-generated' }, now: new Date().toISOString() });
+    (await app.outbox.enqueue({ ticketId, trigger: 'bench', status: 'queued', from: { email: 'support@acme.test', name: 'Acme' }, replyTo: null, to: [{ email: `c${i}@customer.test`, name: null }], cc: [],
+      subject: `queued ${i}`, body, messageId: `<q${i}.${Date.now()}@acme.test>`, inReplyTo: null, references: [], headers: { 'Auto-Submitted': 'auto-generated' }, now: new Date().toISOString() }));
   }
-})();
+});
 t0 = process.hrtime.bigint();
 app.sender.start();
 for (;;) {
-  if ((app.outbox.depth().sent ?? 0) >= N) break;
+  if (((await app.outbox.depth()).sent ?? 0) >= N) break;
   await new Promise((r) => setTimeout(r, 20));
 }
 const queueS = Number(process.hrtime.bigint() - t0) / 1e9;

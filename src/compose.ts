@@ -1,13 +1,14 @@
 import type { Config } from './config/index.js';
 import { resolveSecret } from './config/index.js';
 import { randomBytes } from 'node:crypto';
-import { openDatabase, RawStore, AttachmentStore, createIntakeRepo, createIntakeWriter, createTicketsRepo, createTicketViewsRepo, createOutboxRepo, createNodesRepo } from './store/index.js';
+import { openStore, createMetaRepo, createIntakeRepo, createIntakeWriter, createTicketsRepo, createTicketViewsRepo, createOutboxRepo, createNodesRepo } from './store/index.js';
 import type { Trigger, Automation } from './triggers/index.js';
 import { settingsOf, keysNeedingRestart } from './settings.js';
 import { createOutboundSender } from './outbound/index.js';
 import { createNotifier, runAutomations, type NotifierDeps } from './pipeline/index.js';
 import { makeNodeId } from './shared/node-id.js';
 import { createClaimLease } from './pipeline/claims.js';
+import { createLeadership } from './pipeline/leader.js';
 import { createMetrics } from './shared/metrics.js';
 import { authenticateMessage, createDnsResolver } from './trust/index.js';
 import { createMessageParser } from './parse/index.js';
@@ -21,26 +22,31 @@ import type { Logger } from './shared/logger.js';
  * The composition root: builds every stage from one validated Config. serve, inject and the
  * other CLI commands and the tests all start here, so they run the same code.
  */
-export function composeApp(initial: Config, opts: { logger: Logger; clock?: Clock; parseWorkers?: number; readOnly?: boolean }) {
+export async function composeApp(initial: Config, opts: { logger: Logger; clock?: Clock; parseWorkers?: number; readOnly?: boolean }) {
   const clock = opts.clock ?? systemClock;
   const config = initial;
   let current = settingsOf(initial);
   // readOnly (list/show/stats commands): no data_dir, migration, secret file or staff sync is written.
   const readOnly = opts.readOnly ?? false;
-  const db = openDatabase(config.data_dir, { readonly: readOnly });
-  const intake = createIntakeRepo(db);
-  const tickets = createTicketsRepo(db);
-  const views = createTicketViewsRepo(db);
-  const raw = new RawStore(config.data_dir);
-  const attachments = new AttachmentStore(config.data_dir);
+  const store = await openStore(config, { readOnly, logger: opts.logger });
+  const sql = store.sql;
+  const intake = createIntakeRepo(sql);
+  const tickets = createTicketsRepo(sql);
+  const views = createTicketViewsRepo(sql);
+  const { raw, attachments } = store;
   const metrics = createMetrics();
-  const outbox = createOutboxRepo(db);
+  const outbox = createOutboxRepo(sql);
   const resolveDns = createDnsResolver({ servers: config.dns.servers, timeoutMs: config.dns.timeout });
   const nodeId = makeNodeId();
-  const nodes = createNodesRepo(db);
-  const lease = createClaimLease({ nodeId, leaseMs: config.processing.claim_lease, clock, logger: opts.logger, nodes, intake, outbox });
-  // Read-only without a key file yet: no token was ever signed, so a throwaway key matches none.
-  const secret = resolveSecret(config, { create: !readOnly }) ?? randomBytes(32).toString('hex');
+  const nodes = createNodesRepo(sql);
+  const meta = createMetaRepo(sql);
+  const leadership = createLeadership({ sql, meta, logger: opts.logger });
+  // What this node leads besides the leader tasks (the daemon adds its IMAP accounts).
+  let otherLeads: () => string[] = () => [];
+  const leads = () => [...leadership.leads(), ...otherLeads()];
+  const lease = createClaimLease({ nodeId, leaseMs: config.processing.claim_lease, clock, logger: opts.logger, nodes, intake, outbox, leads });
+  // Read-only without a key yet: no token was ever signed, so a throwaway key matches none.
+  const secret = (await sharedSecret(config, store.backend, meta, readOnly)) ?? randomBytes(32).toString('hex');
   const sender = createOutboundSender({
     outbox, smarthost: config.outbound.smtp, dkim: config.outbound.dkim, logger: opts.logger, clock, lease, metrics,
     retry: { initialMs: config.outbound.retry_initial, maxMs: config.outbound.retry_max, forMs: config.outbound.retry_for },
@@ -60,7 +66,7 @@ export function composeApp(initial: Config, opts: { logger: Logger; clock?: Cloc
   const notifier = createNotifier(notifierDeps);
   const parser = createMessageParser({ workers: opts.parseWorkers ?? config.processing.parse_workers, replyLine: config.email.reply_line, timeoutMs: config.processing.parse_timeout, maxMemoryMb: Math.floor(config.processing.parse_memory / 1024 ** 2) });
   const ctx: PipelineContext = {
-    db, intake, tickets, raw, attachments, parser,
+    sql, intake, tickets, raw, attachments, parser,
     get directory() { return current.directory; },
     get settings() { return current.rules; },
     get trust() { return current.trust; },
@@ -69,17 +75,17 @@ export function composeApp(initial: Config, opts: { logger: Logger; clock?: Cloc
     logger: opts.logger,
     clock,
     nodeId,
-    notify: (event, ticketId, now) => void notifier.onUpdate(event, ticketId, now),
+    notify: async (event, ticketId, now) => { await notifier.onUpdate(event, ticketId, now); },
     authenticate: (rawBytes, session) => authenticateMessage(rawBytes, { ...session, mta: config.smtp.hostname }, resolveDns, opts.logger.child({ stage: 'trust' })),
   };
-  const syncStaff = (c: Config) => db.transaction(() => { for (const a of c.agents) tickets.ensureUser(a.email, a.name ?? null, { overwriteName: true }); })();
+  const syncStaff = (c: Config) => sql.tx(async () => { for (const a of c.agents) await tickets.ensureUser(a.email, a.name ?? null, { overwriteName: true }); });
   // Staff names come from the config; keep the users table in step so the CLI shows them.
-  if (!readOnly) syncStaff(config);
+  if (!readOnly) await syncStaff(config);
   const processor = createIntakeProcessor(ctx, { batchSize: config.processing.batch_size, batchBytes: config.processing.batch_bytes, metrics, lease });
-  const writer = createIntakeWriter({ db, intake, raw, onCommitted: () => processor.kick() });
+  const writer = createIntakeWriter({ sql, intake, raw, onCommitted: () => processor.kick() });
   const accept = createAcceptMessage({ raw, writer, intake, metrics, maxSize: config.smtp.max_message_size, now: () => clock.now() });
   return {
-    db, intake, tickets, views, raw, ctx, processor, accept, outbox, sender, notifier, metrics, nodes,
+    sql, store, meta, leadership, intake, tickets, views, raw, ctx, processor, accept, outbox, sender, notifier, metrics, nodes,
     get config(): Config { return current.config; },
     get triggers(): Trigger[] { return current.triggers; },
     get automations(): Automation[] { return current.automations; },
@@ -87,10 +93,10 @@ export function composeApp(initial: Config, opts: { logger: Logger; clock?: Cloc
      * SIGHUP: applies a new, already validated config: agents, support addresses, rules,
      * triggers, automations, limits, templates. Returns the keys that still need a restart.
      */
-    reload(next: Config): string[] {
+    async reload(next: Config): Promise<string[]> {
       const needRestart = keysNeedingRestart(current.config, next);
       current = settingsOf(next);
-      syncStaff(next);
+      await syncStaff(next);
       return needRestart;
     },
     /** R41: deletes suspended mail older than suspended.keep_days; returns how many. */
@@ -98,8 +104,8 @@ export function composeApp(initial: Config, opts: { logger: Logger; clock?: Cloc
       const keepDays = current.config.suspended.keep_days;
       const before = new Date(now.getTime() - keepDays * 86_400_000).toISOString();
       let n = 0;
-      for (const row of intake.suspendedBefore(before)) {
-        if (!intake.deleteSuspended(row.id, now.toISOString())) continue;
+      for (const row of await intake.suspendedBefore(before)) {
+        if (!(await intake.deleteSuspended(row.id, now.toISOString()))) continue;
         if (row.raw_path) await raw.remove(row.raw_path);
         n++;
       }
@@ -109,17 +115,33 @@ export function composeApp(initial: Config, opts: { logger: Logger; clock?: Cloc
     /** R52: one automation run at `now` (the daemon calls it every automations_interval). */
     runAutomations: (now: Date = clock.now()) => runAutomations(ctx, notifier, current.automations, now),
     supportAddressOf: (address: string) => supportAddressOf(ctx.directory, address)?.address,
+    /** This node's id and what it leads (R71): /healthz, the nodes table, deskgate stats. */
+    node: () => ({ id: nodeId, leads: leads() }),
+    reportLeads(fn: () => string[]): void { otherLeads = fn; },
     async close(): Promise<void> {
       await sender.stop();
       await parser.close();
       lease.stop();
+      await leadership.release();
       // A clean stop hands its claims back at once instead of letting them wait out the lease.
       if (lease.started) {
-        db.transaction(() => { intake.releaseClaims(nodeId); outbox.releaseClaims(nodeId); nodes.remove(nodeId); })();
+        await sql.tx(async () => { await intake.releaseClaims(nodeId); await outbox.releaseClaims(nodeId); await nodes.remove(nodeId); });
       }
-      db.close();
+      await store.close();
     },
   };
 }
 
-export type App = ReturnType<typeof composeApp>;
+/**
+ * The reply-token key (R11): the config's, else one kept where every node finds it. SQLite keeps
+ * it in data_dir/secret (the backup copies it); PostgreSQL in the database, so two nodes sign
+ * and verify with the same key. A key file from a copied SQLite deployment is taken over.
+ */
+async function sharedSecret(config: Config, backend: 'sqlite' | 'postgres', meta: ReturnType<typeof createMetaRepo>, readOnly: boolean): Promise<string | null> {
+  if (config.secret || backend === 'sqlite') return resolveSecret(config, { create: !readOnly });
+  const stored = await meta.get('secret');
+  if (stored || readOnly) return stored ?? null;
+  return meta.getOrCreate('secret', resolveSecret(config, { create: false }) ?? randomBytes(32).toString('hex'));
+}
+
+export type App = Awaited<ReturnType<typeof composeApp>>;

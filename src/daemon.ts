@@ -2,7 +2,7 @@ import type { Config } from './config/index.js';
 import { composeApp, type App } from './compose.js';
 import { startSmtpListener, type SmtpListener } from './ingest/index.js';
 import { ImapPoller } from './ingest/imap-poller.js';
-import { createImapStateRepo, databaseAnswers } from './store/index.js';
+import { createImapStateRepo } from './store/index.js';
 import { parseIpList, matchesIp } from './shared/ip-list.js';
 import { startHealthServer } from './ops/health-server.js';
 import type { Logger } from './shared/logger.js';
@@ -20,7 +20,7 @@ export interface Daemon {
 
 /** What `deskgate serve` runs: SMTP listener + processing loop over one database. */
 export async function startDaemon(config: Config, opts: { logger: Logger; clock?: Clock; parseWorkers?: number; closeTimeoutMs?: number }): Promise<Daemon> {
-  const app = composeApp(config, opts);
+  const app = await composeApp(config, opts);
   const allow = parseIpList(config.smtp.client_allowlist);
   const deny = parseIpList(config.smtp.client_denylist);
   let smtp: SmtpListener;
@@ -58,32 +58,49 @@ export async function startDaemon(config: Config, opts: { logger: Logger; clock?
   app.sender.start();
   let stopped = false;
   const health = config.metrics ? await startHealthServer(config.metrics.listen, app.metrics, {
-    check: () => ({
+    check: async () => ({
       smtp: !stopped && smtp.addresses().length > 0,
-      database: databaseAnswers(app.db),
+      database: await app.sql.value('SELECT 1').then((v) => v === 1, () => false),
       queue: !stopped,
     }),
+    info: () => ({ node: app.node() }),
   }) : undefined;
-  app.metrics.setQueueSource(() => {
-    const depth = app.outbox.depth();
+  app.metrics.setQueueSource(async () => {
+    const depth = await app.outbox.depth();
     return {
-      intake: app.intake.pendingCount(),
+      intake: await app.intake.pendingCount(),
       outbox: (depth.queued ?? 0) + (depth.deferred ?? 0),
-      suspended: app.intake.countByStatus().suspended ?? 0,
+      suspended: (await app.intake.countByStatus()).suspended ?? 0,
     };
   });
-  const imapState = createImapStateRepo(app.db);
+  const imapState = createImapStateRepo(app.sql);
   const pollers = config.imap.map((account) => new ImapPoller(account, {
     accept: app.accept, supportAddressOf: app.supportAddressOf, state: imapState, logger: opts.logger, clock: app.ctx.clock,
     // Polled mail that names no support address was sent to the account's own address (R1).
     defaultRecipient: (account.address && app.supportAddressOf(account.address)) ?? app.supportAddressOf(account.user) ?? config.support_addresses[0]!.address,
+    // R71: one node polls each account; the others stand by and take over when it dies.
+    lock: (name) => app.sql.tryLock(name),
   }));
+  app.reportLeads(() => pollers.filter((p) => p.polling).map((p) => `imap:${p.accountName}`));
   for (const p of pollers) p.start();
-  // R52: automations every automations_interval, first one interval after start.
-  const automationTimer = setInterval(() => {
-    try { app.runAutomations(); } catch (err) { opts.logger.error({ event: 'automations:error', err }, 'automation run failed'); }
-    app.expireSuspended().catch((err: unknown) => opts.logger.error({ event: 'suspended:error', err }, 'expiring suspended mail failed'));
-  }, config.automations_interval);
+  // R52, R41: automations and suspended-mail expiry every automations_interval, first one interval
+  // after start; with several nodes only the leader runs them, once per interval (R71).
+  const interval = config.automations_interval;
+  let ticking = false;
+  const tick = async () => {
+    if (ticking) return; // a long run is not overlapped by the next tick
+    ticking = true;
+    try {
+      const now = app.ctx.clock.now();
+      await app.leadership.runIfDue('automations', now, interval, () => app.runAutomations(now))
+        .catch((err: unknown) => opts.logger.error({ event: 'automations:error', err }, 'automation run failed'));
+      await app.leadership.runIfDue('suspended-expiry', now, interval, () => app.expireSuspended(now))
+        .catch((err: unknown) => opts.logger.error({ event: 'suspended:error', err }, 'expiring suspended mail failed'));
+    } finally {
+      ticking = false;
+    }
+  };
+  const automationTimer = setInterval(() => void tick(), interval);
   automationTimer.unref();
   let stopping: Promise<void> | undefined;
   return {

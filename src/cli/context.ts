@@ -48,7 +48,7 @@ export async function withApp<T>(file: string | undefined, fn: (app: App, config
   const { composeApp } = await import('../compose.js');
   let app: App;
   try {
-    app = composeApp(config, { logger, parseWorkers: 0, readOnly: opts.readOnly ?? false });
+    app = await composeApp(config, { logger, parseWorkers: 0, readOnly: opts.readOnly ?? false });
   } catch (err) {
     if (err instanceof DeskgateError && err.code === 'STORE_SCHEMA_OLD') throw new CliError(`${err.code}: ${err.message}`, EX_TEMPFAIL);
     throw err;

@@ -89,7 +89,7 @@ async function checkTrust(app: App, raw: Buffer, parsed: ParsedMessage, row: Dec
   }
   const header = trustedAuthResults(parsed.trust.authenticationResults, ctx.trust.trustedAuthservId);
   if (header) return { row, smtpAuth: null, trust: { json: verdict(header), note: `from the Authentication-Results of ${ctx.trust.trustedAuthservId}` } };
-  const failed = decide(ctx, { ...row, via: 'smtp', envelope_from: row.envelope_from ?? parsed.from[0]?.address ?? null }, parsed, FAILED).decision;
+  const failed = (await decide(ctx, { ...row, via: 'smtp', envelope_from: row.envelope_from ?? parsed.from[0]?.address ?? null }, parsed, FAILED)).decision;
   const ifFailed = failed.action === 'suspend' ? { action: failed.action, suspended: failed.reason } : { action: failed.action };
   const note = 'not checked (give --client-ip/--sender); decided as if the sender passed. '
     + (failed.action === 'suspend'
@@ -101,44 +101,33 @@ async function checkTrust(app: App, raw: Buffer, parsed: ParsedMessage, row: Dec
 interface Notification { trigger: string; to: string[]; cc: string[]; subject: string; status: string }
 interface DryRun { triggers: string[]; notifications: Notification[] }
 
-/** Thrown inside the transaction to roll it back once the dry run has been read. */
-class Rollback extends Error {}
-
 /**
  * Runs the real apply path and the triggers inside a transaction, reads back the notifications
  * it queued, then rolls everything back: what it shows is what would happen, and nothing is
  * stored (no file is written either: attachments are stored by the intake, not here).
  */
-function dryRun(app: App, row: DecideRow, parsed: ParsedMessage, decided: ReturnType<typeof decide>): DryRun {
+async function dryRun(app: App, row: DecideRow, parsed: ParsedMessage, decided: Awaited<ReturnType<typeof decide>>): Promise<DryRun> {
   const d = decided.decision;
   if (d.action === 'suspend') return { triggers: [], notifications: [] };
   const out: DryRun = { triggers: [], notifications: [] };
   const outboxIds: number[] = [];
-  const notify: PipelineContext['notify'] = (event, ticketId, now) => {
-    const r = app.notifier.onUpdate(event, ticketId, now);
+  const notify: PipelineContext['notify'] = async (event, ticketId, now) => {
+    const r = await app.notifier.onUpdate(event, ticketId, now);
     out.triggers.push(...r.fired);
     outboxIds.push(...r.queued, ...r.held);
   };
   // The app's context with only notify replaced (its settings stay live getters).
   const ctx = Object.create(app.ctx, { notify: { value: notify } }) as PipelineContext;
-  // explain opens the database read-only (query_only) like every command that only looks; the
-  // dry run alone may write, inside a transaction that is always rolled back.
-  app.db.pragma('query_only = OFF');
-  try {
-    app.db.transaction(() => {
+  // explain opens the store read-only like every command that only looks; the dry run alone
+  // writes, inside a transaction that is always rolled back.
+  await app.sql.tx(async () => {
       // No intake row: this message is not stored, so the comment points at none.
-      applyDecision(ctx, { id: null as unknown as number, via: row.via }, parsed, d, ctx.clock.now().toISOString(), decided.auth ? { ...decided.auth } : null);
+      await applyDecision(ctx, { id: null as unknown as number, via: row.via }, parsed, d, ctx.clock.now().toISOString(), decided.auth ? { ...decided.auth } : null);
       // The write lock is held, so this transaction's rows are the newest in the outbox.
       const mine = new Set(outboxIds);
-      const rows = outboxIds.length > 0 ? app.outbox.list({ limit: outboxIds.length }).filter((r) => mine.has(r.id)).reverse() : [];
+      const rows = outboxIds.length > 0 ? (await app.outbox.list({ limit: outboxIds.length })).filter((r) => mine.has(r.id)).reverse() : [];
       out.notifications = rows.map((r) => ({ trigger: r.trigger, to: r.to.map((p) => p.email), cc: r.cc.map((p) => p.email), subject: r.subject, status: r.status }));
-      throw new Rollback();
-    })();
-  } catch (err) {
-    if (!(err instanceof Rollback)) throw err;
-  } finally {
-    app.db.pragma('query_only = ON');
-  }
+  }, { rollback: true });
   return out;
 }
 
@@ -224,8 +213,8 @@ export function registerExplain(program: Command): void {
         const parsed = await parseMessage(raw, { replyLine: config.email.reply_line, replyHint: to.some((a) => a.includes('+')) });
         const envelope: DecideRow = { envelope_to: to, envelope_from: opts.sender ? normalizeAddress(opts.sender) : null, via: 'pipe' };
         const { row, smtpAuth, trust } = await checkTrust(app, raw, parsed, envelope, opts);
-        const decided = decide(app.ctx, row, parsed, smtpAuth);
-        const j = explainJson(decided.match, decided.decision, parsed.messageId, trust.json, dryRun(app, row, parsed, decided));
+        const decided = await decide(app.ctx, row, parsed, smtpAuth);
+        const j = explainJson(decided.match, decided.decision, parsed.messageId, trust.json, await dryRun(app, row, parsed, decided));
         if (opts.json) printJson(j);
         else process.stdout.write(human(j, decided.match, trust.note, new Map(app.triggers.map((t) => [t.id, t.name]))));
       });

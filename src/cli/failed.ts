@@ -12,8 +12,8 @@ export function registerFailed(program: Command): void {
   configOption(failed.command('list').description('list failed messages, newest first'))
     .option('--limit <n>', 'at most N', (v) => Number(v))
     .option('--json', 'print JSON')
-    .action((opts: { config: string; limit?: number; json?: boolean }) => withReadOnlyApp(opts.config, (app) => {
-      const rows = app.intake.list('failed', opts.limit ?? -1).map(failedJson);
+    .action((opts: { config: string; limit?: number; json?: boolean }) => withReadOnlyApp(opts.config, async (app) => {
+      const rows = (await app.intake.list('failed', opts.limit)).map(failedJson);
       if (opts.json) return printJson(rows);
       if (rows.length === 0) return void process.stdout.write('no failed messages\n');
       process.stdout.write(table(['ID', 'RECEIVED', 'VIA', 'FROM', 'MESSAGE-ID', 'ERROR'], rows.map((r) => [r.id, r.received_at, r.via, r.from, r.message_id, `${r.error_code}: ${r.error}`])) + '\n');
@@ -22,9 +22,9 @@ export function registerFailed(program: Command): void {
     .option('--json', 'print JSON')
     .action((id: string, opts: { config: string; json?: boolean }) => withApp(opts.config, async (app) => {
       const intakeId = Number(id);
-      if (!app.intake.retry(intakeId)) throw new CliError(`intake ${id} is not a failed message`, 1);
+      if (!(await app.intake.retry(intakeId))) throw new CliError(`intake ${id} is not a failed message`, 1);
       await app.processor.processOne(intakeId);
-      const row = app.intake.get(intakeId)!;
+      const row = (await app.intake.get(intakeId))!;
       if (opts.json) return printJson({ ...failedJson(row), status: row.status, ticket_id: row.ticket_id });
       process.stdout.write(row.status === 'done' ? `intake ${id}: done, ticket ${row.ticket_id}\n` : `intake ${id}: ${row.status} (${row.error_code}: ${row.error})\n`);
     }));

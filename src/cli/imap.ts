@@ -8,8 +8,8 @@ export function registerImap(program: Command): void {
   const imap = program.command('imap').description('IMAP intake');
   configOption(imap.command('status').description('each IMAP account: state, last poll, last error, counts'))
     .option('--json', 'print JSON')
-    .action((opts: { config: string; json?: boolean }) => withReadOnlyApp(opts.config, (app, config) => {
-      const states = new Map(createImapStateRepo(app.db).all().map((s) => [s.account, s]));
+    .action((opts: { config: string; json?: boolean }) => withReadOnlyApp(opts.config, async (app, config) => {
+      const states = new Map((await createImapStateRepo(app.sql).all()).map((s) => [s.account, s]));
       const rows = config.imap.map((a) => {
         const key = accountKey(a);
         const s = states.get(key);

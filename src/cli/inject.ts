@@ -91,7 +91,7 @@ async function processStored(app: App, intakeId: number, logger: Logger) {
     let released = false;
     // This process claimed only this message. Each try waits up to the busy timeout for the lock.
     for (let attempt = 0; attempt < 3 && !released; attempt++) {
-      try { app.intake.releaseClaims(app.ctx.nodeId); released = true; } catch { /* try again */ }
+      try { await app.intake.releaseClaims(app.ctx.nodeId); released = true; } catch { /* try again */ }
     }
     logger.warn({ event: 'ingest:processing_deferred', via: 'pipe', intake_id: intakeId, code: errorCode(err), err: errorMessage(err), released },
       released ? 'stored; processing failed for now, left to the daemon' : 'stored; processing failed and the claim could not be released: the daemon takes it after the claim lease');
@@ -116,7 +116,7 @@ async function inject(file: string | undefined, opts: InjectOptions): Promise<vo
       if (!isAccepted(result)) throw new CliError(`message too large: ${result.size} bytes, limit ${config.smtp.max_message_size} (R8)`, EX_DATAERR);
       stored = true;
       const outcome = result.duplicate ? undefined : await processStored(app, result.intakeId, logger);
-      const intake = app.intake.get(result.intakeId)!;
+      const intake = (await app.intake.get(result.intakeId))!;
       logger.info({ event: 'ingest:accepted', via: 'pipe', intake_id: result.intakeId, message_id: result.messageId, duplicate: result.duplicate, ticket_id: intake.ticket_id }, 'message accepted');
       const out = { intake_id: result.intakeId, message_id: result.messageId, duplicate: result.duplicate, status: intake.status, ticket_id: intake.ticket_id, error: outcome?.error ?? intake.error };
       if (opts.json) printJson(out);

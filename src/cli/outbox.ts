@@ -19,8 +19,8 @@ export function registerOutbox(program: Command): void {
     .option('--status <status>', 'queued, deferred, sent, failed or held')
     .option('--limit <n>', 'at most N', (v) => Number(v))
     .option('--json', 'print JSON')
-    .action((opts: { config: string; status?: string; limit?: number; json?: boolean }) => withReadOnlyApp(opts.config, (app) => {
-      const rows = app.outbox.list({ status: opts.status, limit: opts.limit }).map(outboxJson);
+    .action((opts: { config: string; status?: string; limit?: number; json?: boolean }) => withReadOnlyApp(opts.config, async (app) => {
+      const rows = (await app.outbox.list({ status: opts.status, limit: opts.limit })).map(outboxJson);
       if (opts.json) return printJson(rows);
       if (rows.length === 0) return void process.stdout.write('no outbound messages\n');
       process.stdout.write(table(['ID', 'TICKET', 'STATUS', 'TRIGGER', 'TO', 'SUBJECT', 'TRIES', 'LAST ERROR'],

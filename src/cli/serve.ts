@@ -21,15 +21,15 @@ export function registerServe(program: Command): void {
       logger.info({ event: 'serve:ready', config: config.configPath, data_dir: config.data_dir, smtp: daemon.smtp.addresses(), metrics_port: daemon.metricsPort }, 'deskgate ready');
       notifySystemd(['--ready', `--pid=${process.pid}`]);
       // SIGHUP: re-read the config; an invalid one is refused and the running one stays.
-      process.on('SIGHUP', () => {
+      process.on('SIGHUP', () => void (async () => {
         try {
           const next = loadConfig(opts.config);
-          const needRestart = daemon.app.reload(next);
+          const needRestart = await daemon.app.reload(next);
           logger.info({ event: 'serve:reloaded', config: next.configPath, restart_needed: needRestart }, needRestart.length ? `config reloaded; restart to apply: ${needRestart.join(', ')}` : 'config reloaded');
         } catch (err) {
           logger.error({ event: 'serve:reload_refused', code: err instanceof ConfigError ? err.code : errorCode(err), err: errorMessage(err) }, 'new config refused; the running config stays');
         }
-      });
+      })());
       await new Promise<void>((resolve) => {
         const stop = (signal: string) => {
           logger.info({ event: 'serve:stopping', signal, sessions: daemon.smtp.sessions }, 'stopping: finishing sessions in progress');

@@ -43,8 +43,8 @@ export function registerTickets(program: Command): void {
     .option('--status <status>', 'only tickets with this status')
     .option('--limit <n>', 'at most N', (v) => Number(v))
     .option('--json', 'print JSON')
-    .action((opts: { config: string; status?: string; limit?: number; json?: boolean }) => withReadOnlyApp(opts.config, (app) => {
-      const list = app.views.list({ status: opts.status, limit: opts.limit });
+    .action((opts: { config: string; status?: string; limit?: number; json?: boolean }) => withReadOnlyApp(opts.config, async (app) => {
+      const list = await app.views.list({ status: opts.status, limit: opts.limit });
       if (opts.json) return printJson(list);
       if (list.length === 0) return void process.stdout.write('no tickets\n');
       process.stdout.write(table(['ID', 'STATUS', 'SUBJECT', 'REQUESTER', 'ASSIGNEE', 'GROUP', 'UPDATED'],
@@ -52,8 +52,8 @@ export function registerTickets(program: Command): void {
     }));
   configOption(tickets.command('show <id>').description('one ticket with its comments and audit log'))
     .option('--json', 'print JSON')
-    .action((id: string, opts: { config: string; json?: boolean }) => withReadOnlyApp(opts.config, (app) => {
-      const t = app.views.show(ticketId(id));
+    .action((id: string, opts: { config: string; json?: boolean }) => withReadOnlyApp(opts.config, async (app) => {
+      const t = await app.views.show(ticketId(id));
       if (!t) throw new CliError(`ticket ${id} not found`, 1);
       if (opts.json) return printJson(t);
       process.stdout.write(showHuman(t));
@@ -71,10 +71,10 @@ export function registerTickets(program: Command): void {
     .option('--private', 'make --comment a private note')
     .option('--author <email>', 'the agent making the change (needed for --comment)')
     .option('--json', 'print the updated ticket as JSON')
-    .action((id: string, opts: Record<string, unknown> & { config: string }) => withApp(opts.config, (app, config) => {
+    .action((id: string, opts: Record<string, unknown> & { config: string }) => withApp(opts.config, async (app, config) => {
       const tid = ticketId(id);
       try {
-        updateTicket(app.ctx, tid, {
+        await updateTicket(app.ctx, tid, {
           status: opts.status as string | undefined,
           assignee: opts.assignee as string | undefined,
           group: opts.group as string | undefined,
@@ -90,7 +90,7 @@ export function registerTickets(program: Command): void {
         if (err instanceof DeskgateError) throw new CliError(`ticket ${tid}: ${err.message}`, 1);
         throw err;
       }
-      const t = app.views.show(tid)!;
+      const t = (await app.views.show(tid))!;
       if (opts.json) return printJson(t);
       process.stdout.write(`ticket ${tid} updated: ${t.status}, assignee ${t.assignee?.email ?? '-'}\n`);
     }));

@@ -171,8 +171,22 @@ const processing = z.object({
   claim_lease: duration('30s').refine((ms) => ms >= 3000, 'claim_lease must be at least 3s (the heartbeat runs every third of it)'),
 }).strict();
 
+/** Where tickets and queues live: SQLite in data_dir (embedded default) or PostgreSQL shared by several nodes (R71). */
+const store = z.object({
+  backend: z.enum(['sqlite', 'postgres']).default('sqlite'),
+  /** postgres://user:pass@host:5432/db (usually ${DESKGATE_DATABASE_URL}); required for postgres. */
+  url: z.string().optional(),
+  /** Connections each node keeps to PostgreSQL. */
+  pool_size: z.number().int().min(2).max(100).default(10),
+}).strict().superRefine((s, ctx) => {
+  if (s.backend === 'postgres' && !s.url) ctx.addIssue({ code: 'custom', path: ['url'], message: 'store.url is required when store.backend is postgres' });
+  if (s.url !== undefined && !/^postgres(ql)?:\/\//.test(s.url)) ctx.addIssue({ code: 'custom', path: ['url'], message: 'store.url must be a postgres:// URL' });
+  if (s.backend === 'sqlite' && s.url !== undefined) ctx.addIssue({ code: 'custom', path: ['url'], message: 'store.url is only for store.backend: postgres' });
+});
+
 export const configSchema = z.object({
   data_dir: z.string().default('./data'),
+  store: store.default(store.parse({})),
   base_url: z.string().url().optional(),
   secret: z.string().optional(),
   smtp: smtp.default(smtp.parse({})),

@@ -53,8 +53,8 @@ export function createAcceptMessage(deps: { raw: RawStore; writer: IntakeWriter;
    * are gone (a deleted message) match nothing, so the new message is stored, never dropped.
    */
   const storedDigest = async (id: number): Promise<string> => {
-    const row = deps.intake!.get(id);
-    const bytes = deps.intake!.rawBytes(id) ?? (row?.raw_path ? await deps.raw.read(row.raw_path).catch(() => undefined) : undefined);
+    const row = await deps.intake!.get(id);
+    const bytes = (await deps.intake!.rawBytes(id)) ?? (row?.raw_path ? await deps.raw.read(row.raw_path).catch(() => undefined) : undefined);
     return bytes ? contentDigest(bytes) : 'unavailable';
   };
   return async function acceptMessage(source: Readable | Buffer, envelope: Envelope, opts: AcceptOptions = {}): Promise<AcceptResult> {
@@ -81,7 +81,7 @@ export function createAcceptMessage(deps: { raw: RawStore; writer: IntakeWriter;
       else if (facts.fromCount > 1) refusal = refuse('INGEST_MULTIPLE_FROM', 550, '5.7.1 Message has several From addresses: refused (R45)');
       else if (written.headerBlock.length > c.maxHeaderSize) refusal = refuse('INGEST_HEADER_TOO_LARGE', 552, `5.3.4 Message header larger than ${c.maxHeaderSize} bytes`);
       else if (c.refuseAfterPerHour !== null && facts.sender && deps.intake
-        && deps.intake.countFromSender(facts.sender, new Date(now.getTime() - 3_600_000).toISOString(), c.refuseAfterPerHour) >= c.refuseAfterPerHour) {
+        && (await deps.intake.countFromSender(facts.sender, new Date(now.getTime() - 3_600_000).toISOString(), c.refuseAfterPerHour)) >= c.refuseAfterPerHour) {
         refusal = refuse('INGEST_SENDER_RATE', 450, '4.7.1 Too many messages from this sender, try again later (R43)');
       }
       if (refusal) {
@@ -111,7 +111,7 @@ export function createAcceptMessage(deps: { raw: RawStore; writer: IntakeWriter;
       };
       let result = await deps.writer.submit(row, written.dirs);
       if (result.digestUnknown && deps.intake) {
-        deps.intake.setContentDigest(result.id, await storedDigest(result.id));
+        await deps.intake.setContentDigest(result.id, await storedDigest(result.id));
         result = await deps.writer.submit(row, written.dirs);
       }
       if (result.duplicate && written.relPath) await deps.raw.remove(written.relPath);

@@ -1,7 +1,7 @@
 import { ImapFlow } from 'imapflow';
 import type { Logger } from '../shared/logger.js';
 import type { Clock } from '../shared/clock.js';
-import type { ImapStateRepo } from '../store/index.js';
+import type { ImapStateRepo, SqlLock } from '../store/index.js';
 import { errorCode, errorMessage } from '../shared/errors.js';
 import { normalizeAddress } from '../shared/addresses.js';
 import { isAccepted, type AcceptMessage } from './accept-message.js';
@@ -32,6 +32,14 @@ export interface ImapPollerDeps {
   clock: Clock;
   /** Test hook: runs after a message is durably stored and before it is marked on the server. */
   afterAccept?: (uid: number) => Promise<void>;
+  /**
+   * R71: one node polls an account at a time. Resolves to the lock when this node may poll it,
+   * undefined while another node does (PostgreSQL: a session advisory lock that ends with the
+   * holder's connection, so a dead node's accounts are free at once).
+   */
+  lock?: (name: string) => Promise<SqlLock | undefined>;
+  /** How often a node on standby asks for the account again (a takeover within this). */
+  standbyRetryMs?: number;
 }
 
 /** The keyword that marks a message as imported when there is no processed_mailbox. */
@@ -60,6 +68,9 @@ export class ImapPoller {
   private loop: Promise<void> | undefined;
   private readonly key: string;
   private readonly log: Logger;
+  /** The account as `deskgate imap status` names it. */
+  get accountName(): string { return this.key; }
+  private lock: SqlLock | undefined;
 
   constructor(private readonly account: ImapAccount, private readonly deps: ImapPollerDeps) {
     this.key = accountKey(account);
@@ -83,18 +94,48 @@ export class ImapPoller {
     return this.deps.clock.now().toISOString();
   }
 
+  /** Whether this node polls the account now (always, without a lock function). */
+  get polling(): boolean {
+    return this.running && (!this.deps.lock || this.lock?.held === true);
+  }
+
+  /** Waits until this node holds the account's lock (R71); false once stopped. */
+  private async acquire(): Promise<boolean> {
+    if (!this.deps.lock) return true;
+    let announced = false;
+    while (this.running) {
+      if (this.lock?.held) return true;
+      this.lock = await this.deps.lock(`imap:${this.key}`).catch((err: unknown) => {
+        this.log.warn({ event: 'imap:lock_error', code: errorCode(err, 'STORE_UNREACHABLE'), err: errorMessage(err) }, 'cannot ask the database who polls this account');
+        return undefined;
+      });
+      if (this.lock) {
+        this.log.info({ event: 'imap:lock_acquired' }, 'this node polls the account');
+        return true;
+      }
+      if (!announced) {
+        announced = true;
+        this.log.info({ event: 'imap:standby' }, 'another node polls this account; standing by');
+        await this.deps.state.setState(this.key, 'standby', this.now()).catch(() => {});
+      }
+      await this.sleep(this.deps.standbyRetryMs ?? 10_000);
+    }
+    return false;
+  }
+
   private async run(): Promise<void> {
-    this.deps.state.get(this.key, this.now()); // the status row exists from the start, errors included
-    this.deps.state.setState(this.key, 'connecting', this.now());
+    await this.deps.state.get(this.key, this.now()); // the status row exists from the start, errors included
     let backoff = 1000;
     while (this.running) {
+      if (!(await this.acquire())) break;
+      await this.deps.state.setState(this.key, 'connecting', this.now());
       const started = Date.now();
       try {
         await this.session();
       } catch (err) {
         const e = err as { authenticationFailed?: boolean; responseText?: string; code?: string };
         const message = e.authenticationFailed ? `authentication failed for ${this.account.user}: ${e.responseText ?? errorMessage(err)}` : errorMessage(err);
-        this.deps.state.error(this.key, message, this.now());
+        await this.deps.state.error(this.key, message, this.now());
         this.log.error({ event: e.authenticationFailed ? 'imap:auth_failed' : 'imap:error', code: e.authenticationFailed ? 'IMAP_AUTH_FAILED' : 'IMAP_SESSION', cause_code: errorCode(err, 'IMAP_SESSION'), err: message }, e.authenticationFailed ? 'IMAP login refused: check the user and password' : 'IMAP session ended');
         if (e.authenticationFailed) backoff = Math.max(backoff, 30_000);
       } finally {
@@ -103,10 +144,17 @@ export class ImapPoller {
       }
       if (!this.running) break;
       if (Date.now() - started > 60_000) backoff = 1000; // a session that lasted was healthy
+      if (this.deps.lock && !this.lock?.held) {
+        this.log.warn({ event: 'imap:lock_lost', code: 'IMAP_LOCK_LOST' }, 'lost the account lock (database connection ended): another node may poll it now');
+        continue;
+      }
       await this.sleep(backoff);
       backoff = Math.min(backoff * 2, 60_000);
     }
-    this.deps.state.setState(this.key, 'stopped', this.now());
+    // The last node to stop says so; one handing over to another leaves the row to it.
+    if (!this.deps.lock || this.lock?.held) await this.deps.state.setState(this.key, 'stopped', this.now()).catch(() => {});
+    await this.lock?.release().catch(() => {});
+    this.lock = undefined;
   }
 
   private sleep(ms: number): Promise<void> {
@@ -133,19 +181,21 @@ export class ImapPoller {
     if (a.processed_mailbox) await client.mailboxCreate(a.processed_mailbox).catch(() => { /* exists */ });
     const box = await client.mailboxOpen(a.mailbox);
     const uidValidity = String(box.uidValidity);
-    const saved = this.deps.state.get(this.key, this.now());
+    const saved = await this.deps.state.get(this.key, this.now());
     let lastUid = saved.last_uid;
     if (saved.uidvalidity !== null && saved.uidvalidity !== uidValidity) {
       this.log.warn({ event: 'imap:uidvalidity_changed', old: saved.uidvalidity, new: uidValidity }, 'UIDVALIDITY changed: rescanning the mailbox (duplicates are skipped by Message-ID)');
       lastUid = 0;
     }
-    this.deps.state.savePosition(this.key, uidValidity, lastUid, this.now());
-    while (this.running && !closed) {
+    await this.deps.state.savePosition(this.key, uidValidity, lastUid, this.now());
+    while (this.polling && !closed) {
       newMail = false;
       lastUid = await this.poll(client, uidValidity, lastUid);
       const idling = a.idle && client.capabilities.has('IDLE');
-      this.deps.state.polled(this.key, idling ? 'idle' : 'polling', this.now());
-      if (!newMail && this.running && !closed) await this.sleep(a.poll_interval);
+      await this.deps.state.polled(this.key, idling ? 'idle' : 'polling', this.now());
+      // In slices, so a lost lock (R71) stops this node within seconds, not a poll_interval.
+      const until = Date.now() + a.poll_interval;
+      while (!newMail && this.polling && !closed && Date.now() < until) await this.sleep(Math.min(until - Date.now(), 5_000));
     }
   }
 
@@ -156,6 +206,7 @@ export class ImapPoller {
     let imported = 0;
     let duplicates = 0;
     for (const uid of uids) {
+      if (!this.polling) break; // lock lost: the node that has it now goes on from the saved UID
       const msg = await client.fetchOne(String(uid), { source: true, flags: true }, { uid: true });
       if (!msg || !msg.source) continue;
       const flags = msg.flags ?? new Set<string>();
@@ -177,12 +228,12 @@ export class ImapPoller {
       if (a.processed_mailbox) await client.messageMove(String(uid), a.processed_mailbox, { uid: true });
       else await client.messageFlagsAdd(String(uid), ['\\Seen', IMPORTED_KEYWORD], { uid: true });
       lastUid = uid;
-      this.deps.state.savePosition(this.key, uidValidity, lastUid, this.now());
+      await this.deps.state.savePosition(this.key, uidValidity, lastUid, this.now());
       if (result.duplicate) duplicates++;
       else imported++;
       this.log.info({ event: 'ingest:accepted', uid, intake_id: result.intakeId, message_id: result.messageId, duplicate: result.duplicate }, 'message imported');
     }
-    if (imported + duplicates > 0) this.deps.state.count(this.key, imported, duplicates, this.now());
+    if (imported + duplicates > 0) await this.deps.state.count(this.key, imported, duplicates, this.now());
     return lastUid;
   }
 }

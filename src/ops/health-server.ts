@@ -4,7 +4,9 @@ import { DeskgateError } from '../shared/errors.js';
 
 export interface HealthCheck {
   /** Each part's state; the daemon is ready when all are true. */
-  check(): Record<string, boolean>;
+  check(): Promise<Record<string, boolean>> | Record<string, boolean>;
+  /** Extra facts shown beside the checks (this node, what it leads), never deciding the status. */
+  info?(): Record<string, unknown>;
 }
 
 /** GET /metrics (Prometheus text) and GET /healthz (200 ready, 503 not) on metrics.listen. */
@@ -26,10 +28,12 @@ export async function startHealthServer(listen: string, metrics: Metrics, health
       return;
     }
     if (path === '/healthz') {
-      let parts: Record<string, boolean>;
-      try { parts = health.check(); } catch { parts = { check: false }; }
-      const ok = Object.values(parts).every(Boolean);
-      res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: ok ? 'ok' : 'unavailable', ...parts }));
+      void (async () => {
+        let parts: Record<string, boolean>;
+        try { parts = await health.check(); } catch { parts = { check: false }; }
+        const ok = Object.values(parts).every(Boolean);
+        res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: ok ? 'ok' : 'unavailable', ...parts, ...health.info?.() }));
+      })();
       return;
     }
     res.writeHead(404).end();

@@ -58,7 +58,7 @@ export function createOutboundSender(deps: {
         inReplyTo: row.in_reply_to ?? undefined, references: row.references, headers: row.headers,
       });
       const rejected = (info.rejected ?? []).map(String);
-      deps.outbox.markSent(row.id, deps.clock.now().toISOString(), rejected.length ? `rejected: ${rejected.join(', ')}` : null);
+      await deps.outbox.markSent(row.id, deps.clock.now().toISOString(), rejected.length ? `rejected: ${rejected.join(', ')}` : null);
       deps.metrics?.outbound.inc({ result: 'sent' });
       log.info({ event: 'outbound:sent', outbox_id: row.id, ticket_id: row.ticket_id, message_id: row.message_id, trigger: row.trigger, response: info.response }, 'notification sent');
     } catch (err) {
@@ -66,11 +66,11 @@ export function createOutboundSender(deps: {
       const error = e.response ?? `${e.code ?? 'ERROR'}: ${e.message}`;
       const next = afterFailure({ responseCode: e.responseCode, attempts: row.attempts + 1, createdAt: new Date(row.created_at), now, error }, deps.retry);
       if (next.kind === 'failed') {
-        deps.outbox.markFailed(row.id, next.reason);
+        await deps.outbox.markFailed(row.id, next.reason);
         deps.metrics?.outbound.inc({ result: 'failed' });
         log.warn({ event: 'outbound:failed', code: 'OUTBOUND_PERMANENT', outbox_id: row.id, ticket_id: row.ticket_id, message_id: row.message_id, error: next.reason }, 'notification failed');
       } else {
-        deps.outbox.markDeferred(row.id, error, next.next.toISOString());
+        await deps.outbox.markDeferred(row.id, error, next.next.toISOString());
         deps.metrics?.outbound.inc({ result: 'deferred' });
         log.info({ event: 'outbound:deferred', code: 'OUTBOUND_TEMPORARY', outbox_id: row.id, message_id: row.message_id, error, next_attempt_at: next.next.toISOString() }, 'notification deferred');
       }
@@ -79,13 +79,13 @@ export function createOutboundSender(deps: {
 
   async function deliverDue(): Promise<number> {
     if (!deps.smarthost) return 0;
-    deps.lease.renew(); // claims hold while this process's heartbeat is fresh
-    const rows = deps.outbox.claimDue(deps.lease.id, deps.clock.now().toISOString(), deps.batch ?? 16);
+    await deps.lease.renew(); // claims hold while this process's heartbeat is fresh
+    const rows = await deps.outbox.claimDue(deps.lease.id, deps.clock.now().toISOString(), deps.batch ?? 16);
     if (rows.length === 0) return 0;
     try {
       transport ??= await makeTransport();
     } catch (err) {
-      deps.outbox.releaseClaims(deps.lease.id); // not stuck under a live claim
+      await deps.outbox.releaseClaims(deps.lease.id); // not stuck under a live claim
       throw err;
     }
     await Promise.all(rows.map(deliver));
@@ -104,7 +104,7 @@ export function createOutboundSender(deps: {
           let n = 0;
           try { n = await deliverDue(); } catch (err) { log.error({ event: 'outbound:error', err }, 'delivery round failed'); }
           if (n > 0 || !running) continue;
-          const due = deps.outbox.nextDueAt();
+          const due = await deps.outbox.nextDueAt();
           const wait = Math.max(20, Math.min(deps.pollMs ?? 1000, due ? Date.parse(due) - deps.clock.now().getTime() : Infinity));
           await waker.sleep(wait);
         }

@@ -51,20 +51,20 @@ function notesOf(d: EmailDecision, plan: ChangePlan<TicketState>): AuditNote[] {
  * Carries out an email Decision through the change planner and executor (src/changes), in the
  * caller's transaction, then hands the update to the triggers (R46).
  */
-export function applyDecision(ctx: PipelineContext, row: Pick<IntakeRow, 'id' | 'via'>, parsed: ParsedMessage, decision: EmailDecision, now: string, auth: Record<string, string> | null = null): Applied {
+export async function applyDecision(ctx: PipelineContext, row: Pick<IntakeRow, 'id' | 'via'>, parsed: ParsedMessage, decision: EmailDecision, now: string, auth: Record<string, string> | null = null): Promise<Applied> {
   const { tickets, directory } = ctx;
   const person = (address: string, name?: string | null): Person => ({ email: address, name: directory.agents.get(address)?.name ?? (name || null) });
   const author = decision.comment.author;
   const created = decision.action === 'create_ticket';
   const ticketId = created
-    ? createTicket(tickets, {
+    ? await createTicket(tickets, {
       subject: decision.subject, requester: person(decision.requester.address, decision.requester.name), submitter: person(author.address, author.name),
       group: decision.group, recipient: decision.recipient, via: decision.via, followUpOf: decision.followUpOf, tags: decision.tags, now,
     }, author.address)
     : decision.ticketId;
   const stamp: Stamp = { ticketId, actor: author.address, now };
-  const before = tickets.getState(ticketId)!;
-  const commentId = addComment(tickets, stamp, {
+  const before = (await tickets.getState(ticketId))!;
+  const commentId = await addComment(tickets, stamp, {
     author: person(author.address, author.name), authorRole: author.role,
     public: decision.comment.public, visibilityRule: decision.comment.visibilityRule,
     body: decision.comment.body, fullBody: parsed.text, htmlBody: parsed.html, flags: decision.comment.flags,
@@ -72,9 +72,9 @@ export function applyDecision(ctx: PipelineContext, row: Pick<IntakeRow, 'id' | 
     auth, intakeId: row.id, via: row.via,
   }, parsed.attachments.map((a) => ({ filename: a.filename, contentType: a.contentType, size: a.size, sha256: a.sha256, contentId: a.contentId, inline: a.inline })));
   const plan = planChanges(before, requestsOf(decision), { email: author.address, role: author.role }, planPolicy(directory, ctx.settings), now);
-  applyChanges(tickets, stamp, plan.changes, { notes: notesOf(decision, plan), commentId });
-  if (parsed.messageId) tickets.rememberMessageIds(ticketId, [parsed.messageId], 'in', now);
-  ctx.notify({
+  await applyChanges(tickets, stamp, plan.changes, { notes: notesOf(decision, plan), commentId });
+  if (parsed.messageId) await tickets.rememberMessageIds(ticketId, [parsed.messageId], 'in', now);
+  await ctx.notify({
     kind: created ? 'created' : 'updated',
     channel: 'email',
     currentUser: { email: author.address, name: author.name || null, role: author.role },

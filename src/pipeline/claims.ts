@@ -11,23 +11,25 @@ import type { Logger } from '../shared/logger.js';
 export function createClaimLease(deps: {
   nodeId: string; leaseMs: number; clock: Clock; logger: Logger;
   nodes: NodesRepo; intake: Pick<IntakeRepo, 'claimers' | 'releaseClaims'>; outbox: Pick<OutboxRepo, 'claimers' | 'releaseClaims'>;
+  /** What this node leads, written with each heartbeat (deskgate stats). */
+  leads?: () => string[];
 }): NodeLease {
   const lease: NodeLease = createNodeLease({
     id: deps.nodeId, leaseMs: deps.leaseMs, clock: deps.clock,
-    beat: (self, now) => { deps.nodes.beat(self, now); takeBackClaims(); },
+    beat: async (self, now) => { await deps.nodes.beat(self, now, deps.leads?.() ?? []); await takeBackClaims(); },
     onError: (err) => deps.logger.error({ event: 'node:heartbeat_failed', err }, 'heartbeat failed; retrying'),
   });
-  function takeBackClaims(): void {
+  async function takeBackClaims(): Promise<void> {
     const staleBefore = lease.staleBefore();
-    const live = deps.nodes.liveIds(staleBefore);
+    const live = await deps.nodes.liveIds(staleBefore);
     for (const [queue, repo] of [['intake', deps.intake], ['outbox', deps.outbox]] as const) {
-      for (const node of repo.claimers()) {
+      for (const node of await repo.claimers()) {
         if (node === deps.nodeId || live.has(node)) continue;
-        const n = repo.releaseClaims(node);
+        const n = await repo.releaseClaims(node);
         if (n > 0) deps.logger.warn({ event: 'node:claims_taken_back', queue, node, count: n }, 'took back claims of a stopped process');
       }
     }
-    deps.nodes.prune(staleBefore, deps.nodeId);
+    await deps.nodes.prune(staleBefore, deps.nodeId);
   }
   return lease;
 }

@@ -1,4 +1,4 @@
-import type { Db, IntakeRepo, TicketsRepo, RawStore, AttachmentStore } from '../store/index.js';
+import type { Sql, IntakeRepo, TicketsRepo, RawStore, AttachmentSink } from '../store/index.js';
 import type { MessageParser } from '../parse/index.js';
 import type { Directory, RulesSettings } from '../rules/index.js';
 import type { Logger } from '../shared/logger.js';
@@ -8,11 +8,11 @@ import type { AuthOutcome } from '../trust/index.js';
 
 /** Everything the pipeline needs, built once by main/CLI and passed in (no singletons). */
 export interface PipelineContext {
-  db: Db;
+  sql: Sql;
   intake: IntakeRepo;
   tickets: TicketsRepo;
   raw: RawStore;
-  attachments: AttachmentStore;
+  attachments: AttachmentSink;
   parser: MessageParser;
   /** These four read the current settings snapshot (src/settings.ts): a reload swaps it. */
   readonly directory: Directory;
@@ -29,5 +29,5 @@ export interface PipelineContext {
   /** R44: authenticates an SMTP message (SPF for its session, DKIM, DMARC, ARC). */
   authenticate: (raw: Buffer, session: { ip: string | null; helo: string | null; sender: string | null; messageId?: string | null }) => Promise<AuthOutcome>;
   /** R46: hands one update to the trigger engine, inside the caller's transaction. */
-  notify: (event: UpdateEvent, ticketId: number, now: Date) => void;
+  notify: (event: UpdateEvent, ticketId: number, now: Date) => Promise<void>;
 }

@@ -23,7 +23,7 @@ type DecideRow = Pick<IntakeRow, 'envelope_to' | 'envelope_from' | 'via'> & Part
  * Writes nothing: `explain` uses the same function for its dry run. `smtpAuth` is the result of
  * authenticating an SMTP message (null when not checked).
  */
-export function decide(ctx: PipelineContext, row: DecideRow, parsed: ParsedMessage, smtpAuth: AuthOutcome | null = null): Decided {
+export async function decide(ctx: PipelineContext, row: DecideRow, parsed: ParsedMessage, smtpAuth: AuthOutcome | null = null): Promise<Decided> {
   const sender = parsed.from[0]?.address ?? row.envelope_from;
   const skip = row.skip_checks ?? [];
   // R44: SMTP mail is authenticated by deskgate; polled and piped mail carries the trusted
@@ -36,7 +36,7 @@ export function decide(ctx: PipelineContext, row: DecideRow, parsed: ParsedMessa
   const automated = skip.includes('automated_response') ? null : automatedReason(parsed.trust, sender, nullSender);
 
   const ids = [...parsed.inReplyTo, ...parsed.references];
-  const ticketByMessageId = ctx.tickets.ticketsForMessageIds(ids);
+  const ticketByMessageId = await ctx.tickets.ticketsForMessageIds(ids);
   const supportRecipients = [...row.envelope_to, ...parsed.to.map((a) => a.address), ...parsed.cc.map((a) => a.address)]
     .filter((a) => supportAddressOf(ctx.directory, a) !== undefined);
   const addressTokenTickets = supportRecipients
@@ -46,11 +46,10 @@ export function decide(ctx: PipelineContext, row: DecideRow, parsed: ParsedMessa
   const bodyTokenTickets = parsed.bodyTokens
     .map((t) => verifyReplyToken(t, ctx.secret))
     .filter((id): id is number => id !== undefined);
+  // Threading is pure: read every ticket it may look at first.
   const states = new Map<number, TicketState | undefined>();
-  const stateOf = (id: number) => {
-    if (!states.has(id)) states.set(id, ctx.tickets.getState(id));
-    return states.get(id);
-  };
+  for (const id of new Set([...ticketByMessageId.values(), ...addressTokenTickets, ...bodyTokenTickets])) states.set(id, await ctx.tickets.getState(id));
+  const stateOf = (id: number) => states.get(id);
   const match = matchThread(
     { inReplyTo: parsed.inReplyTo, references: parsed.references, addressTokenTickets, bodyTokenTickets },
     { ticketByMessageId, statusOf: (id) => stateOf(id)?.status },
@@ -72,7 +71,7 @@ export function decide(ctx: PipelineContext, row: DecideRow, parsed: ParsedMessa
     return { match, ticket, auth, automated, decision: { action: 'suspend', reason: held.reason, rule: held.rule, author, rules: [held.rule] } };
   }
 
-  const privateNotes = ticket && sender && isFullAgent(roleOf(ctx.directory, sender)) ? ctx.tickets.privateNoteBodies(ticket.id) : [];
+  const privateNotes = ticket && sender && isFullAgent(roleOf(ctx.directory, sender)) ? await ctx.tickets.privateNoteBodies(ticket.id) : [];
   const decision = evaluate(
     {
       message: { ...parsed, body: parsed.visibleText, text: parsed.text },

@@ -36,7 +36,7 @@ export interface NotifyResult {
   changes: PlannedChange[];
 }
 
-type Comment = ReturnType<TicketsRepo['comments']>[number];
+type Comment = Awaited<ReturnType<TicketsRepo['comments']>>[number];
 
 function formatComment(c: Comment): string {
   return `${c.author.name ?? c.author.email}, ${c.createdAt.slice(0, 16).replace('T', ' ')} UTC:\n\n${c.body}`;
@@ -81,37 +81,40 @@ export function createNotifier(deps: NotifierDeps) {
   const log = deps.logger.child({ stage: 'triggers' });
 
   /** Carries out the plan's field changes through the one executor, audited as trigger:<id> (R49). */
-  function applyPlanned(ticketId: number, changes: PlannedChange[], now: string, actorKind: 'trigger' | 'automation'): void {
+  async function applyPlanned(ticketId: number, changes: PlannedChange[], now: string, actorKind: 'trigger' | 'automation'): Promise<void> {
     for (const ch of changes) {
       const stamp = { ticketId, actor: `${actorKind}:${ch.trigger}`, now };
       const notes = ch.skipped && ch.skipped !== 'already so' ? [{ change: 'trigger_action_skipped', rule: 'R49', value: `${JSON.stringify(ch.action)}: ${ch.skipped}` }] : [];
-      applyChanges(deps.tickets, stamp, ch.changes, { notes });
+      await applyChanges(deps.tickets, stamp, ch.changes, { notes });
     }
   }
 
   /** Runs one rule set (triggers, or automations) on a ticket: applies changes, queues mail. */
-  function run(rules: readonly Trigger[], actorKind: 'trigger' | 'automation', event: UpdateEvent, ticketId: number, now: Date): NotifyResult & { event: UpdateEvent } {
+  async function run(rules: readonly Trigger[], actorKind: 'trigger' | 'automation', event: UpdateEvent, ticketId: number, now: Date): Promise<NotifyResult & { event: UpdateEvent }> {
       const nowIso = now.toISOString();
-      const start = deps.tickets.getState(ticketId)!;
+      const start = (await deps.tickets.getState(ticketId))!;
       const plan = runTriggers(rules, start, event, policy(), now);
-      applyPlanned(ticketId, plan.changes, nowIso, actorKind);
+      await applyPlanned(ticketId, plan.changes, nowIso, actorKind);
       const result = { fired: plan.fired, queued: [] as number[], held: [] as number[], changes: plan.changes, event: plan.event };
       if (plan.emails.length === 0) return result;
 
-      const ticket = deps.tickets.getState(ticketId)!;
-      const comments = deps.tickets.comments(ticketId);
+      const ticket = (await deps.tickets.getState(ticketId))!;
+      const comments = await deps.tickets.comments(ticketId);
       const support = supportAddressOf(deps.directory, ticket.recipient) ?? { address: ticket.recipient, name: undefined };
       const token = makeReplyToken(ticketId, deps.secret);
-      const owedHistory = deps.tickets.ccsOwedHistory(ticketId);
+      const owedHistory = await deps.tickets.ccsOwedHistory(ticketId);
       // The ticket's thread as it stood before this update's notifications (R56).
-      const refs = deps.tickets.messageIds(ticketId);
+      const refs = await deps.tickets.messageIds(ticketId);
+      // R42: everyone a recipient list can name, checked for robots in one read.
+      const robots = await deps.tickets.robotsAmong([ticket.requester, ticket.assignee, ...ticket.ccs, ...ticket.followers].filter((p) => p !== null).map((p) => p.email)
+        .concat([...deps.directory.agents.keys()]));
       for (const email of plan.emails) {
         const envelopes = resolveRecipients(email.action.email_user, ticket, plan.event, {
           ccsEnabled: deps.ccsEnabled,
           agents: [...deps.directory.agents.values()],
           isSupportAddress: (e) => supportAddressOf(deps.directory, e) !== undefined,
           isStaff,
-          isRobot: (e) => isRobotAddress(e) || deps.tickets.isRobot(e),
+          isRobot: (e) => isRobotAddress(e) || robots.has(e),
         }, { includeAuthor: email.action.include_author });
         for (const env of envelopes) {
           // R28: CCs added by a message get the public history in the first notification they receive.
@@ -126,21 +129,22 @@ export function createNotifier(deps: NotifierDeps) {
           });
           // R43: recipients past their hourly cap get a held copy instead (enqueue counts the queued ones).
           const capOf = (e: string) => (isStaff(e) ? deps.perStaffPerHour : deps.perRecipientPerHour);
-          const capped = new Set([...composed.to, ...composed.cc].filter((p) => deps.outbox.countSentTo(p.email, nowIso) >= capOf(p.email)).map((p) => p.email));
+          const capped = new Set<string>();
+          for (const p of [...composed.to, ...composed.cc]) if ((await deps.outbox.countSentTo(p.email, nowIso)) >= capOf(p.email)) capped.add(p.email);
           const allowedTo = composed.to.filter((p) => !capped.has(p.email));
           const allowedCc = composed.cc.filter((p) => !capped.has(p.email));
-          const queue = (to: typeof composed.to, cc: typeof composed.cc, status: 'queued' | 'held', messageId: string) => {
-            const id = deps.outbox.enqueue({ ticketId, trigger: email.trigger, status, from: composed.from, replyTo: composed.replyTo, to, cc, subject: composed.subject,
+          const queue = async (to: typeof composed.to, cc: typeof composed.cc, status: 'queued' | 'held', messageId: string) => {
+            const id = await deps.outbox.enqueue({ ticketId, trigger: email.trigger, status, from: composed.from, replyTo: composed.replyTo, to, cc, subject: composed.subject,
               body: composed.body, messageId, inReplyTo: composed.inReplyTo, references: composed.references, headers: composed.headers, now: nowIso });
-            deps.tickets.rememberMessageIds(ticketId, [messageId], 'out', nowIso); // R10: replies to it come back
+            await deps.tickets.rememberMessageIds(ticketId, [messageId], 'out', nowIso); // R10: replies to it come back
             (status === 'queued' ? result.queued : result.held).push(id);
           };
           if (allowedTo.length + allowedCc.length > 0) {
-            queue(allowedTo.length > 0 ? allowedTo : allowedCc.slice(0, 1), allowedTo.length > 0 ? allowedCc : allowedCc.slice(1), 'queued', composed.messageId);
+            await queue(allowedTo.length > 0 ? allowedTo : allowedCc.slice(0, 1), allowedTo.length > 0 ? allowedCc : allowedCc.slice(1), 'queued', composed.messageId);
           }
           const heldPeople = [...composed.to, ...composed.cc].filter((p) => capped.has(p.email));
-          if (heldPeople.length > 0) queue(heldPeople, [], 'held', composed.messageId.replace('@', `.held@`));
-          for (const e of historyFor) if (!capped.has(e)) deps.tickets.clearCcHistory(ticketId, e);
+          if (heldPeople.length > 0) await queue(heldPeople, [], 'held', composed.messageId.replace('@', `.held@`));
+          for (const e of historyFor) if (!capped.has(e)) await deps.tickets.clearCcHistory(ticketId, e);
         }
       }
       log.debug({ event: `${actorKind}s:fired`, ticket_id: ticketId, fired: plan.fired, queued: result.queued.length, held: result.held.length }, 'rules ran');
@@ -150,23 +154,23 @@ export function createNotifier(deps: NotifierDeps) {
 
   return {
     /** R46-R50: one update through the triggers. */
-    onUpdate(event: UpdateEvent, ticketId: number, now: Date): NotifyResult {
+    async onUpdate(event: UpdateEvent, ticketId: number, now: Date): Promise<NotifyResult> {
       return run(deps.triggers, 'trigger', event, ticketId, now);
     },
     /**
      * R52: the automations on one ticket at `now`; what they change is then an update like any
      * other and goes through the triggers (R46).
      */
-    onAutomationTick(automations: readonly Trigger[], ticketId: number, now: Date): NotifyResult {
+    async onAutomationTick(automations: readonly Trigger[], ticketId: number, now: Date): Promise<NotifyResult> {
       const tick: UpdateEvent = {
         kind: 'updated', channel: 'automation', currentUser: null, comment: null, statusFrom: null, statusChanged: false,
         assigneeChanged: false, groupChanged: false, inboundParticipants: [], inboundMessageId: null,
       };
-      const auto = run(automations, 'automation', tick, ticketId, now);
+      const auto = await run(automations, 'automation', tick, ticketId, now);
       // The executor has marked the ticket updated when anything changed.
       const changed = auto.changes.some((c) => c.changes.length > 0);
       if (!changed) return auto;
-      const trig = run(deps.triggers, 'trigger', auto.event, ticketId, now);
+      const trig = await run(deps.triggers, 'trigger', auto.event, ticketId, now);
       return { fired: [...auto.fired, ...trig.fired], queued: [...auto.queued, ...trig.queued], held: [...auto.held, ...trig.held], changes: [...auto.changes, ...trig.changes] };
     },
   };

@@ -4,7 +4,7 @@ import { createWaker } from '../shared/waker.js';
 import { byteBatches, type ParsedMessage } from '../parse/index.js';
 import type { AuthOutcome } from '../trust/index.js';
 import type { Metrics } from '../shared/metrics.js';
-import type { IntakeRow } from '../store/index.js';
+import { isTransientStoreError, type IntakeRow } from '../store/index.js';
 import type { PipelineContext } from './context.js';
 import { decide } from './decide.js';
 import { applyDecision } from './apply-decision.js';
@@ -40,7 +40,7 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: { batchSize: n
 
   async function readRaw(row: IntakeRow): Promise<Buffer> {
     if (row.raw_path) return ctx.raw.read(row.raw_path);
-    const bytes = ctx.intake.rawBytes(row.id);
+    const bytes = await ctx.intake.rawBytes(row.id);
     if (!bytes) throw new DeskgateError('STORE_RAW_MISSING', `raw bytes of intake ${row.id} are missing`);
     return bytes;
   }
@@ -70,37 +70,41 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: { batchSize: n
     }
   }
 
-  function handle(row: IntakeRow, prepared: Prepared | Error, now: string): Outcome {
+  async function handle(row: IntakeRow, prepared: Prepared | Error, now: string): Promise<Outcome> {
+    // A node that was too slow to renew its lease may have lost this message to another (R71).
+    if (!(await ctx.intake.holdClaim(row.id, ctx.nodeId))) {
+      throw new DeskgateError('STORE_CLAIM_LOST', `intake ${row.id} was taken over by another node; this batch is not stored`, { context: { intake_id: row.id } });
+    }
     if (prepared instanceof Error) {
-      ctx.intake.markFailed(row.id, errorCode(prepared), errorMessage(prepared), now);
+      await ctx.intake.markFailed(row.id, errorCode(prepared), errorMessage(prepared), now);
       return { intakeId: row.id, status: 'failed', code: errorCode(prepared), error: prepared.message };
     }
     const { parsed } = prepared;
     try {
-      const outcome = ctx.db.transaction((): Outcome => {
-        const { decision: d, auth, automated } = decide(ctx, row, parsed, prepared.auth);
+      // A savepoint: one message that fails rolls back alone, the rest of the batch stays.
+      return await ctx.sql.tx(async (): Promise<Outcome> => {
+        const { decision: d, auth, automated } = await decide(ctx, row, parsed, prepared.auth);
         if (d.action === 'suspend') {
           // R41: held, never dropped.
-          ctx.intake.markSuspended(row.id, d.reason, now, { from: parsed.from[0]?.address ?? row.envelope_from, subject: parsed.subject });
+          await ctx.intake.markSuspended(row.id, d.reason, now, { from: parsed.from[0]?.address ?? row.envelope_from, subject: parsed.subject });
           log.info({ event: 'pipeline:suspended', message_id: parsed.messageId, intake_id: row.id, decision: `suspend:${d.reason}`, rules: d.rules }, 'message suspended');
           return { intakeId: row.id, status: 'suspended', error: d.reason };
         }
-        const applied = applyDecision(ctx, row, parsed, d, now, auth ? { ...auth } : null);
+        const applied = await applyDecision(ctx, row, parsed, d, now, auth ? { ...auth } : null);
         // R42: a robot's address is never sent a notification.
-        if (automated) ctx.tickets.markRobot(d.comment.author.address);
-        ctx.intake.markDone(row.id, applied.ticketId, applied.commentId, now);
+        if (automated) await ctx.tickets.markRobot(d.comment.author.address);
+        await ctx.intake.markDone(row.id, applied.ticketId, applied.commentId, now);
         log.info({
           event: 'pipeline:stored', message_id: parsed.messageId, intake_id: row.id, ticket_id: applied.ticketId, comment_id: applied.commentId,
           decision: d.action, public: d.comment.public, visibility_rule: d.comment.visibilityRule, rules: d.rules,
         }, 'message stored');
         return { intakeId: row.id, status: 'done', ...applied, created: d.action === 'create_ticket', visibility: d.comment.public ? 'public' : 'private' };
-      })();
-      return outcome;
+      });
     } catch (err) {
       // A busy or locked database is no fault of the message (R8): the batch fails and is
       // handed back to the queue instead of the message being kept as failed.
-      if (/^SQLITE_(BUSY|LOCKED)/.test(errorCode(err))) throw err;
-      ctx.intake.markFailed(row.id, errorCode(err), errorMessage(err), now);
+      if (isTransientStoreError(err)) throw err;
+      await ctx.intake.markFailed(row.id, errorCode(err), errorMessage(err), now);
       return { intakeId: row.id, status: 'failed', code: errorCode(err), error: errorMessage(err) };
     }
   }
@@ -119,9 +123,13 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: { batchSize: n
   async function processPart(rows: IntakeRow[]): Promise<Outcome[]> {
     const parsed = await Promise.all(rows.map(prepare));
     const now = ctx.clock.now().toISOString();
-    // IMMEDIATE: take the write lock at BEGIN, where the busy timeout waits for a CLI writer. A
-    // deferred transaction starts as a read, and its upgrade fails with SQLITE_BUSY at once.
-    const outcomes = ctx.db.transaction(() => rows.map((row, i) => handle(row, parsed[i]!, now))).immediate();
+    // One write transaction for the part (SQLite: IMMEDIATE, so the busy timeout waits for a CLI
+    // writer at BEGIN rather than failing at the first write).
+    const outcomes = await ctx.sql.tx(async () => {
+      const out: Outcome[] = [];
+      for (const [i, row] of rows.entries()) out.push(await handle(row, parsed[i]!, now));
+      return out;
+    });
     const m = opts.metrics;
     if (m) {
       for (const [i, o] of outcomes.entries()) {
@@ -138,8 +146,8 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: { batchSize: n
   }
 
   /** Claims hold while this process's heartbeat is fresh: renew it first (see NodeLease). */
-  function claim(limit: number): IntakeRow[] {
-    opts.lease.renew();
+  async function claim(limit: number): Promise<IntakeRow[]> {
+    await opts.lease.renew();
     return ctx.intake.claim(ctx.nodeId, limit, ctx.clock.now().toISOString(), BIG_MESSAGE);
   }
 
@@ -148,7 +156,7 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: { batchSize: n
     try {
       return await processRows(rows);
     } catch (err) {
-      try { ctx.intake.releaseRows(ctx.nodeId, rows.map((r) => r.id)); } catch { /* the database is down: a restart gives them back */ }
+      try { await ctx.intake.releaseRows(ctx.nodeId, rows.map((r) => r.id)); } catch { /* the database is down: the lease gives them back */ }
       throw err;
     }
   }
@@ -161,15 +169,15 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: { batchSize: n
    * keeps flowing while it parses (on another parser thread, see processing.parse_workers).
    */
   async function step(): Promise<number> {
-    opts.lease.renew();
+    await opts.lease.renew();
     const now = ctx.clock.now().toISOString();
-    const small = ctx.intake.claimSmall(ctx.nodeId, opts.batchSize, now, BIG_MESSAGE);
+    const small = await ctx.intake.claimSmall(ctx.nodeId, opts.batchSize, now, BIG_MESSAGE);
     if (small.length > 0) {
       await processClaimed(small);
       return small.length;
     }
     if (bigInFlight) return 0;
-    const big = ctx.intake.claimBig(ctx.nodeId, now, BIG_MESSAGE);
+    const big = await ctx.intake.claimBig(ctx.nodeId, now, BIG_MESSAGE);
     if (big.length === 0) return 0;
     bigInFlight = processClaimed(big)
       .then(() => undefined, async (err: unknown) => {
@@ -183,7 +191,7 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: { batchSize: n
   return {
     /** Processes one batch of waiting messages; returns how many it took. */
     async processBatch(): Promise<number> {
-      const rows = claim(opts.batchSize);
+      const rows = await claim(opts.batchSize);
       if (rows.length > 0) await processClaimed(rows);
       return rows.length;
     },
@@ -191,15 +199,15 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: { batchSize: n
     async drain(): Promise<Outcome[]> {
       const all: Outcome[] = [];
       for (;;) {
-        const rows = claim(opts.batchSize);
+        const rows = await claim(opts.batchSize);
         if (rows.length === 0) return all;
         all.push(...(await processClaimed(rows)));
       }
     },
     /** Processes one given message now, if nobody else holds it; undefined when it was not claimable. */
     async processOne(intakeId: number): Promise<Outcome | undefined> {
-      opts.lease.renew();
-      const row = ctx.intake.claimOne(intakeId, ctx.nodeId, ctx.clock.now().toISOString());
+      await opts.lease.renew();
+      const row = await ctx.intake.claimOne(intakeId, ctx.nodeId, ctx.clock.now().toISOString());
       if (!row) return undefined;
       return (await processClaimed([row]))[0];
     },
@@ -210,7 +218,7 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: { batchSize: n
     start(): void {
       if (running) return;
       running = true;
-      opts.lease.renew(); // heartbeat from the start, so claims left by a dead process come back (see composeApp)
+      void opts.lease.renew(); // heartbeat from the start, so claims left by a dead process come back (see composeApp)
       loop = (async () => {
         let failures = 0;
         while (running) {

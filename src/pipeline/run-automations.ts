@@ -12,14 +12,14 @@ export interface AutomationRun {
  * R52: every automation over every ticket that is not closed, at `now` (injected, so tests move
  * the clock). Each ticket is its own transaction: one bad ticket does not stop the run.
  */
-export function runAutomations(ctx: PipelineContext, notifier: Notifier, automations: readonly Automation[], now: Date): AutomationRun {
+export async function runAutomations(ctx: PipelineContext, notifier: Notifier, automations: readonly Automation[], now: Date): Promise<AutomationRun> {
   const active = automations.filter((a) => a.active);
   const run: AutomationRun = { tickets: 0, fired: [], queued: 0 };
   if (active.length === 0) return run;
-  for (const id of ctx.tickets.openTicketIds()) {
+  for (const id of await ctx.tickets.openTicketIds()) {
     run.tickets++;
     try {
-      const r = ctx.db.transaction(() => notifier.onAutomationTick(active, id, now)).immediate();
+      const r = await ctx.sql.tx(() => notifier.onAutomationTick(active, id, now));
       const automationsFired = r.fired.filter((f) => active.some((a) => a.id === f));
       if (automationsFired.length > 0) run.fired.push({ ticketId: id, automations: automationsFired });
       run.queued += r.queued.length;

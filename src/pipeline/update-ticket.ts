@@ -48,11 +48,11 @@ function requestsOf(u: TicketUpdate): ChangeRequest[] {
  * Plans the whole update with the change planner and applies it in one transaction, or refuses
  * it whole: half an update is worse than none.
  */
-export function updateTicket(ctx: PipelineContext, ticketId: number, u: TicketUpdate, policy: UpdatePolicy): void {
+export async function updateTicket(ctx: PipelineContext, ticketId: number, u: TicketUpdate, policy: UpdatePolicy): Promise<void> {
   const { tickets, directory } = ctx;
   const now = ctx.clock.now().toISOString();
-  ctx.db.transaction(() => {
-    const ticket = tickets.getState(ticketId);
+  await ctx.sql.tx(async () => {
+    const ticket = await tickets.getState(ticketId);
     if (!ticket) throw fail(`ticket ${ticketId} not found`);
     if (ticket.status === 'closed') throw fail('a closed ticket never changes', 'R14');
     const author = u.author ? normalizeAddress(u.author) : undefined;
@@ -73,20 +73,20 @@ export function updateTicket(ctx: PipelineContext, ticketId: number, u: TicketUp
     let comment: { id: number; public: boolean; body: string } | null = null;
     if (u.comment && author) {
       const rule = forcedPrivate ? 'R19' : 'explicit';
-      const id = addComment(tickets, stamp, {
+      const id = await addComment(tickets, stamp, {
         author: { email: author, name: directory.agents.get(author)?.name ?? null }, authorRole: authorRole!,
         public: isPublic, visibilityRule: rule, body: u.comment.body, fullBody: null, htmlBody: null, flags: [], messageId: null,
         to: [], cc: [], auth: null, intakeId: null, via: 'cli',
       });
       comment = { id, public: isPublic, body: u.comment.body };
     }
-    applyChanges(tickets, stamp, plan.changes);
-    ctx.notify({
+    await applyChanges(tickets, stamp, plan.changes);
+    await ctx.notify({
       kind: 'updated', channel: 'cli',
       currentUser: author ? { email: author, name: directory.agents.get(author)?.name ?? null, role: authorRole! } : null,
       comment, statusFrom: plan.statusFrom, statusChanged: plan.statusChanged,
       assigneeChanged: plan.assigneeChanged, groupChanged: plan.groupChanged,
       inboundParticipants: [], inboundMessageId: null,
     }, ticketId, ctx.clock.now());
-  }).immediate();
+  });
 }

@@ -6,7 +6,7 @@ import { Registry, Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom
  */
 export function createMetrics() {
   const registry = new Registry();
-  let queueSource: (() => Record<string, number>) | undefined;
+  let queueSource: (() => Promise<Record<string, number>>) | undefined;
   collectDefaultMetrics({ register: registry, prefix: 'deskgate_' });
   const m = {
     registry,
@@ -20,7 +20,7 @@ export function createMetrics() {
     // Read from the database when Prometheus scrapes, not kept up to date on every message.
     queueDepth: new Gauge({
       name: 'deskgate_queue_depth', help: 'Messages waiting, by queue (intake, outbox, suspended)', labelNames: ['queue'] as const, registers: [registry],
-      collect() { for (const [queue, n] of Object.entries(queueSource?.() ?? {})) this.set({ queue }, n); },
+      async collect() { for (const [queue, n] of Object.entries((await queueSource?.()) ?? {})) this.set({ queue }, n); },
     }),
     smtpSessions: new Gauge({ name: 'deskgate_smtp_sessions', help: 'Open SMTP sessions', registers: [registry] }),
     smtpRefused: new Counter({ name: 'deskgate_smtp_sessions_refused_total', help: 'SMTP connections refused at connect, by reason (max_clients, too_many_sessions, denylisted)', labelNames: ['reason'] as const, registers: [registry] }),
@@ -32,7 +32,7 @@ export function createMetrics() {
   };
   return Object.assign(m, {
     /** Where queue depths come from (the daemon's database). */
-    setQueueSource(fn: () => Record<string, number>): void { queueSource = fn; },
+    setQueueSource(fn: () => Promise<Record<string, number>>): void { queueSource = fn; },
   });
 }
 

@@ -30,36 +30,42 @@ export interface NodeLease {
   /** Whether this process ever claimed anything (so stop has claims to give back). */
   readonly started: boolean;
   /** Beats when a beat is due, and starts the timer on first use. Call before claiming. */
-  renew(): void;
+  renew(): Promise<void>;
   /** Heartbeats older than this belong to processes that stopped. */
   staleBefore(): string;
   stop(): void;
 }
 
 export function createNodeLease(opts: {
-  id: string; leaseMs: number; clock: Clock; beat: (self: NodeSelf, now: string) => void; onError: (err: unknown) => void;
+  id: string; leaseMs: number; clock: Clock; beat: (self: NodeSelf, now: string) => Promise<void>; onError: (err: unknown) => void;
 }): NodeLease {
   const every = Math.max(1000, Math.floor(opts.leaseMs / 3));
   let self: NodeSelf | undefined;
   let last = 0;
   let timer: NodeJS.Timeout | undefined;
-  const beat = () => {
-    const now = opts.clock.now();
-    self ??= { id: opts.id, host: hostname(), pid: process.pid, startedAt: now.toISOString() };
-    opts.beat(self, now.toISOString());
-    last = now.getTime();
-  };
+  let beating: Promise<void> | undefined;
+  // One beat at a time: the timer and a claim asking together share it.
+  const beat = (): Promise<void> => (beating ??= (async () => {
+    try {
+      const now = opts.clock.now();
+      self ??= { id: opts.id, host: hostname(), pid: process.pid, startedAt: now.toISOString() };
+      await opts.beat(self, now.toISOString());
+      last = now.getTime();
+    } finally {
+      beating = undefined;
+    }
+  })());
   return {
     id: opts.id,
     leaseMs: opts.leaseMs,
     get started() { return self !== undefined; },
-    renew() {
+    async renew() {
       if (!timer) {
         // unref: the heartbeat never keeps a finished CLI command alive.
-        timer = setInterval(() => { try { beat(); } catch (err) { opts.onError(err); } }, every);
+        timer = setInterval(() => { beat().catch(opts.onError); }, every);
         timer.unref();
       }
-      if (opts.clock.now().getTime() - last >= every) beat();
+      if (opts.clock.now().getTime() - last >= every) await beat();
     },
     staleBefore() {
       return new Date(opts.clock.now().getTime() - opts.leaseMs).toISOString();

@@ -2,11 +2,16 @@ import { mkdir, open, rename, stat, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
+/** Where attachments go: stored once by their sha256, so a re-processed message rewrites nothing. */
+export interface AttachmentSink {
+  put(sha256: string, content: Buffer): Promise<void>;
+}
+
 /**
  * Attachments stored once by content (sha256) under data_dir/attachments/ab/abcdef…; the same
  * file mailed twice takes the space once, and re-processing a message rewrites nothing.
  */
-export class AttachmentStore {
+export class AttachmentStore implements AttachmentSink {
   constructor(readonly dataDir: string) {}
 
   pathFor(sha256: string): string {

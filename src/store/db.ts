@@ -55,14 +55,6 @@ function openReadOnly(dataDir: string, busyTimeoutMs = 10_000): Db {
   return db;
 }
 
-/** For /healthz: the database answers a query. */
-export function databaseAnswers(db: Db): boolean {
-  try {
-    return db.prepare('SELECT 1').pluck().get() === 1;
-  } catch {
-    return false;
-  }
-}
 
 function migrate(db: Db): void {
   db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');

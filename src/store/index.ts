@@ -1,6 +1,10 @@
-export { openDatabase, databaseAnswers, databaseFile, type Db } from './db.js';
-export { RawStore, sha256Hex, type RawWriteResult } from './raw-store.js';
-export { AttachmentStore } from './attachment-store.js';
+export { openDatabase, databaseFile, type Db } from './db.js';
+export { openStore, type Store } from './open-store.js';
+export { sqliteSql } from './sql-sqlite.js';
+export type { Sql, SqlLock, Dialect } from './sql.js';
+export { isTransientStoreError } from './sql.js';
+export { RawStore, FileSpool, sha256Hex, type RawWriteResult, type Spool } from './raw-store.js';
+export { AttachmentStore, type AttachmentSink } from './attachment-store.js';
 export { createIntakeRepo, type IntakeRepo, type IntakeRow, type NewIntake, type InsertResult, type Via, type IntakeStatus } from './intake-repo.js';
 export { createIntakeWriter, type IntakeWriter } from './intake-writer.js';
 export { createTicketsRepo, type TicketsRepo, type TicketState, type TicketStatus, type Person, type Role, type NewComment, type NewAttachment } from './tickets-repo.js';
@@ -10,3 +14,4 @@ export { createImapStateRepo, type ImapStateRepo, type ImapState } from './imap-
 export { backupTo, restoreFrom } from './backup.js';
 export { createRateCountersRepo, type RateCountersRepo, type RateKind } from './rate-counters-repo.js';
 export { createNodesRepo, type NodesRepo, type NodeInfo } from './nodes-repo.js';
+export { createMetaRepo, type MetaRepo } from './meta-repo.js';

@@ -1,4 +1,4 @@
-import type { Db } from './db.js';
+import type { Sql } from './sql.js';
 import { createRateCountersRepo } from './rate-counters-repo.js';
 
 export type IntakeStatus = 'received' | 'processing' | 'done' | 'failed' | 'suspended' | 'deleted';
@@ -78,169 +78,185 @@ const toRow = (r: RawRow): IntakeRow => ({
 const COLUMNS = 'id, dedupe_key, message_id, raw_path, raw_size, via, envelope_from, envelope_to, remote_ip, helo, sender, sender_recent, subject, skip_checks, status, attempts, error_code, error, ticket_id, comment_id, received_at, processed_at';
 
 /** The intake queue: every accepted message, its processing state, and R7's dedupe key. */
-export function createIntakeRepo(db: Db) {
-  const insert = db.prepare(`INSERT INTO intake (dedupe_key, message_id, raw_path, raw_size, raw_sha256, via, envelope_from, envelope_to, remote_ip, helo, sender, subject, received_at, content_digest)
-    VALUES (@dedupeKey, @messageId, @rawPath, @rawSize, @rawSha256, @via, @envelopeFrom, @envelopeTo, @remoteIp, @helo, @sender, @subject, @receivedAt, @contentDigest)
-    ON CONFLICT (dedupe_key) DO NOTHING`);
-  const insertRaw = db.prepare('INSERT INTO intake_raw (intake_id, bytes) VALUES (?, ?)');
-  const rawBytes = db.prepare('SELECT bytes FROM intake_raw WHERE intake_id = ?').pluck();
-  const byKey = db.prepare('SELECT id, content_digest FROM intake WHERE dedupe_key = ?');
-  const setDigest = db.prepare('UPDATE intake SET content_digest = ? WHERE id = ? AND content_digest IS NULL');
-  // A claim stands until its holder stops: a clean stop gives it back, and the claims of a node
-  // whose heartbeat is older than the lease are given back by releaseClaims (NodesRepo).
-  const claim = db.prepare(`UPDATE intake SET status = 'processing', claimed_by = @node, claimed_at = @now, attempts = attempts + 1
-    WHERE id IN (SELECT id FROM intake WHERE status = 'received' AND raw_size <= @maxSize ORDER BY id LIMIT @limit)
-    RETURNING ${COLUMNS}`);
-  const claimBig = db.prepare(`UPDATE intake SET status = 'processing', claimed_by = @node, claimed_at = @now, attempts = attempts + 1
-    WHERE id IN (SELECT id FROM intake WHERE status = 'received' AND raw_size > @maxSize ORDER BY id LIMIT 1)
-    RETURNING ${COLUMNS}`);
-  const claimOne = db.prepare(`UPDATE intake SET status = 'processing', claimed_by = @node, claimed_at = @now, attempts = attempts + 1
-    WHERE id = @id AND status = 'received'
-    RETURNING ${COLUMNS}`);
-  const done = db.prepare(`UPDATE intake SET status = @status, ticket_id = @ticketId, comment_id = @commentId, processed_at = @now, error_code = NULL, error = NULL, claimed_by = NULL WHERE id = @id`);
-  const failed = db.prepare(`UPDATE intake SET status = 'failed', error_code = @code, error = @error, processed_at = @now, claimed_by = NULL WHERE id = @id`);
-  const claimers = db.prepare(`SELECT DISTINCT claimed_by FROM intake WHERE status = 'processing' AND claimed_by IS NOT NULL`).pluck();
-  const release = db.prepare(`UPDATE intake SET status = 'received', claimed_by = NULL, claimed_at = NULL WHERE status = 'processing' AND claimed_by = ?`);
-  const releaseIds = db.prepare(`UPDATE intake SET status = 'received', claimed_by = NULL, claimed_at = NULL
-    WHERE status = 'processing' AND claimed_by = ? AND id IN (SELECT value FROM json_each(?))`);
-  const suspended = db.prepare(`UPDATE intake SET status = 'suspended', error_code = @reason, error = NULL, processed_at = @now, claimed_by = NULL,
-    sender = coalesce(sender, @sender), subject = @subject WHERE id = @id`);
-  const retry = db.prepare(`UPDATE intake SET status = 'received', claimed_by = NULL, claimed_at = NULL WHERE id = ? AND status = 'failed'`);
-  const get = db.prepare(`SELECT ${COLUMNS} FROM intake WHERE id = ?`);
-  const listByStatus = db.prepare(`SELECT ${COLUMNS} FROM intake WHERE status = ? ORDER BY id DESC LIMIT ?`);
+export function createIntakeRepo(sql: Sql) {
+  // Several nodes claim from one queue on PostgreSQL: a row another node is claiming is skipped,
+  // not waited for (SQLite's write transaction already makes the claim exclusive).
+  const skipLocked = sql.dialect === 'postgres' ? ' FOR UPDATE SKIP LOCKED' : '';
+  const claimSet = `status = 'processing', claimed_by = @node, claimed_at = @now, attempts = attempts + 1`;
+  const q = {
+    insert: `INSERT INTO intake (dedupe_key, message_id, raw_path, raw_size, raw_sha256, via, envelope_from, envelope_to, remote_ip, helo, sender, subject, received_at, content_digest)
+      VALUES (@dedupeKey, @messageId, @rawPath, @rawSize, @rawSha256, @via, @envelopeFrom, @envelopeTo, @remoteIp, @helo, @sender, @subject, @receivedAt, @contentDigest)
+      ON CONFLICT (dedupe_key) DO NOTHING RETURNING id`,
+    insertRaw: 'INSERT INTO intake_raw (intake_id, bytes) VALUES (?, ?)',
+    rawBytes: 'SELECT bytes FROM intake_raw WHERE intake_id = ?',
+    byKey: 'SELECT id, content_digest FROM intake WHERE dedupe_key = ?',
+    setDigest: 'UPDATE intake SET content_digest = ? WHERE id = ? AND content_digest IS NULL',
+    // A claim stands until its holder stops: a clean stop gives it back, and the claims of a node
+    // whose heartbeat is older than the lease are given back by releaseClaims (NodesRepo).
+    claim: `UPDATE intake SET ${claimSet}
+      WHERE id IN (SELECT id FROM intake WHERE status = 'received' AND raw_size <= @maxSize ORDER BY id LIMIT @limit${skipLocked})
+      RETURNING ${COLUMNS}`,
+    claimBig: `UPDATE intake SET ${claimSet}
+      WHERE id IN (SELECT id FROM intake WHERE status = 'received' AND raw_size > @maxSize ORDER BY id LIMIT 1${skipLocked})
+      RETURNING ${COLUMNS}`,
+    claimOne: `UPDATE intake SET ${claimSet} WHERE id = @id AND status = 'received' RETURNING ${COLUMNS}`,
+    done: `UPDATE intake SET status = @status, ticket_id = @ticketId, comment_id = @commentId, processed_at = @now, error_code = NULL, error = NULL, claimed_by = NULL WHERE id = @id`,
+    failed: `UPDATE intake SET status = 'failed', error_code = @code, error = @error, processed_at = @now, claimed_by = NULL WHERE id = @id`,
+    claimers: `SELECT DISTINCT claimed_by FROM intake WHERE status = 'processing' AND claimed_by IS NOT NULL`,
+    release: `UPDATE intake SET status = 'received', claimed_by = NULL, claimed_at = NULL WHERE status = 'processing' AND claimed_by = ?`,
+    releaseIds: (n: number) => `UPDATE intake SET status = 'received', claimed_by = NULL, claimed_at = NULL
+      WHERE status = 'processing' AND claimed_by = ? AND id IN (${Array(n).fill('?').join(', ')})`,
+    suspended: `UPDATE intake SET status = 'suspended', error_code = @reason, error = NULL, processed_at = @now, claimed_by = NULL,
+      sender = coalesce(sender, @sender), subject = @subject WHERE id = @id`,
+    holdClaim: `UPDATE intake SET claimed_at = claimed_at WHERE id = ? AND claimed_by = ? AND status = 'processing'`,
+    retry: `UPDATE intake SET status = 'received', claimed_by = NULL, claimed_at = NULL WHERE id = ? AND status = 'failed'`,
+    get: `SELECT ${COLUMNS} FROM intake WHERE id = ?`,
+    listByStatus: `SELECT ${COLUMNS} FROM intake WHERE status = ? ORDER BY id DESC LIMIT ?`,
+    senderRecent: 'UPDATE intake SET sender_recent = ? WHERE id = ?',
+    releaseSuspended: `UPDATE intake SET status = 'received', skip_checks = @skip, error_code = NULL, claimed_by = NULL, claimed_at = NULL WHERE id = @id AND status = 'suspended'`,
+    drop: `UPDATE intake SET status = 'deleted', processed_at = @now WHERE id = @id AND status = 'suspended'`,
+    dropRaw: 'DELETE FROM intake_raw WHERE intake_id = ?',
+    expired: `SELECT ${COLUMNS} FROM intake WHERE status = 'suspended' AND received_at < ?`,
+    byStatus: 'SELECT status, count(*) AS n FROM intake GROUP BY status',
+    lastReceived: 'SELECT max(received_at) FROM intake',
+    pending: `SELECT count(*) FROM intake WHERE status IN ('received', 'processing')`,
+  };
   // R43: per-sender counts kept per minute (O(1) per message whatever a sender's volume).
-  const rates = createRateCountersRepo(db);
-  const senderRecent = db.prepare('UPDATE intake SET sender_recent = ? WHERE id = ?');
-  const releaseSuspended = db.prepare(`UPDATE intake SET status = 'received', skip_checks = @skip, error_code = NULL, claimed_by = NULL, claimed_at = NULL WHERE id = @id AND status = 'suspended'`);
-  const drop = db.prepare(`UPDATE intake SET status = 'deleted', processed_at = @now WHERE id = @id AND status = 'suspended'`);
-  const dropRaw = db.prepare('DELETE FROM intake_raw WHERE intake_id = ?');
-  const expired = db.prepare(`SELECT ${COLUMNS} FROM intake WHERE status = 'suspended' AND received_at < ?`);
-  const byStatus = db.prepare('SELECT status, count(*) AS n FROM intake GROUP BY status');
-  const lastReceived = db.prepare('SELECT max(received_at) FROM intake').pluck();
-  const pending = db.prepare(`SELECT count(*) FROM intake WHERE status IN ('received', 'processing')`).pluck();
+  const rates = createRateCountersRepo(sql);
+  const rows = async (text: string, params: Parameters<Sql['all']>[1]) => (await sql.all<RawRow>(text, params)).map(toRow);
 
   /**
    * R7 and R65: a stored key with the same content digest (or a key that is the bytes' digest)
    * is a duplicate; the same Message-ID with other content is a message of its own, stored under
    * `mid:<id>#<digest>`, so that its own redeliveries are duplicates of it in turn.
    */
-  function insertRow(row: NewIntake, dedupeKey: string): InsertResult {
-    const { rawInline, ...fields } = row;
+  async function insertRow(row: NewIntake, dedupeKey: string): Promise<InsertResult> {
     const reused = dedupeKey !== row.dedupeKey;
-    const info = insert.run({ ...fields, dedupeKey, envelopeTo: JSON.stringify(row.envelopeTo) });
-    if (info.changes === 1) {
-      const id = Number(info.lastInsertRowid);
-      if (rawInline) insertRaw.run(id, rawInline);
-      if (row.sender) senderRecent.run(rates.countThenBump('sender', row.sender, row.receivedAt), id);
+    const inserted = await sql.get<{ id: number }>(q.insert, {
+      dedupeKey, messageId: row.messageId, rawPath: row.rawPath, rawSize: row.rawSize, rawSha256: row.rawSha256, via: row.via,
+      envelopeFrom: row.envelopeFrom, envelopeTo: JSON.stringify(row.envelopeTo), remoteIp: row.remoteIp, helo: row.helo,
+      sender: row.sender, subject: row.subject, receivedAt: row.receivedAt, contentDigest: row.contentDigest,
+    });
+    if (inserted) {
+      const id = inserted.id;
+      if (row.rawInline) await sql.run(q.insertRaw, [id, row.rawInline]);
+      if (row.sender) await sql.run(q.senderRecent, [await rates.countThenBump('sender', row.sender, row.receivedAt), id]);
       return { id, duplicate: false, messageIdReused: reused };
     }
-    const stored = byKey.get(dedupeKey) as { id: number; content_digest: string | null };
+    const stored = (await sql.get<{ id: number; content_digest: string | null }>(q.byKey, [dedupeKey]))!;
     const duplicate: InsertResult = { id: stored.id, duplicate: true, messageIdReused: reused };
     if (reused || row.messageId === null || row.contentDigest === null || stored.content_digest === row.contentDigest) return duplicate;
     if (stored.content_digest === null) return { ...duplicate, digestUnknown: true };
     return insertRow(row, `${row.dedupeKey}#${row.contentDigest}`);
   }
 
-  return {
+  const repo = {
     /** Inserts one row in the caller's transaction; duplicates (R7) return the stored id. */
-    insert(row: NewIntake): InsertResult {
+    insert(row: NewIntake): Promise<InsertResult> {
       return insertRow(row, row.dedupeKey);
     },
     /** R65: records the content digest of a row stored before digests were (digestUnknown). */
-    setContentDigest(id: number, digest: string): void {
-      setDigest.run(digest, id);
+    async setContentDigest(id: number, digest: string): Promise<void> {
+      await sql.run(q.setDigest, [digest, id]);
     },
     /**
-     * Claims up to `limit` rows for one worker: with one UPDATE … RETURNING this is safe with
-     * several processes on one database. The rows of a worker that died come back through
-     * releaseClaims once its heartbeat is stale. Messages over `bigOver` bytes are claimed one
-     * at a time and only when no smaller one waits, so a flood of big mail (each seconds of
-     * parsing) never holds up the small mail behind it (issue 13).
+     * Claims up to `limit` rows for one worker: with one UPDATE … RETURNING (and SKIP LOCKED on
+     * PostgreSQL) this is safe with several processes on one database. The rows of a worker that
+     * died come back through releaseClaims once its heartbeat is stale. Messages over `bigOver`
+     * bytes are claimed one at a time and only when no smaller one waits, so a flood of big mail
+     * (each seconds of parsing) never holds up the small mail behind it (issue 13).
      */
-    claim(node: string, limit: number, now: string, bigOver = Number.MAX_SAFE_INTEGER): IntakeRow[] {
-      const small = this.claimSmall(node, limit, now, bigOver);
-      return small.length > 0 || bigOver === Number.MAX_SAFE_INTEGER ? small : this.claimBig(node, now, bigOver);
+    async claim(node: string, limit: number, now: string, bigOver = Number.MAX_SAFE_INTEGER): Promise<IntakeRow[]> {
+      const small = await repo.claimSmall(node, limit, now, bigOver);
+      return small.length > 0 || bigOver === Number.MAX_SAFE_INTEGER ? small : repo.claimBig(node, now, bigOver);
     },
     /** Up to `limit` waiting rows of at most `maxSize` bytes. */
-    claimSmall(node: string, limit: number, now: string, maxSize: number): IntakeRow[] {
-      return (claim.all({ node, now, limit, maxSize }) as RawRow[]).map(toRow);
+    claimSmall(node: string, limit: number, now: string, maxSize: number): Promise<IntakeRow[]> {
+      return rows(q.claim, { node, now, limit, maxSize });
     },
     /** The oldest waiting row over `maxSize` bytes, alone. */
-    claimBig(node: string, now: string, maxSize: number): IntakeRow[] {
-      return (claimBig.all({ node, now, maxSize }) as RawRow[]).map(toRow);
+    claimBig(node: string, now: string, maxSize: number): Promise<IntakeRow[]> {
+      return rows(q.claimBig, { node, now, maxSize });
     },
     /** Claims one given row (pipe intake processes its own message at once). */
-    claimOne(id: number, node: string, now: string): IntakeRow | undefined {
-      const r = claimOne.get({ id, node, now }) as RawRow | undefined;
-      return r && toRow(r);
+    async claimOne(id: number, node: string, now: string): Promise<IntakeRow | undefined> {
+      return (await rows(q.claimOne, { id, node, now }))[0];
     },
     /** Nodes holding claims right now (names as given to claim()). */
-    claimers(): string[] {
-      return claimers.all() as string[];
+    claimers(): Promise<string[]> {
+      return sql.column<string>(q.claimers);
     },
     /** Gives a node's claims back to the queue (it stopped, or its heartbeat is stale); returns how many. */
-    releaseClaims(node: string): number {
-      return release.run(node).changes;
+    releaseClaims(node: string): Promise<number> {
+      return sql.run(q.release, [node]);
     },
     /** Gives back these rows of this node's claims (a batch that failed), not its others. */
-    releaseRows(node: string, ids: readonly number[]): number {
-      return releaseIds.run(node, JSON.stringify(ids)).changes;
+    async releaseRows(node: string, ids: readonly number[]): Promise<number> {
+      return ids.length === 0 ? 0 : sql.run(q.releaseIds(ids.length), [node, ...ids]);
     },
-    markDone(id: number, ticketId: number | null, commentId: number | null, now: string, status: 'done' | 'suspended' = 'done'): void {
-      done.run({ id, ticketId, commentId, now, status });
+    /**
+     * R71's fence: true while this node still holds the claim, and (PostgreSQL) the row stays
+     * locked until the caller's transaction ends, so a node taking back stale claims waits for
+     * it and then finds the message done. False: another node took it over; store nothing.
+     */
+    async holdClaim(id: number, node: string): Promise<boolean> {
+      return (await sql.run(q.holdClaim, [id, node])) === 1;
+    },
+    async markDone(id: number, ticketId: number | null, commentId: number | null, now: string, status: 'done' | 'suspended' = 'done'): Promise<void> {
+      await sql.run(q.done, { id, ticketId, commentId, now, status });
     },
     /** Held mail (R41): kept with its reason, not processed further until released. */
-    markSuspended(id: number, reason: string, now: string, about: { from: string | null; subject: string }): void {
-      suspended.run({ id, reason, now, sender: about.from, subject: about.subject });
+    async markSuspended(id: number, reason: string, now: string, about: { from: string | null; subject: string }): Promise<void> {
+      await sql.run(q.suspended, { id, reason, now, sender: about.from, subject: about.subject });
     },
-    markFailed(id: number, code: string, error: string, now: string): void {
-      failed.run({ id, code, error, now });
+    async markFailed(id: number, code: string, error: string, now: string): Promise<void> {
+      await sql.run(q.failed, { id, code, error, now });
     },
     /** R8: puts a failed message back in the queue. Returns false when it is not failed. */
-    retry(id: number): boolean {
-      return retry.run(id).changes === 1;
+    async retry(id: number): Promise<boolean> {
+      return (await sql.run(q.retry, [id])) === 1;
     },
     /** The raw bytes stored in the database for a message, if they are there (not in a file). */
-    rawBytes(id: number): Buffer | undefined {
-      return rawBytes.get(id) as Buffer | undefined;
+    rawBytes(id: number): Promise<Buffer | undefined> {
+      return sql.value<Buffer>(q.rawBytes, [id]);
     },
-    get(id: number): IntakeRow | undefined {
-      const r = get.get(id) as RawRow | undefined;
-      return r && toRow(r);
+    async get(id: number): Promise<IntakeRow | undefined> {
+      return (await rows(q.get, [id]))[0];
     },
-    list(status: IntakeStatus, limit = -1): IntakeRow[] {
-      return (listByStatus.all(status, limit) as RawRow[]).map(toRow);
+    list(status: IntakeStatus, limit = Number.MAX_SAFE_INTEGER): Promise<IntakeRow[]> {
+      return rows(q.listByStatus, [status, limit]);
     },
     /** R43 at SMTP time: messages from this sender in the hour after `since` (to the minute; `_limit` is not needed). */
-    countFromSender(sender: string, since: string, _limit?: number): number {
+    countFromSender(sender: string, since: string, _limit?: number): Promise<number> {
       return rates.count('sender', sender, new Date(Date.parse(since) + 3_600_000));
     },
     /** R41: back to the queue, skipping the check that held it. */
-    release(id: number, skip: string[]): boolean {
-      return releaseSuspended.run({ id, skip: JSON.stringify(skip) }).changes === 1;
+    async release(id: number, skip: string[]): Promise<boolean> {
+      return (await sql.run(q.releaseSuspended, { id, skip: JSON.stringify(skip) })) === 1;
     },
     /** R41: deletes a suspended message (its raw bytes too). Returns the row as it was, or undefined. */
-    deleteSuspended(id: number, now: string): IntakeRow | undefined {
-      const r = get.get(id) as RawRow | undefined;
-      if (!r || drop.run({ id, now }).changes !== 1) return undefined;
-      dropRaw.run(id);
-      return toRow(r);
+    async deleteSuspended(id: number, now: string): Promise<IntakeRow | undefined> {
+      const r = await repo.get(id);
+      if (!r || (await sql.run(q.drop, { id, now })) !== 1) return undefined;
+      await sql.run(q.dropRaw, [id]);
+      return r;
     },
     /** R41: suspended mail received before `before` (for suspended.keep_days). */
-    suspendedBefore(before: string): IntakeRow[] {
-      return (expired.all(before) as RawRow[]).map(toRow);
+    suspendedBefore(before: string): Promise<IntakeRow[]> {
+      return rows(q.expired, [before]);
     },
     /** Messages by intake status (received, processing, done, failed, suspended, deleted). */
-    countByStatus(): Record<string, number> {
-      return Object.fromEntries((byStatus.all() as Array<{ status: string; n: number }>).map((r) => [r.status, r.n]));
+    async countByStatus(): Promise<Record<string, number>> {
+      return Object.fromEntries((await sql.all<{ status: string; n: number }>(q.byStatus)).map((r) => [r.status, r.n]));
     },
-    lastReceivedAt(): string | null {
-      return lastReceived.get() as string | null;
+    async lastReceivedAt(): Promise<string | null> {
+      return (await sql.value<string | null>(q.lastReceived)) ?? null;
     },
-    pendingCount(): number {
-      return pending.get() as number;
+    async pendingCount(): Promise<number> {
+      return (await sql.value<number>(q.pending)) ?? 0;
     },
   };
+  return repo;
 }
 
 export type IntakeRepo = ReturnType<typeof createIntakeRepo>;

@@ -1,4 +1,4 @@
-import type { Db } from './db.js';
+import type { Sql } from './sql.js';
 import type { IntakeRepo, NewIntake, InsertResult } from './intake-repo.js';
 import type { RawStore } from './raw-store.js';
 
@@ -15,12 +15,16 @@ interface Pending {
  * transaction, then answers each. While a flush runs the next batch gathers, so under load
  * one fsync serves many messages and an idle server still answers at once.
  */
-export function createIntakeWriter(deps: { db: Db; intake: IntakeRepo; raw: RawStore; onCommitted?: () => void; maxBatch?: number }) {
+export function createIntakeWriter(deps: { sql: Sql; intake: IntakeRepo; raw: RawStore; onCommitted?: () => void; maxBatch?: number }) {
   const maxBatch = deps.maxBatch ?? 256;
   let queue: Pending[] = [];
   let running = false;
 
-  const insertAll = deps.db.transaction((batch: Pending[]) => batch.map((p) => deps.intake.insert(p.row)));
+  const insertAll = (batch: Pending[]) => deps.sql.tx(async () => {
+    const out: InsertResult[] = [];
+    for (const p of batch) out.push(await deps.intake.insert(p.row));
+    return out;
+  });
 
   async function drain(): Promise<void> {
     running = true;
@@ -30,7 +34,7 @@ export function createIntakeWriter(deps: { db: Db; intake: IntakeRepo; raw: RawS
         queue = queue.slice(batch.length);
         try {
           await deps.raw.syncDirs(batch.flatMap((p) => p.dirs));
-          const results = insertAll(batch);
+          const results = await insertAll(batch);
           batch.forEach((p, i) => p.resolve(results[i]!));
           deps.onCommitted?.();
         } catch (err) {

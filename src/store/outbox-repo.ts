@@ -1,4 +1,4 @@
-import type { Db } from './db.js';
+import type { Sql } from './sql.js';
 import { createRateCountersRepo } from './rate-counters-repo.js';
 
 export type OutboxStatus = 'queued' | 'deferred' | 'sent' | 'failed' | 'held';
@@ -55,57 +55,58 @@ const toRow = (r: Raw): OutboundRow => ({
 });
 
 /** The outbound queue (R59). Rows are claimed by one sender at a time with a lease. */
-export function createOutboxRepo(db: Db) {
-  const s = {
-    insert: db.prepare(`INSERT INTO outbox (ticket_id, trigger, status, from_addr, from_name, reply_to, to_addrs, cc_addrs, subject, body, message_id, in_reply_to, refs, headers, next_attempt_at, created_at)
-      VALUES (@ticketId, @trigger, @status, @fromAddr, @fromName, @replyTo, @to, @cc, @subject, @body, @messageId, @inReplyTo, @refs, @headers, @now, @now)`),
+export function createOutboxRepo(sql: Sql) {
+  const skipLocked = sql.dialect === 'postgres' ? ' FOR UPDATE SKIP LOCKED' : '';
+  const q = {
+    insert: `INSERT INTO outbox (ticket_id, trigger, status, from_addr, from_name, reply_to, to_addrs, cc_addrs, subject, body, message_id, in_reply_to, refs, headers, next_attempt_at, created_at)
+      VALUES (@ticketId, @trigger, @status, @fromAddr, @fromName, @replyTo, @to, @cc, @subject, @body, @messageId, @inReplyTo, @refs, @headers, @now, @now) RETURNING id`,
     // A claim stands until its holder gives it back, or releaseClaims does once the holder's heartbeat is stale.
-    claim: db.prepare(`UPDATE outbox SET claimed_by = @node, claimed_at = @now
+    claim: `UPDATE outbox SET claimed_by = @node, claimed_at = @now
       WHERE id IN (SELECT id FROM outbox WHERE status IN ('queued', 'deferred') AND next_attempt_at <= @now
-        AND claimed_by IS NULL ORDER BY next_attempt_at, id LIMIT @limit)
-      RETURNING *`),
-    sent: db.prepare(`UPDATE outbox SET status = 'sent', sent_at = @now, attempts = attempts + 1, last_error = @note, claimed_by = NULL WHERE id = @id`),
-    deferred: db.prepare(`UPDATE outbox SET status = 'deferred', attempts = attempts + 1, last_error = @error, next_attempt_at = @next, claimed_by = NULL WHERE id = @id`),
-    failed: db.prepare(`UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = @error, claimed_by = NULL WHERE id = @id`),
-    list: db.prepare(`SELECT * FROM outbox WHERE (@status IS NULL OR status = @status) ORDER BY id DESC LIMIT @limit`),
-    claimers: db.prepare(`SELECT DISTINCT claimed_by FROM outbox WHERE claimed_by IS NOT NULL AND status IN ('queued', 'deferred')`).pluck(),
-    release: db.prepare(`UPDATE outbox SET claimed_by = NULL, claimed_at = NULL WHERE claimed_by = ? AND status IN ('queued', 'deferred')`),
-    nextDue: db.prepare(`SELECT min(next_attempt_at) FROM outbox WHERE status IN ('queued', 'deferred')`).pluck(),
-    depth: db.prepare(`SELECT status, count(*) AS n FROM outbox GROUP BY status`),
-    lastSent: db.prepare(`SELECT max(sent_at) FROM outbox WHERE status = 'sent'`).pluck(),
+        AND claimed_by IS NULL ORDER BY next_attempt_at, id LIMIT @limit${skipLocked})
+      RETURNING *`,
+    sent: `UPDATE outbox SET status = 'sent', sent_at = @now, attempts = attempts + 1, last_error = @note, claimed_by = NULL WHERE id = @id`,
+    deferred: `UPDATE outbox SET status = 'deferred', attempts = attempts + 1, last_error = @error, next_attempt_at = @next, claimed_by = NULL WHERE id = @id`,
+    failed: `UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = @error, claimed_by = NULL WHERE id = @id`,
+    list: `SELECT * FROM outbox WHERE (@status IS NULL OR status = @status) ORDER BY id DESC LIMIT @limit`,
+    claimers: `SELECT DISTINCT claimed_by FROM outbox WHERE claimed_by IS NOT NULL AND status IN ('queued', 'deferred')`,
+    release: `UPDATE outbox SET claimed_by = NULL, claimed_at = NULL WHERE claimed_by = ? AND status IN ('queued', 'deferred')`,
+    nextDue: `SELECT min(next_attempt_at) FROM outbox WHERE status IN ('queued', 'deferred')`,
+    depth: `SELECT status, count(*) AS n FROM outbox GROUP BY status`,
+    lastSent: `SELECT max(sent_at) FROM outbox WHERE status = 'sent'`,
   };
-  const rates = createRateCountersRepo(db);
+  const rates = createRateCountersRepo(sql);
   return {
     /** Queues one message; a queued (not held) one counts toward each recipient's hourly cap (R43), in the same transaction. */
-    enqueue(m: NewOutbound): number {
-      const id = Number(s.insert.run({
+    async enqueue(m: NewOutbound): Promise<number> {
+      const r = await sql.get<{ id: number }>(q.insert, {
         ticketId: m.ticketId, trigger: m.trigger, status: m.status, fromAddr: m.from.email, fromName: m.from.name, replyTo: m.replyTo,
         to: JSON.stringify(m.to), cc: JSON.stringify(m.cc), subject: m.subject, body: m.body, messageId: m.messageId,
         inReplyTo: m.inReplyTo, refs: JSON.stringify(m.references), headers: JSON.stringify(m.headers), now: m.now,
-      }).lastInsertRowid);
-      if (m.status === 'queued') for (const p of [...m.to, ...m.cc]) rates.bump('notify', p.email, m.now);
-      return id;
+      });
+      if (m.status === 'queued') for (const p of [...m.to, ...m.cc]) await rates.bump('notify', p.email, m.now);
+      return r!.id;
     },
     /** R43: notifications queued to an address in the hour up to `at` (held ones do not count). O(1): 61 counter rows at most. */
-    countSentTo(address: string, at: string): number {
+    countSentTo(address: string, at: string): Promise<number> {
       return rates.count('notify', address, at);
     },
     /** Claims due rows nobody holds. */
-    claimDue(node: string, now: string, limit: number): OutboundRow[] {
-      return (s.claim.all({ node, now, limit }) as Raw[]).map(toRow);
+    async claimDue(node: string, now: string, limit: number): Promise<OutboundRow[]> {
+      return (await sql.all<Raw>(q.claim, { node, now, limit })).map(toRow);
     },
-    markSent(id: number, now: string, note: string | null = null): void { s.sent.run({ id, now, note }); },
-    markDeferred(id: number, error: string, next: string): void { s.deferred.run({ id, error, next }); },
-    markFailed(id: number, error: string): void { s.failed.run({ id, error }); },
-    list(opts: { status?: string | undefined; limit?: number | undefined } = {}): OutboundRow[] {
-      return (s.list.all({ status: opts.status ?? null, limit: opts.limit ?? -1 }) as Raw[]).map(toRow);
+    async markSent(id: number, now: string, note: string | null = null): Promise<void> { await sql.run(q.sent, { id, now, note }); },
+    async markDeferred(id: number, error: string, next: string): Promise<void> { await sql.run(q.deferred, { id, error, next }); },
+    async markFailed(id: number, error: string): Promise<void> { await sql.run(q.failed, { id, error }); },
+    async list(opts: { status?: string | undefined; limit?: number | undefined } = {}): Promise<OutboundRow[]> {
+      return (await sql.all<Raw>(q.list, { status: opts.status ?? null, limit: opts.limit ?? Number.MAX_SAFE_INTEGER })).map(toRow);
     },
-    claimers(): string[] { return s.claimers.all() as string[]; },
-    releaseClaims(node: string): number { return s.release.run(node).changes; },
-    nextDueAt(): string | null { return s.nextDue.get() as string | null; },
-    lastSentAt(): string | null { return s.lastSent.get() as string | null; },
-    depth(): Record<string, number> {
-      return Object.fromEntries((s.depth.all() as Array<{ status: string; n: number }>).map((r) => [r.status, r.n]));
+    claimers(): Promise<string[]> { return sql.column<string>(q.claimers); },
+    releaseClaims(node: string): Promise<number> { return sql.run(q.release, [node]); },
+    async nextDueAt(): Promise<string | null> { return (await sql.value<string | null>(q.nextDue)) ?? null; },
+    async lastSentAt(): Promise<string | null> { return (await sql.value<string | null>(q.lastSent)) ?? null; },
+    async depth(): Promise<Record<string, number>> {
+      return Object.fromEntries((await sql.all<{ status: string; n: number }>(q.depth)).map((r) => [r.status, r.n]));
     },
   };
 }

@@ -1,4 +1,4 @@
-import type { Db } from './db.js';
+import type { Sql } from './sql.js';
 
 /** What a counter counts (R43): notifications queued to an address, messages received from one. */
 export type RateKind = 'notify' | 'sender';
@@ -18,45 +18,46 @@ const minuteOf = (at: string | Date) => Math.floor((typeof at === 'string' ? Dat
  * by primary key, so it costs the same whatever the limit or the traffic; expired minutes are
  * deleted once a minute through the minute index.
  */
-export function createRateCountersRepo(db: Db): RateCountersRepo {
+export function createRateCountersRepo(db: Sql): RateCountersRepo {
   // One per database: the intake and outbox repos share it, so expired minutes go once a minute, not once per repo.
   let repo = perDb.get(db);
   if (!repo) perDb.set(db, (repo = build(db)));
   return repo;
 }
 
-const perDb = new WeakMap<Db, RateCountersRepo>();
+const perDb = new WeakMap<Sql, RateCountersRepo>();
 
-function build(db: Db) {
-  const s = {
-    bump: db.prepare(`INSERT INTO rate_counters (kind, address, minute, n) VALUES (?, ?, ?, 1)
-      ON CONFLICT (kind, address, minute) DO UPDATE SET n = n + 1`),
-    sum: db.prepare(`SELECT coalesce(sum(n), 0) FROM rate_counters WHERE kind = ? AND address = ? AND minute BETWEEN ? AND ?`).pluck(),
-    prune: db.prepare('DELETE FROM rate_counters WHERE minute < ?'),
+function build(sql: Sql) {
+  const q = {
+    bump: `INSERT INTO rate_counters (kind, address, minute, n) VALUES (?, ?, ?, 1)
+      ON CONFLICT (kind, address, minute) DO UPDATE SET n = rate_counters.n + 1`,
+    sum: `SELECT coalesce(sum(n), 0) FROM rate_counters WHERE kind = ? AND address = ? AND minute BETWEEN ? AND ?`,
+    prune: 'DELETE FROM rate_counters WHERE minute < ?',
   };
   let prunedMinute = 0;
-  return {
+  const repo = {
     /** Events of this kind for this address in the hour up to `at`. */
-    count(kind: RateKind, address: string, at: string | Date): number {
+    async count(kind: RateKind, address: string, at: string | Date): Promise<number> {
       const m = minuteOf(at);
-      return s.sum.get(kind, address, m - WINDOW_MINUTES, m) as number;
+      return (await sql.value<number>(q.sum, [kind, address, m - WINDOW_MINUTES, m])) ?? 0;
     },
     /** Counts one event at `at`. Expired minutes go at the first bump of each new minute. */
-    bump(kind: RateKind, address: string, at: string | Date): void {
+    async bump(kind: RateKind, address: string, at: string | Date): Promise<void> {
       const m = minuteOf(at);
-      s.bump.run(kind, address, m);
+      await sql.run(q.bump, [kind, address, m]);
       if (m > prunedMinute) {
         prunedMinute = m;
-        s.prune.run(m - WINDOW_MINUTES);
+        await sql.run(q.prune, [m - WINDOW_MINUTES]);
       }
     },
     /** The count before this event, then the event counted: what R43's per-sender check keeps on the message. */
-    countThenBump(kind: RateKind, address: string, at: string | Date): number {
-      const n = this.count(kind, address, at);
-      this.bump(kind, address, at);
+    async countThenBump(kind: RateKind, address: string, at: string | Date): Promise<number> {
+      const n = await repo.count(kind, address, at);
+      await repo.bump(kind, address, at);
       return n;
     },
   };
+  return repo;
 }
 
 export type RateCountersRepo = ReturnType<typeof build>;

@@ -29,16 +29,35 @@ function headerEnd(buf: Buffer): number {
   return Math.min(crlf, lf);
 }
 
+/** Where a message too big to commit with its intake row goes while it streams in. */
+export interface SpoolFile {
+  /** What the intake row's raw_path names: a path under data_dir, or `blob:<key>` in the database. */
+  readonly ref: string;
+  /** Directories whose entries must be fsynced before the row commits (files only). */
+  readonly dirs: string[];
+  write(chunks: Buffer[]): Promise<void>;
+  /** The bytes are durable. */
+  finish(): Promise<void>;
+  /** Nothing names it: gone. */
+  abort(): Promise<void>;
+}
+
+export interface Spool {
+  open(now: Date): Promise<SpoolFile>;
+  read(ref: string): Promise<Buffer>;
+  remove(ref: string): Promise<void>;
+  syncDirs(dirs: Iterable<string>): Promise<void>;
+}
+
 /**
  * The raw message spool under data_dir/raw/<date>/. Each file is written once, fsynced, and
  * its directory fsynced (once per group commit, see syncDirs) before the intake row that names
  * it is committed: that order is what makes a 250 safe to give (R6).
  */
-export class RawStore {
+export class FileSpool implements Spool {
   private readonly knownDirs = new Set<string>();
 
-  /** Messages up to this size stay in memory and go into the database with their intake row. */
-  constructor(readonly dataDir: string, readonly inlineMax = 256 * 1024) {}
+  constructor(readonly dataDir: string) {}
 
   private async dirFor(now: Date): Promise<{ rel: string; created: boolean }> {
     const rel = join('raw', now.toISOString().slice(0, 10));
@@ -48,8 +67,55 @@ export class RawStore {
     return { rel, created: made !== undefined };
   }
 
+  async open(now: Date): Promise<SpoolFile> {
+    const { rel: dirRel, created } = await this.dirFor(now);
+    const name = `${now.toISOString().slice(11, 23).replace(/[:.]/g, '')}-${randomBytes(8).toString('hex')}.eml`;
+    const relPath = join(dirRel, name);
+    const full = join(this.dataDir, relPath);
+    const fh: FileHandle = await open(full, 'wx', 0o640);
+    let closed = false;
+    const close = async () => { if (!closed) { closed = true; await fh.close(); } };
+    return {
+      ref: relPath,
+      dirs: created ? [dirRel, dirname(dirRel)] : [dirRel],
+      async write(chunks) { await fh.writev(chunks); },
+      async finish() { try { await fh.sync(); } finally { await close(); } },
+      async abort() { await close(); await rm(full, { force: true }); },
+    };
+  }
+
+  /** fsync directories so the new files' names survive a crash. */
+  async syncDirs(relDirs: Iterable<string>): Promise<void> {
+    for (const rel of new Set(relDirs)) {
+      const fh = await open(join(this.dataDir, rel), 'r');
+      try { await fh.sync(); } finally { await fh.close(); }
+    }
+  }
+
+  read(relPath: string): Promise<Buffer> {
+    return readFile(join(this.dataDir, relPath));
+  }
+
+  remove(relPath: string): Promise<void> {
+    return rm(join(this.dataDir, relPath), { force: true });
+  }
+}
+
+/**
+ * Reads a message as it arrives: small ones stay in memory and are committed with their intake
+ * row; past inlineMax the bytes stream to the spool (a file under data_dir, or the database
+ * when several nodes share it). Hashes, and keeps the header block, on the way.
+ */
+export class RawStore {
+  readonly spool: Spool;
+
+  /** Messages up to inlineMax bytes stay in memory and go into the database with their intake row. */
+  constructor(spool: Spool | string, readonly inlineMax = 256 * 1024) {
+    this.spool = typeof spool === 'string' ? new FileSpool(spool) : spool;
+  }
+
   /**
-   * Reads a message, keeping it in memory while it is small and streaming it to a file once it
+   * Reads a message, keeping it in memory while it is small and streaming it to the spool once it
    * passes inlineMax; stops keeping bytes (but drains) past maxSize.
    */
   async write(source: Readable | Buffer, opts: { prefix?: string; maxSize?: number; now?: Date; observe?: (chunk: Buffer) => void } = {}): Promise<RawWriteResult & { dirs: string[] }> {
@@ -61,7 +127,7 @@ export class RawStore {
     let sizeExceeded = false;
     let held: Buffer[] = opts.prefix ? [Buffer.from(opts.prefix)] : [];
     let heldBytes = held[0]?.length ?? 0;
-    let file: { fh: FileHandle; relPath: string; dirs: string[] } | undefined;
+    let file: SpoolFile | undefined;
     try {
       const chunks: AsyncIterable<Buffer> = Buffer.isBuffer(source) ? [source] as unknown as AsyncIterable<Buffer> : (source as AsyncIterable<Buffer>);
       for await (const chunk of chunks) {
@@ -77,57 +143,39 @@ export class RawStore {
           else if (head.length > HEADER_CAP) { head = head.subarray(0, HEADER_CAP); headDone = true; }
         }
         if (file) {
-          await file.fh.write(chunk);
+          await file.write([chunk]);
         } else {
           held.push(chunk);
           heldBytes += chunk.length;
           if (heldBytes > this.inlineMax) {
-            file = await this.openFile(now);
-            await file.fh.writev(held);
+            file = await this.spool.open(now);
+            await file.write(held);
             held = [];
           }
         }
       }
-      if (file && !sizeExceeded) await file.fh.sync();
+      if (file && !sizeExceeded) await file.finish();
     } catch (err) {
-      // The sender went away or was cut mid-DATA: nothing names this file, so it goes now.
-      await file?.fh.close();
-      if (file) await rm(join(this.dataDir, file.relPath), { force: true });
-      file = undefined;
+      // The sender went away or was cut mid-DATA: nothing names these bytes, so they go now.
+      await file?.abort();
       throw err;
-    } finally {
-      await file?.fh.close();
     }
-    if (sizeExceeded && file) await rm(join(this.dataDir, file.relPath), { force: true });
+    if (sizeExceeded && file) { await file.abort(); file = undefined; }
     const base = { size, sha256: hash.digest('hex'), headerBlock: head.toString('latin1'), sizeExceeded };
-    if (file) return { ...base, relPath: file.relPath, inline: null, dirs: file.dirs };
+    if (file) return { ...base, relPath: file.ref, inline: null, dirs: file.dirs };
     return { ...base, relPath: null, inline: sizeExceeded ? null : Buffer.concat(held), dirs: [] };
   }
 
-  private async openFile(now: Date): Promise<{ fh: FileHandle; relPath: string; dirs: string[] }> {
-    const { rel: dirRel, created } = await this.dirFor(now);
-    const name = `${now.toISOString().slice(11, 23).replace(/[:.]/g, '')}-${randomBytes(8).toString('hex')}.eml`;
-    const relPath = join(dirRel, name);
-    const fh = await open(join(this.dataDir, relPath), 'wx', 0o640);
-    return { fh, relPath, dirs: created ? [dirRel, dirname(dirRel)] : [dirRel] };
+  syncDirs(dirs: Iterable<string>): Promise<void> {
+    return this.spool.syncDirs(dirs);
   }
 
-  /** fsync directories so the new files' names survive a crash. */
-  async syncDirs(relDirs: Iterable<string>): Promise<void> {
-    for (const rel of new Set(relDirs)) {
-      const fh = await open(join(this.dataDir, rel), 'r');
-      try { await fh.sync(); } finally { await fh.close(); }
-    }
+  read(ref: string): Promise<Buffer> {
+    return this.spool.read(ref);
   }
 
-  read(relPath: string): Promise<Buffer> {
-    return readFile(join(this.dataDir, relPath));
-  }
-
-
-
-  remove(relPath: string): Promise<void> {
-    return rm(join(this.dataDir, relPath), { force: true });
+  remove(ref: string): Promise<void> {
+    return this.spool.remove(ref);
   }
 }
 

@@ -1,4 +1,4 @@
-import type { Db } from './db.js';
+import type { Sql } from './sql.js';
 
 /** The ticket JSON of interfaces.md, read straight from the tables for the CLI and scripts. */
 export interface PersonJson { email: string; name: string | null }
@@ -40,21 +40,21 @@ export interface TicketJson {
   audit?: AuditJson[];
 }
 
-export function createTicketViewsRepo(db: Db) {
+export function createTicketViewsRepo(sql: Sql) {
   const base = `SELECT t.*, r.email AS r_email, r.name AS r_name, a.email AS a_email, a.name AS a_name
     FROM tickets t JOIN users r ON r.id = t.requester_id LEFT JOIN users a ON a.id = t.assignee_id`;
   const s = {
-    list: db.prepare(`${base} WHERE (@status IS NULL OR t.status = @status) ORDER BY t.id DESC LIMIT @limit`),
-    one: db.prepare(`${base} WHERE t.id = ?`),
-    ccs: db.prepare('SELECT u.email, u.name FROM ticket_ccs x JOIN users u ON u.id = x.user_id WHERE x.ticket_id = ? ORDER BY x.added_at, u.email'),
-    followers: db.prepare('SELECT u.email, u.name FROM ticket_followers x JOIN users u ON u.id = x.user_id WHERE x.ticket_id = ? ORDER BY x.added_at, u.email'),
-    comments: db.prepare(`SELECT c.*, u.email AS u_email, u.name AS u_name FROM comments c JOIN users u ON u.id = c.author_id WHERE c.ticket_id = ? ORDER BY c.id`),
-    attachments: db.prepare('SELECT comment_id, filename, content_type, size, sha256 FROM attachments WHERE comment_id IN (SELECT id FROM comments WHERE ticket_id = ?) ORDER BY id'),
-    audit: db.prepare('SELECT at, actor, rule, change, value FROM audit WHERE ticket_id = ? ORDER BY id'),
-    byStatus: db.prepare('SELECT status, count(*) AS n FROM tickets GROUP BY status'),
+    list: `${base} WHERE (@status IS NULL OR t.status = @status) ORDER BY t.id DESC LIMIT @limit`,
+    one: `${base} WHERE t.id = ?`,
+    ccs: 'SELECT u.email, u.name FROM ticket_ccs x JOIN users u ON u.id = x.user_id WHERE x.ticket_id = ? ORDER BY x.added_at, u.email',
+    followers: 'SELECT u.email, u.name FROM ticket_followers x JOIN users u ON u.id = x.user_id WHERE x.ticket_id = ? ORDER BY x.added_at, u.email',
+    comments: `SELECT c.*, u.email AS u_email, u.name AS u_name FROM comments c JOIN users u ON u.id = c.author_id WHERE c.ticket_id = ? ORDER BY c.id`,
+    attachments: 'SELECT comment_id, filename, content_type, size, sha256 FROM attachments WHERE comment_id IN (SELECT id FROM comments WHERE ticket_id = ?) ORDER BY id',
+    audit: 'SELECT at, actor, rule, change, value FROM audit WHERE ticket_id = ? ORDER BY id',
+    byStatus: 'SELECT status, count(*) AS n FROM tickets GROUP BY status',
   };
 
-  function summary(r: Record<string, unknown>): TicketJson {
+  async function summary(r: Record<string, unknown>): Promise<TicketJson> {
     const id = r.id as number;
     return {
       id,
@@ -65,8 +65,8 @@ export function createTicketViewsRepo(db: Db) {
       group: r.group_name as string | null,
       recipient: r.recipient as string,
       via: r.via as string,
-      ccs: s.ccs.all(id) as PersonJson[],
-      followers: s.followers.all(id) as PersonJson[],
+      ccs: await sql.all<PersonJson>(s.ccs, [id]),
+      followers: await sql.all<PersonJson>(s.followers, [id]),
       tags: JSON.parse(r.tags as string) as string[],
       follow_up_of: r.follow_up_of as number | null,
       warnings: JSON.parse(r.warnings as string) as string[],
@@ -76,21 +76,27 @@ export function createTicketViewsRepo(db: Db) {
   }
 
   return {
-    countByStatus(): Record<string, number> {
-      return Object.fromEntries((s.byStatus.all() as Array<{ status: string; n: number }>).map((r) => [r.status, r.n]));
+    async countAll(): Promise<number> {
+      return (await sql.value<number>('SELECT count(*) FROM tickets')) ?? 0;
     },
-    list(opts: { status?: string | undefined; limit?: number | undefined } = {}): TicketJson[] {
-      return (s.list.all({ status: opts.status ?? null, limit: opts.limit ?? -1 }) as Record<string, unknown>[]).map(summary);
+    async countByStatus(): Promise<Record<string, number>> {
+      return Object.fromEntries((await sql.all<{ status: string; n: number }>(s.byStatus)).map((r) => [r.status, r.n]));
     },
-    show(id: number): TicketJson | undefined {
-      const r = s.one.get(id) as Record<string, unknown> | undefined;
+    async list(opts: { status?: string | undefined; limit?: number | undefined } = {}): Promise<TicketJson[]> {
+      const rows = await sql.all(s.list, { status: opts.status ?? null, limit: opts.limit ?? Number.MAX_SAFE_INTEGER });
+      const out: TicketJson[] = [];
+      for (const r of rows) out.push(await summary(r));
+      return out;
+    },
+    async show(id: number): Promise<TicketJson | undefined> {
+      const r = await sql.get(s.one, [id]);
       if (!r) return undefined;
       const attachments = new Map<number, AttachmentJson[]>();
-      for (const a of s.attachments.all(id) as Array<AttachmentJson & { comment_id: number }>) {
+      for (const a of await sql.all<AttachmentJson & { comment_id: number }>(s.attachments, [id])) {
         const { comment_id, ...rest } = a;
         attachments.set(comment_id, [...(attachments.get(comment_id) ?? []), rest]);
       }
-      const comments = (s.comments.all(id) as Record<string, unknown>[]).map((c): CommentJson => ({
+      const comments = (await sql.all(s.comments, [id])).map((c): CommentJson => ({
         id: c.id as number,
         author: { email: c.u_email as string, name: c.u_name as string | null, role: c.author_role as string },
         public: c.public === 1,
@@ -106,7 +112,7 @@ export function createTicketViewsRepo(db: Db) {
         attachments: attachments.get(c.id as number) ?? [],
         created_at: c.created_at as string,
       }));
-      return { ...summary(r), comments, audit: s.audit.all(id) as AuditJson[] };
+      return { ...(await summary(r)), comments, audit: await sql.all<AuditJson>(s.audit, [id]) };
     },
   };
 }

@@ -35,7 +35,7 @@ describe('deskgate inject loads only what the pipe needs (issue 15)', () => {
   });
   after(() => env.cleanup());
 
-  it('R6: the message is stored and processed into a ticket (the run the checks below look at)', () => {
+  it('R6: the message is stored and processed into a ticket (the run the checks below look at)', async () => {
     assert.equal(run.code, 0, run.stderr);
     const out = JSON.parse(run.stdout) as { status: string; ticket_id: number | null };
     assert.equal(out.status, 'done');
@@ -44,7 +44,7 @@ describe('deskgate inject loads only what the pipe needs (issue 15)', () => {
     assert.ok(ofPackage(run.modules, 'mailparser').length > 0 && ofPackage(run.modules, 'better-sqlite3').length > 0, 'the module log works');
   });
 
-  it('no SMTP listener, IMAP client, mail sender, DKIM/SPF checks (trust.verify off) or pretty logger', () => {
+  it('no SMTP listener, IMAP client, mail sender, DKIM/SPF checks (trust.verify off) or pretty logger', async () => {
     for (const name of ['smtp-server', 'imapflow', 'mailauth', 'pino-pretty']) {
       assert.deepEqual(ofPackage(run.modules, name), [], `${name} loaded by inject`);
     }
@@ -52,12 +52,12 @@ describe('deskgate inject loads only what the pipe needs (issue 15)', () => {
     assert.deepEqual(ofPackage(run.modules, 'nodemailer').filter((u) => !u.includes('/addressparser/')), [], 'nodemailer transport loaded by inject');
   });
 
-  it('no other command module, nor the daemon', () => {
+  it('no other command module, nor the daemon', async () => {
     const others = ['daemon.js', 'cli/serve.js', 'cli/explain.js', 'cli/tickets.js', 'cli/ops.js', 'cli/config-schema.js', 'config/json-schema.js', 'ingest/smtp-listener.js', 'ingest/imap-poller.js', 'ops/health-server.js'];
     assert.deepEqual(others.flatMap((p) => ofDist(run.modules, p)), []);
   });
 
-  it('no metrics library (prom-client): metrics are only served by serve', { todo: 'src/shared/metrics.ts imports prom-client at load; compose builds metrics for every command' }, () => {
+  it('no metrics library (prom-client): metrics are only served by serve', { todo: 'src/shared/metrics.ts imports prom-client at load; compose builds metrics for every command' }, async () => {
     assert.deepEqual(ofPackage(run.modules, 'prom-client'), []);
   });
 });

@@ -19,7 +19,7 @@ function problems(text: string, env: NodeJS.ProcessEnv = {}) {
 }
 
 describe('config loading', () => {
-  it('fills every default from one schema', () => {
+  it('fills every default from one schema', async () => {
     const c = parseConfigText(minimal, '/etc/deskgate/deskgate.yaml', {});
     assert.equal(c.smtp.max_message_size, 25 * 1024 * 1024);
     assert.deepEqual(c.smtp.listen, [{ host: '127.0.0.1', port: 2525 }]);
@@ -29,29 +29,29 @@ describe('config loading', () => {
     assert.equal(c.email.reply_line, '##- Please type your reply above this line -##');
     assert.equal(c.data_dir, '/etc/deskgate/data', 'relative paths are relative to the config file');
   });
-  it('reports broken YAML with its line', () => {
+  it('reports broken YAML with its line', async () => {
     const p = problems(`${minimal}smtp:\n  listen: [ { host: 1\n`);
     assert.match(p[0]!.message, /YAML syntax/);
     assert.ok(p[0]!.line !== undefined && p[0]!.line >= 3);
   });
-  it('reports an invalid value with its key path and line', () => {
+  it('reports an invalid value with its key path and line', async () => {
     const p = problems(`${minimal}smtp:\n  max_message_size: lots\n  listen:\n    - { host: 0.0.0.0, port: "twenty-five" }\n`);
     const paths = p.map((x) => `${x.path}@${x.line}`);
     assert.ok(paths.includes('smtp.max_message_size@4'), paths.join(' '));
     assert.ok(paths.includes('smtp.listen[0].port@6'), paths.join(' '));
   });
-  it('reports unknown keys (typos) by path', () => {
+  it('reports unknown keys (typos) by path', async () => {
     const p = problems(`${minimal}ccs: { enabeld: false }\n`);
     assert.equal(p[0]!.path, 'ccs');
     assert.match(p[0]!.message, /enabeld/);
   });
-  it('needs a support address, and checks agents against groups', () => {
+  it('needs a support address, and checks agents against groups', async () => {
     assert.equal(problems('data_dir: /tmp/x\n')[0]!.path, 'support_addresses');
     const p = problems(`${minimal}agents:\n  - { email: bob@acme.test, groups: [Nope] }\n`);
     assert.equal(p[0]!.path, 'agents[0].groups[0]');
     assert.equal(p[0]!.line, 4);
   });
-  it('substitutes ${ENV} and names an unset variable with its key', () => {
+  it('substitutes ${ENV} and names an unset variable with its key', async () => {
     const c = parseConfigText(`${minimal}secret: \${DG_SECRET}\n`, '/x/d.yaml', { DG_SECRET: 'abc' });
     assert.equal(c.secret, 'abc');
     const p = problems(`${minimal}secret: \${DG_MISSING}\n`);
@@ -60,7 +60,7 @@ describe('config loading', () => {
     const d = parseConfigText(`${minimal}secret: \${DG_MISSING:-}\n`, '/x/d.yaml', {});
     assert.equal(d.secret, undefined);
   });
-  it('the bundled example config is valid', () => {
+  it('the bundled example config is valid', async () => {
     const r = parseConfigText(require_example(), join(ROOT, 'config/deskgate.example.yaml'), {});
     assert.ok(r.support_addresses.length > 0);
   });

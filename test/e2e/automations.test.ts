@@ -44,25 +44,25 @@ describe('automations with a moved clock (R52) and header safety (R54)', () => {
   async function newTicket(subject: string, from = 'Carol <carol@customer.test>'): Promise<number> {
     const reply = await sendMail(d.port, SUPPORT, mail({ messageId: uniqueId('auto'), subject, from }), 'carol@customer.test');
     const intakeId = Number(/queued as (\d+)/.exec(reply)![1]);
-    return (await waitFor(() => d.app.intake.get(intakeId)?.ticket_id, 'ticket'))!;
+    return (await waitFor(async () => (await d.app.intake.get(intakeId))?.ticket_id, 'ticket'))!;
   }
-  const drained = () => waitFor(() => d.app.outbox.list().every((r) => r.status === 'sent' || r.status === 'held' || r.status === 'failed'), 'outbox drained');
+  const drained = async () => waitFor(async () => (await d.app.outbox.list()).every((r) => r.status === 'sent' || r.status === 'held' || r.status === 'failed'), 'outbox drained');
 
   it('R52: a solved ticket closes 96 hours after solving, not before; closing is audited and final', async () => {
     const id = await newTicket('Close me');
     await cliJson(['tickets', 'update', String(id), '-c', env.configPath, '--status', 'solved', '--author', 'bob@acme.test']);
     clock.advance(95 * HOUR);
-    let run = d.app.runAutomations();
+    let run = await d.app.runAutomations();
     assert.ok(!run.fired.some((f) => f.ticketId === id));
-    assert.equal(d.app.views.show(id)!.status, 'solved');
+    assert.equal((await d.app.views.show(id))!.status, 'solved');
     clock.advance(2 * HOUR);
-    run = d.app.runAutomations();
+    run = await d.app.runAutomations();
     assert.deepEqual(run.fired.find((f) => f.ticketId === id)?.automations, ['close-solved-4d']);
-    const t = d.app.views.show(id)!;
+    const t = (await d.app.views.show(id))!;
     assert.equal(t.status, 'closed');
     assert.ok(t.audit!.some((a) => a.actor === 'automation:close-solved-4d' && a.value === 'solved->closed'));
     clock.advance(100 * HOUR);
-    run = d.app.runAutomations();
+    run = await d.app.runAutomations();
     assert.ok(!run.fired.some((f) => f.ticketId === id), 'closed tickets are not looked at again');
   });
 
@@ -72,14 +72,14 @@ describe('automations with a moved clock (R52) and header safety (R54)', () => {
     await drained();
     sink.clear();
     clock.advance(25 * HOUR);
-    d.app.runAutomations();
+    await d.app.runAutomations();
     clock.advance(HOUR);
-    d.app.runAutomations();
+    await d.app.runAutomations();
     await drained();
     const reminders = sink.messages.filter((m) => m.mail.subject?.includes(`[Ticket #${id}] Waiting for your reply`));
     assert.equal(reminders.length, 1);
     assert.deepEqual(reminders[0]!.rcpt, ['carol@customer.test']);
-    assert.ok(d.app.views.show(id)!.tags.includes('pending_reminder_24h'));
+    assert.ok((await d.app.views.show(id))!.tags.includes('pending_reminder_24h'));
   });
 
   it('R54: CR/LF in a placeholder value adds no header and no recipient', async () => {

@@ -32,7 +32,7 @@ describe('email rules end to end over SMTP (R16-R19, R24, R25, R27, R33, R38)', 
     const reply = await sendMail(d.port, SUPPORT, raw, from);
     assert.match(reply, /^250 /);
     const intakeId = Number(/queued as (\d+)/.exec(reply)![1]);
-    const row = await waitFor(() => { const r = d.app.intake.get(intakeId); return r && r.status !== 'received' && r.status !== 'processing' ? r : undefined; }, 'processing');
+    const row = await waitFor(async () => { const r = (await d.app.intake.get(intakeId)); return r && r.status !== 'received' && r.status !== 'processing' ? r : undefined; }, 'processing');
     assert.equal(row.status, 'done', row.error ?? '');
   }
   const show = () => cliJson(['tickets', 'show', String(ticketId), '-c', env.configPath]);
@@ -42,8 +42,8 @@ describe('email rules end to end over SMTP (R16-R19, R24, R25, R27, R33, R38)', 
     const raw = mail({ messageId: opening, cc: ['Dan <dan@customer.test>', 'spy@competitor.test'], subject: 'Printer on fire' });
     const r = await sendMail(d.port, SUPPORT, raw);
     assert.match(r, /^250 /);
-    await waitFor(() => d.app.views.list().length > 0, 'ticket');
-    ticketId = d.app.views.list()[0]!.id;
+    await waitFor(async () => (await d.app.views.list()).length > 0, 'ticket');
+    ticketId = (await d.app.views.list())[0]!.id;
     const t = await show();
     assert.deepEqual(t.ccs.map((c: { email: string }) => c.email), ['dan@customer.test']);
     assert.ok(t.audit.some((a: { change: string; rule: string; value: string }) => a.change === 'cc_added' && a.rule === 'R24' && a.value === 'dan@customer.test'));
@@ -121,7 +121,7 @@ describe('email rules end to end over SMTP (R16-R19, R24, R25, R27, R33, R38)', 
     assert.match(human.stdout, /PRIVATE NOTE because R17: an agent: public only when the requester or an end-user CC is in To\/Cc/);
     const after = await show();
     assert.equal(after.comments.length, before.comments.length, 'explain stores nothing');
-    assert.equal(d.app.intake.list('done').length + d.app.intake.list('failed').length, d.app.db.prepare('SELECT count(*) FROM intake').pluck().get());
+    assert.equal((await d.app.intake.list('done')).length + (await d.app.intake.list('failed')).length, (await d.app.sql.value('SELECT count(*) FROM intake')));
   });
 
   it('explain: a new ticket, CC changes and Mail API errors are shown', async () => {

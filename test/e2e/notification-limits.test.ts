@@ -38,7 +38,7 @@ describe('R43 notification limits: staff and end users', () => {
       assert.match(await c.send(from, [SUPPORT], mail({ from, messageId: uniqueId(`${tag}${i}`), subject: `${tag} ${i}` })), /^250 /);
     }
     await c.quit();
-    await waitFor(() => d.app.intake.pendingCount() === 0, 'all processed', 30_000);
+    await waitFor(async () => (await d.app.intake.pendingCount()) === 0, 'all processed', 30_000);
   }
   const outbox = () => cliJson<OutboxJson[]>(['outbox', 'list', '-c', env.configPath]);
   const to = (rows: OutboxJson[], email: string, status: string) => rows.filter((r) => r.status === status && [...r.to, ...r.cc].includes(email)).length;

@@ -32,12 +32,12 @@ describe('notifications end to end (R21, R28-R31, R46-R58)', () => {
     const reply = await sendMail(d.port, rcpt, mail(spec), from);
     assert.match(reply, /^250 /);
     const intakeId = Number(/queued as (\d+)/.exec(reply)![1]);
-    const row = await waitFor(() => { const r = d.app.intake.get(intakeId); return r?.status === 'done' ? r : r?.status === 'failed' ? assert.fail(r.error!) : undefined; }, 'processed');
+    const row = await waitFor(async () => { const r = (await d.app.intake.get(intakeId)); return r?.status === 'done' ? r : r?.status === 'failed' ? assert.fail(r.error!) : undefined; }, 'processed');
     return row.ticket_id!;
   }
   /** Waits until the outbox is empty of queued/deferred mail, then a moment for stragglers. */
   async function settle(): Promise<SunkMessage[]> {
-    await waitFor(() => d.app.outbox.list().every((r) => r.status !== 'queued' && r.status !== 'deferred'), 'outbox drained');
+    await waitFor(async () => (await d.app.outbox.list()).every((r) => r.status !== 'queued' && r.status !== 'deferred'), 'outbox drained');
     return sink.messages;
   }
 
@@ -58,9 +58,9 @@ describe('notifications end to end (R21, R28-R31, R46-R58)', () => {
     assert.equal(r.mail.headers.get('x-auto-response-suppress'), 'All');
     assert.ok(r.mail.text!.startsWith('##- Please type your reply above this line -##'));
     assert.ok(r.mail.text!.includes(`[DG-${token}]`));
-    const row = d.app.outbox.list().find((o) => o.message_id === r.mail.messageId)!;
+    const row = (await d.app.outbox.list()).find((o) => o.message_id === r.mail.messageId)!;
     assert.equal(row.status, 'sent');
-    assert.equal(d.app.tickets.ticketsForMessageIds([r.mail.messageId!]).get(r.mail.messageId!), ticketId, 'R56: the notification\'s Message-ID is stored on the ticket');
+    assert.equal((await d.app.tickets.ticketsForMessageIds([r.mail.messageId!])).get(r.mail.messageId!), ticketId, 'R56: the notification\'s Message-ID is stored on the ticket');
   });
 
   it('R51.7: a new ticket in a group with no assignee notifies the group\'s agents, each separately', async () => {

@@ -36,7 +36,7 @@ describe('raw 8-bit Subject and display names end to end (R66)', () => {
   async function ticketOf(reply: string): Promise<number> {
     assert.match(reply, /^250 /, reply);
     const intakeId = Number(/queued as (\d+)/.exec(reply)![1]);
-    const row = await waitFor(() => { const r = d.app.intake.get(intakeId); return r && r.status !== 'received' && r.status !== 'processing' ? r : undefined; }, 'processing');
+    const row = await waitFor(async () => { const r = (await d.app.intake.get(intakeId)); return r && r.status !== 'received' && r.status !== 'processing' ? r : undefined; }, 'processing');
     assert.equal(row.status, 'done', row.error ?? '');
     return row.ticket_id!;
   }

@@ -36,11 +36,11 @@ describe('trust and abuse over SMTP (R41-R45)', () => {
     env.cleanup();
   });
 
-  async function send(raw: Buffer, from = 'carol@customer.test'): Promise<{ reply: string; row?: ReturnType<Daemon['app']['intake']['get']> }> {
+  async function send(raw: Buffer, from = 'carol@customer.test'): Promise<{ reply: string; row?: Awaited<ReturnType<Daemon['app']['intake']['get']>> }> {
     const reply = await sendMail(d.port, SUPPORT, raw, from);
     if (!reply.startsWith('250')) return { reply };
     const intakeId = Number(/queued as (\d+)/.exec(reply)![1]);
-    const row = await waitFor(() => { const r = d.app.intake.get(intakeId); return r && ['done', 'failed', 'suspended'].includes(r.status) ? r : undefined; }, 'processed', 15_000);
+    const row = await waitFor(async () => { const r = (await d.app.intake.get(intakeId)); return r && ['done', 'failed', 'suspended'].includes(r.status) ? r : undefined; }, 'processed', 15_000);
     return { reply, row };
   }
   async function deliver(spec: MailSpec): Promise<number> {
@@ -48,14 +48,14 @@ describe('trust and abuse over SMTP (R41-R45)', () => {
     assert.equal(row?.status, 'done', row?.error ?? row?.error_code ?? '');
     return row!.ticket_id!;
   }
-  const show = () => d.app.views.show(ticketId)!;
+  const show = async () => (await d.app.views.show(ticketId))!;
 
   it('R44: a spoofed agent From without DKIM/SPF is suspended: no Mail API effect, no CC change', async () => {
-    const before = show();
+    const before = (await show());
     const { row } = await send(mail({ from: 'Bob <bob@acme.test>', inReplyTo: opening, cc: 'new@customer.test', body: '#status solved\n#assignee me\nClosing.' }), 'bob@acme.test');
     assert.equal(row!.status, 'suspended');
     assert.equal(row!.error_code, 'unverified_agent');
-    const after = show();
+    const after = (await show());
     assert.deepEqual([after.status, after.ccs, after.comments!.length], [before.status, before.ccs, before.comments!.length]);
     const list = await cliJson<Array<{ id: number; reason: string; from: string; subject: string }>>(['suspended', 'list', '-c', env.configPath]);
     assert.ok(list.some((s) => s.id === row!.id && s.reason === 'unverified_agent' && s.from === 'bob@acme.test'));
@@ -64,7 +64,7 @@ describe('trust and abuse over SMTP (R41-R45)', () => {
   it('R44: the same mail DKIM-signed by acme.test gets agent powers; auth is stored with the comment', async () => {
     const { row } = await send(await signed(mail({ from: 'Bob <bob@acme.test>', inReplyTo: opening, cc: 'new2@customer.test', body: '#status pending\nWaiting for you.' })), 'bob@acme.test');
     assert.equal(row!.status, 'done', row!.error_code ?? '');
-    const t = show();
+    const t = (await show());
     assert.equal(t.status, 'pending');
     assert.ok(t.ccs.some((c) => c.email === 'new2@customer.test'));
     const c = t.comments!.at(-1)!;
@@ -78,7 +78,7 @@ describe('trust and abuse over SMTP (R41-R45)', () => {
     assert.match(shown.stdout, /From my phone/);
     const r = await cliJson<{ status: string; ticket_id: number }>(['suspended', 'release', String(row!.id), '-c', env.configPath]);
     assert.deepEqual([r.status, r.ticket_id], ['done', ticketId]);
-    assert.ok(show().tags.includes('released'));
+    assert.ok((await show()).tags.includes('released'));
     const { row: other } = await send(mail({ from: 'Bob <bob@acme.test>', inReplyTo: opening, body: 'spam' }), 'bob@acme.test');
     await cliJson(['suspended', 'delete', String(other!.id), '-c', env.configPath]);
     const list = await cliJson<Array<{ id: number }>>(['suspended', 'list', '-c', env.configPath]);
@@ -95,15 +95,15 @@ describe('trust and abuse over SMTP (R41-R45)', () => {
     assert.deepEqual([row!.status, row!.error_code], ['suspended', 'automated_response']);
     const { row: r2 } = await send(mail({ from: 'noreply@shop.test', subject: 'Your order' }), 'noreply@shop.test');
     assert.equal(r2!.error_code, 'automated_response');
-    const before = show().status;
+    const before = (await show()).status;
     await send(mail({ from: 'Lists <news@customer.test>', inReplyTo: opening, headers: { Precedence: 'bulk', 'List-Id': '<news.customer.test>' }, body: 'Weekly news' }), 'news@customer.test');
-    const t = show();
+    const t = (await show());
     const c = t.comments!.at(-1)!;
     assert.deepEqual([c.public, c.flags, c.visibility_rule, t.status], [false, ['automated'], 'R42', before]);
     await cliJson(['tickets', 'update', String(ticketId), '-c', env.configPath, '--add-cc', 'news@customer.test']);
     await cliJson(['tickets', 'update', String(ticketId), '-c', env.configPath, '--comment', 'Public update', '--author', 'alice@acme.test']);
     await new Promise((r) => setTimeout(r, 200));
-    assert.ok(!d.app.outbox.list().some((o) => [...o.to, ...o.cc].some((p) => p.email === 'news@customer.test')), 'no notification to a robot');
+    assert.ok(!(await d.app.outbox.list()).some((o) => [...o.to, ...o.cc].some((p) => p.email === 'news@customer.test')), 'no notification to a robot');
     const { row: person } = await send(mail({ from: 'Dora <dora@customer.test>', headers: { 'Auto-Submitted': 'no' } }), 'dora@customer.test');
     assert.equal(person!.status, 'done', 'Auto-Submitted: no is a person');
   });
@@ -113,8 +113,8 @@ describe('trust and abuse over SMTP (R41-R45)', () => {
     assert.equal(row!.status, 'suspended');
     assert.equal(await d.app.expireSuspended(new Date(Date.now() + 13 * 86_400_000)), 0);
     assert.ok(await d.app.expireSuspended(new Date(Date.now() + 15 * 86_400_000)) >= 1);
-    assert.equal(d.app.intake.get(row!.id)!.status, 'deleted');
-    assert.equal(d.app.intake.rawBytes(row!.id), undefined, 'its bytes are gone too');
+    assert.equal((await d.app.intake.get(row!.id))!.status, 'deleted');
+    assert.equal((await d.app.intake.rawBytes(row!.id)), undefined, 'its bytes are gone too');
   });
 
   it('R43: mail from a support address is suspended (from_support_address)', async () => {
@@ -157,12 +157,12 @@ describe('R43 loop storm and SMTP limits', () => {
       const accepted = replies.filter((r) => r.startsWith('250')).length;
       assert.equal(accepted, 40);
       assert.equal(replies.filter((r) => r.startsWith('450 4.7.1')).length, 60);
-      await waitFor(() => d.app.intake.pendingCount() === 0, 'processed');
-      assert.equal(d.app.intake.list('done').length, 20);
-      const suspended = d.app.intake.list('suspended');
+      await waitFor(async () => (await d.app.intake.pendingCount()) === 0, 'processed');
+      assert.equal((await d.app.intake.list('done')).length, 20);
+      const suspended = (await d.app.intake.list('suspended'));
       assert.equal(suspended.length, 20);
       assert.ok(suspended.every((s) => s.error_code === 'email_loop'));
-      const toSender = d.app.outbox.list().filter((o) => o.to.some((p) => p.email === 'loop@customer.test') && o.status !== 'held');
+      const toSender = (await d.app.outbox.list()).filter((o) => o.to.some((p) => p.email === 'loop@customer.test') && o.status !== 'held');
       assert.ok(toSender.length <= 20, `at most 20 notifications to the sender, got ${toSender.length}`);
     } finally {
       await d.stop();
@@ -201,7 +201,7 @@ describe('R43 loop storm and SMTP limits', () => {
     try {
       const reply = await sendMail(d.port, SUPPORT, mail({ from: 'Bob <bob@acme.test>', subject: 'From the road' }), 'bob@acme.test');
       const id = Number(/queued as (\d+)/.exec(reply)![1]);
-      const row = await waitFor(() => { const r = d.app.intake.get(id); return r?.status === 'suspended' || r?.status === 'done' ? r : undefined; }, 'processed', 20_000);
+      const row = await waitFor(async () => { const r = (await d.app.intake.get(id)); return r?.status === 'suspended' || r?.status === 'done' ? r : undefined; }, 'processed', 20_000);
       assert.deepEqual([row.status, row.error_code], ['suspended', 'unverified_agent']);
     } finally {
       await d.stop();

@@ -27,7 +27,7 @@ describe('fault: disk full (R6, R8)', () => {
         assert.match(await sendMail(d.port, SUPPORT, mail({ messageId: id })), /^250 /);
         acked.push(id);
       }
-      await waitFor(() => d.app.intake.pendingCount() === 0, 'processed');
+      await waitFor(async () => (await d.app.intake.pendingCount()) === 0, 'processed');
       // Fill the disk to the last byte.
       const fd = openSync(filler, 'w');
       const block = Buffer.alloc(64 * 1024, 1);
@@ -41,7 +41,7 @@ describe('fault: disk full (R6, R8)', () => {
       const after = uniqueId('full-after');
       assert.match(await sendMail(d.port, SUPPORT, mail({ messageId: after })), /^250 /, 'recovers when space returns');
       acked.push(after);
-      await waitFor(() => acked.every((id) => d.app.db.prepare('SELECT 1 FROM comments WHERE message_id = ?').get(id)), 'every acknowledged message stored', 15_000);
+      await waitFor(async () => (await Promise.all(acked.map((id) => d.app.sql.get('SELECT 1 FROM comments WHERE message_id = ?', [id])))).every(Boolean), 'every acknowledged message stored', 15_000);
       console.log(`# disk full: acked=${acked.length} refused_while_full=${refused.length} lost=0`);
     } finally {
       await d.stop();
@@ -71,7 +71,7 @@ describe('fault: database locked by another process', () => {
       for (const r of replies) assert.match(r, /^(250|451) /);
       await exited;
       const acked = ids.filter((_, i) => replies[i]!.startsWith('250'));
-      await waitFor(() => acked.every((id) => d.app.db.prepare('SELECT 1 FROM comments WHERE message_id = ?').get(id)), 'stored after the lock');
+      await waitFor(async () => (await Promise.all(acked.map((id) => d.app.sql.get('SELECT 1 FROM comments WHERE message_id = ?', [id])))).every(Boolean), 'stored after the lock');
       console.log(`# db locked: acked=${acked.length}/5 waited_ms=${waited}`);
       assert.equal(acked.length, 5, 'a 1.5 s lock is within busy_timeout: intake waits rather than refusing');
     } finally {

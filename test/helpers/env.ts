@@ -49,6 +49,8 @@ export function makeEnv(overrides: (c: Record<string, unknown>) => void = () => 
 }
 
 /** Polls `check` until it returns a truthy value; a bounded loop, never an endless wait. */
+export async function waitFor<T>(check: () => Promise<T>, what: string, timeoutMs?: number, everyMs?: number): Promise<NonNullable<T>>;
+export async function waitFor<T>(check: () => T, what: string, timeoutMs?: number, everyMs?: number): Promise<NonNullable<T>>;
 export async function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 10_000, everyMs = 25): Promise<NonNullable<T>> {
   const until = Date.now() + timeoutMs;
   for (;;) {

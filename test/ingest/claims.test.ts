@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { makeEnv, waitFor, SUPPORT, type TestEnv } from '../helpers/env.js';
 import { spawnServe, waitExit } from '../helpers/daemon.js';
 import { mail } from '../helpers/mail.js';
-import { openDatabase, createIntakeRepo, createNodesRepo, sha256Hex, type Db, type NewIntake } from '../../src/store/index.js';
+import { openDatabase, sqliteSql, createIntakeRepo, createNodesRepo, sha256Hex, type Sql, type NewIntake } from '../../src/store/index.js';
 import { composeApp } from '../../src/compose.js';
 import { silentLogger } from '../../src/shared/logger.js';
 
@@ -20,16 +20,18 @@ function message(i: number, tag: string): NewIntake {
 }
 
 /** Stores `n` messages claimed by `holder`, as a process killed mid-batch leaves them. */
-function claimedBy(db: Db, holder: string, n: number, tag: string): number[] {
-  const intake = createIntakeRepo(db);
-  return db.transaction(() => {
-    const ids = Array.from({ length: n }, (_, i) => intake.insert(message(i, tag)).id);
-    intake.claim(holder, n, new Date().toISOString());
+function claimedBy(sql: Sql, holder: string, n: number, tag: string): Promise<number[]> {
+  const intake = createIntakeRepo(sql);
+  return sql.tx(async () => {
+    const ids: number[] = [];
+    for (let i = 0; i < n; i++) ids.push((await intake.insert(message(i, tag))).id);
+    await intake.claim(holder, n, new Date().toISOString());
     return ids;
-  })();
+  });
 }
 
-const statusOf = (db: Db, ids: number[]) => db.prepare(`SELECT status FROM intake WHERE id IN (${ids.join(',')})`).pluck().all() as string[];
+const statusOf = (sql: Sql, ids: number[]) => sql.column<string>(`SELECT status FROM intake WHERE id IN (${ids.join(',')}) ORDER BY id`);
+const allDone = async (sql: Sql, ids: number[]) => (await statusOf(sql, ids)).every((s) => s === 'done');
 
 /**
  * Claims belong to a per-start instance id with a heartbeat (processing.claim_lease), not to
@@ -48,20 +50,21 @@ describe('intake claims: heartbeat lease, not PID (R6, R71)', () => {
   it('R6: a container-style restart: claims of the previous start (same host, a live PID, stale heartbeat) are taken back within the lease', async () => {
     const e = env();
     const db = openDatabase(e.config.data_dir);
+    const dbSql = sqliteSql(db);
     try {
       // What the previous start of PID 1 left: its id names this host and a PID that runs (ours).
       const previous = `${hostname()}:${process.pid}:0123456789ab`;
-      createNodesRepo(db).beat({ id: previous, host: hostname(), pid: process.pid, startedAt: new Date(Date.now() - 60_000).toISOString() }, new Date().toISOString());
-      const ids = claimedBy(db, previous, 13, 'pid1');
+      await createNodesRepo(dbSql).beat({ id: previous, host: hostname(), pid: process.pid, startedAt: new Date(Date.now() - 60_000).toISOString() }, new Date().toISOString());
+      const ids = await claimedBy(dbSql, previous, 13, 'pid1');
       const serve = await spawnServe(e.configPath);
       const ready = Date.now();
       try {
-        await waitFor(() => statusOf(db, ids).every((s) => s === 'done'), 'the 13 claimed messages processed', 4 * LEASE_MS);
+        await waitFor(() => allDone(dbSql, ids), 'the 13 claimed messages processed', 4 * LEASE_MS);
         const waited = Date.now() - ready;
         // The heartbeat was fresh when serve started: it goes stale within the lease, and the next beat takes the claims.
         assert.ok(waited < LEASE_MS + 2000, `processed ${waited} ms after serve was ready: within the lease (${LEASE_MS} ms) and a beat, not 5 minutes`);
         assert.match(serve.logs(), /"event":"node:claims_taken_back".*"count":13/);
-        assert.equal(createNodesRepo(db).list().some((n) => n.id === previous), false, 'the dead start is forgotten');
+        assert.equal((await createNodesRepo(dbSql).list()).some((n) => n.id === previous), false, 'the dead start is forgotten');
       } finally {
         serve.child.kill('SIGTERM');
         assert.equal(await waitExit(serve.child), 0);
@@ -74,19 +77,20 @@ describe('intake claims: heartbeat lease, not PID (R6, R71)', () => {
   it('R71: claims of a process whose heartbeat is fresh are left alone; when it stops beating they are taken back', async () => {
     const e = env();
     const db = openDatabase(e.config.data_dir);
-    const nodes = createNodesRepo(db);
+    const dbSql = sqliteSql(db);
+    const nodes = createNodesRepo(dbSql);
     const other = { id: 'other-host:4242:aaaaaaaaaaaa', host: 'other-host', pid: 4242, startedAt: new Date().toISOString() };
-    nodes.beat(other, new Date().toISOString());
-    const beating = setInterval(() => nodes.beat(other, new Date().toISOString()), LEASE_MS / 3);
+    (await nodes.beat(other, new Date().toISOString()));
+    const beating = setInterval(() => void nodes.beat(other, new Date().toISOString()), LEASE_MS / 3);
     try {
-      const ids = claimedBy(db, other.id, 3, 'live');
+      const ids = await claimedBy(dbSql, other.id, 3, 'live');
       const serve = await spawnServe(e.configPath);
       try {
         await new Promise((r) => setTimeout(r, 2 * LEASE_MS));
-        assert.deepEqual(statusOf(db, ids), ['processing', 'processing', 'processing'], 'a live node keeps its claims past the lease');
+        assert.deepEqual(await statusOf(dbSql, ids), ['processing', 'processing', 'processing'], 'a live node keeps its claims past the lease');
         clearInterval(beating);
         const stoppedAt = Date.now();
-        await waitFor(() => statusOf(db, ids).every((s) => s === 'done'), 'taken back once the heartbeat stops', 4 * LEASE_MS);
+        await waitFor(() => allDone(dbSql, ids), 'taken back once the heartbeat stops', 4 * LEASE_MS);
         assert.ok(Date.now() - stoppedAt >= LEASE_MS - 200, 'not before the lease ran out');
       } finally {
         serve.child.kill('SIGTERM');
@@ -100,15 +104,16 @@ describe('intake claims: heartbeat lease, not PID (R6, R71)', () => {
 
   it('R6: a clean stop hands its claims back at once and leaves the nodes table', async () => {
     const e = env();
-    const app = composeApp(e.config, { logger: silentLogger(), parseWorkers: 0 });
+    const app = await composeApp(e.config, { logger: silentLogger(), parseWorkers: 0 });
     await app.processor.drain(); // the process starts its heartbeat as any claimer does
-    const ids = claimedBy(app.db, app.ctx.nodeId, 2, 'clean');
-    assert.equal(app.nodes.list().length, 1);
+    const ids = await claimedBy(app.sql, app.ctx.nodeId, 2, 'clean');
+    assert.equal((await app.nodes.list()).length, 1);
     await app.close();
     const db = openDatabase(e.config.data_dir);
+    const dbSql = sqliteSql(db);
     try {
-      assert.deepEqual(statusOf(db, ids), ['received', 'received']);
-      assert.deepEqual(createNodesRepo(db).list(), []);
+      assert.deepEqual(await statusOf(dbSql, ids), ['received', 'received']);
+      assert.deepEqual(await createNodesRepo(dbSql).list(), []);
     } finally {
       db.close();
     }

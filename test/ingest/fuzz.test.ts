@@ -61,7 +61,7 @@ describe('fuzzing intake with mutated MIME (R8)', () => {
       ...readdirSync(join(CORPUS, 'mail')).map((f) => readFileSync(join(CORPUS, 'mail', f), 'latin1')),
       ...readdirSync(join(CORPUS, 'reply-cut')).filter((f) => f.endsWith('.eml')).map((f) => readFileSync(join(CORPUS, 'reply-cut', f), 'latin1')),
     ];
-    const app = composeApp(env!.config, { logger: silentLogger() });
+    const app = await composeApp(env!.config, { logger: silentLogger() });
     const used = new Map<string, number>();
     let tooLarge = 0;
     try {
@@ -80,16 +80,16 @@ describe('fuzzing intake with mutated MIME (R8)', () => {
         if (i % 200 === 199) await app.processor.drain();
       }
       await app.processor.drain();
-      const counts = Object.fromEntries((app.db.prepare('SELECT status, count(*) AS n FROM intake GROUP BY status').all() as Array<{ status: string; n: number }>).map((x) => [x.status, x.n]));
+      const counts = Object.fromEntries(((await app.sql.all('SELECT status, count(*) AS n FROM intake GROUP BY status')) as Array<{ status: string; n: number }>).map((x) => [x.status, x.n]));
       console.log(`# fuzz results: ${JSON.stringify(counts)} too_large=${tooLarge} mutations=${JSON.stringify(Object.fromEntries(used))}`);
-      const codes = app.db.prepare("SELECT error_code AS code, count(*) AS n, min(error) AS example FROM intake WHERE status = 'failed' GROUP BY error_code").all() as Array<{ code: string; n: number; example: string }>;
+      const codes = (await app.sql.all("SELECT error_code AS code, count(*) AS n, min(error) AS example FROM intake WHERE status = 'failed' GROUP BY error_code")) as Array<{ code: string; n: number; example: string }>;
       console.log(`# fuzz failures: ${JSON.stringify(codes.map((c) => [c.code, c.n, c.example.slice(0, 80)]))}`);
       assert.equal((counts.received ?? 0) + (counts.processing ?? 0), 0, 'nothing left unprocessed');
       // Failures must be the input's fault (no sender, unparseable), not a bug in deskgate.
       assert.deepEqual(codes.filter((c) => c.code === 'PIPELINE_ERROR'), [], 'an unexpected exception while processing');
       const total = Object.values(counts).reduce((a, b) => a + b, 0);
       assert.ok(total + tooLarge >= N * 0.95, `only ${total} of ${N} stored`);
-      const noReason = app.db.prepare("SELECT count(*) FROM intake WHERE status = 'failed' AND (error IS NULL OR error = '' OR error_code IS NULL)").pluck().get();
+      const noReason = (await app.sql.value("SELECT count(*) FROM intake WHERE status = 'failed' AND (error IS NULL OR error = '' OR error_code IS NULL)"));
       assert.equal(noReason, 0, 'every failed record has a reason');
       assert.ok((counts.done ?? 0) > N * 0.3, 'most mutants still become tickets');
     } finally {

@@ -31,14 +31,14 @@ describe('IMAP intake against a real Dovecot (R6, R7, R10)', () => {
     env?.cleanup();
   });
 
-  const commentsWith = (messageId: string) => d.app.db.prepare('SELECT ticket_id FROM comments WHERE message_id = ?').pluck().all(messageId) as number[];
-  const waitComment = (messageId: string) => waitFor(() => commentsWith(messageId)[0], `comment ${messageId}`, 15_000);
+  const commentsWith = async (messageId: string) => (await d.app.sql.column('SELECT ticket_id FROM comments WHERE message_id = ?', [messageId])) as number[];
+  const waitComment = (messageId: string) => waitFor(async () => (await commentsWith(messageId))[0], `comment ${messageId}`, 15_000);
 
   it('R6: an APPENDed message becomes a ticket and is then moved to the processed folder', async () => {
     const id = uniqueId('imap');
     await dovecot.append('INBOX', mail({ messageId: id, subject: 'Via IMAP' }));
     const ticketId = await waitComment(id);
-    const t = d.app.views.show(ticketId)!;
+    const t = (await d.app.views.show(ticketId))!;
     assert.equal(t.via, 'imap');
     assert.equal(t.subject, 'Via IMAP');
     assert.equal(t.recipient, 'support@acme.test');
@@ -61,10 +61,10 @@ describe('IMAP intake against a real Dovecot (R6, R7, R10)', () => {
     await dovecot.append('INBOX', raw, raw);
     await waitComment(id);
     await waitFor(async () => (await dovecot.messageIds('Processed')).filter((m) => m === id).length === 2, 'both copies moved');
-    assert.equal(commentsWith(id).length, 1);
+    assert.equal((await commentsWith(id)).length, 1);
     // The same mail also reaching deskgate over SMTP is still one comment.
     assert.match(await sendMail(d.port, 'support@acme.test', raw), /^250 .*duplicate/);
-    assert.equal(commentsWith(id).length, 1);
+    assert.equal((await commentsWith(id)).length, 1);
   });
 
   it('reconnects after Dovecot is stopped mid-session and imports what arrived meanwhile, nothing twice', async () => {
@@ -76,10 +76,10 @@ describe('IMAP intake against a real Dovecot (R6, R7, R10)', () => {
     dovecot.deliverToMaildir(mail({ messageId: during, subject: 'Arrived while IMAP was down' }).toString(), 'during');
     await new Promise((r) => setTimeout(r, 500));
     await dovecot.start();
-    const ticketId = await waitFor(() => commentsWith(during)[0], 'import after reconnect', 30_000);
+    const ticketId = await waitFor(async () => (await commentsWith(during))[0], 'import after reconnect', 30_000);
     assert.ok(ticketId > 0);
-    assert.equal(commentsWith(before).length, 1);
-    assert.equal(commentsWith(during).length, 1);
+    assert.equal((await commentsWith(before)).length, 1);
+    assert.equal((await commentsWith(during)).length, 1);
   });
 
   it('deskgate imap status shows the account connected with its counts', async () => {
@@ -112,10 +112,10 @@ describe('IMAP crash and UIDVALIDITY safety (R6, R7)', () => {
     const a = { ...account(dovecot.port, over), poll_interval: 200 } as never;
     return new ImapPoller(a, {
       accept: d.app.accept, supportAddressOf: d.app.supportAddressOf, defaultRecipient: 'support@acme.test',
-      state: createImapStateRepo(d.app.db), logger: silentLogger(), clock: d.app.ctx.clock, ...(afterAccept ? { afterAccept } : {}),
+      state: createImapStateRepo(d.app.sql), logger: silentLogger(), clock: d.app.ctx.clock, ...(afterAccept ? { afterAccept } : {}),
     });
   }
-  const comments = (id: string) => (d.app.db.prepare('SELECT count(*) FROM comments WHERE message_id = ?').pluck().get(id) as number);
+  const comments = async (id: string) => ((await d.app.sql.value('SELECT count(*) FROM comments WHERE message_id = ?', [id])) as number);
 
   it('R6/R7: killed between storing and moving, the message is imported exactly once after restart', async () => {
     const id = uniqueId('imap-crash');
@@ -130,13 +130,13 @@ describe('IMAP crash and UIDVALIDITY safety (R6, R7)', () => {
     p1.start();
     await waitFor(() => crashed, 'the crash point');
     assert.ok((await dovecot.messageIds('Crash')).includes(id), 'still in the mailbox after the crash');
-    await waitFor(() => comments(id) === 1, 'processed once');
+    await waitFor(async () => (await comments(id)) === 1, 'processed once');
     const p2 = poller({ mailbox: 'Crash', processed_mailbox: 'CrashDone' });
     p2.start();
     try {
       await waitFor(async () => (await dovecot.messageIds('CrashDone')).includes(id), 'moved after restart');
-      assert.equal(comments(id), 1);
-      assert.equal(d.app.db.prepare('SELECT count(*) FROM intake WHERE message_id = ?').pluck().get(id), 1);
+      assert.equal((await comments(id)), 1);
+      assert.equal((await d.app.sql.value('SELECT count(*) FROM intake WHERE message_id = ?', [id])), 1);
     } finally {
       await p2.stop();
     }
@@ -147,7 +147,7 @@ describe('IMAP crash and UIDVALIDITY safety (R6, R7)', () => {
     await dovecot.append('Flagged', mail({ messageId: old }));
     const p = poller({ mailbox: 'Flagged', processed_mailbox: undefined });
     p.start();
-    await waitFor(() => comments(old) === 1, 'first import');
+    await waitFor(async () => (await comments(old)) === 1, 'first import');
     await p.stop();
     const c = dovecot.client();
     await c.connect();
@@ -156,9 +156,9 @@ describe('IMAP crash and UIDVALIDITY safety (R6, R7)', () => {
     const flags = [...((fetched && fetched.flags) || [])];
     lock.release();
     assert.ok(flags.includes('\\Seen') && flags.includes('$DeskgateImported'), flags.join(' '));
-    const state = createImapStateRepo(d.app.db);
+    const state = createImapStateRepo(d.app.sql);
     const key = accountKey({ user: IMAP_USER, host: '127.0.0.1', port: dovecot.port, mailbox: 'Flagged' });
-    const before = state.get(key, new Date().toISOString());
+    const before = (await state.get(key, new Date().toISOString()));
     // Recreate the mailbox: new UIDVALIDITY, the old message back without our flags, plus a new one.
     await c.mailboxDelete('Flagged');
     await c.mailboxCreate('Flagged');
@@ -168,10 +168,10 @@ describe('IMAP crash and UIDVALIDITY safety (R6, R7)', () => {
     const p2 = poller({ mailbox: 'Flagged', processed_mailbox: undefined });
     p2.start();
     try {
-      await waitFor(() => comments(fresh) === 1, 'new message after UIDVALIDITY change');
-      await waitFor(() => state.get(key, new Date().toISOString()).last_uid === 2, 'rescan to the end');
-      assert.equal(comments(old), 1, 'the old message is not imported twice');
-      assert.notEqual(state.get(key, new Date().toISOString()).uidvalidity, before.uidvalidity);
+      await waitFor(async () => (await comments(fresh)) === 1, 'new message after UIDVALIDITY change');
+      await waitFor(async () => (await state.get(key, new Date().toISOString())).last_uid === 2, 'rescan to the end');
+      assert.equal((await comments(old)), 1, 'the old message is not imported twice');
+      assert.notEqual((await state.get(key, new Date().toISOString())).uidvalidity, before.uidvalidity);
     } finally {
       await p2.stop();
     }

@@ -28,15 +28,15 @@ describe('a reused Message-ID is not a duplicate (R65), redeliveries still are (
     env?.cleanup();
   });
 
-  const comments = (messageId: string) => d.app.db.prepare('SELECT ticket_id, flags FROM comments WHERE message_id = ? ORDER BY id').all(messageId) as Array<{ ticket_id: number; flags: string }>;
-  const waitComments = (messageId: string, n: number) => waitFor(() => (comments(messageId).length >= n ? comments(messageId) : undefined), `${n} comment(s) with ${messageId}`, 15_000);
+  const comments = async (messageId: string) => (await d.app.sql.all('SELECT ticket_id, flags FROM comments WHERE message_id = ? ORDER BY id', [messageId])) as Array<{ ticket_id: number; flags: string }>;
+  const waitComments = (messageId: string, n: number) => waitFor(async () => ((await comments(messageId)).length >= n ? (await comments(messageId)) : undefined), `${n} comment(s) with ${messageId}`, 15_000);
   /** Delivers over SMTP; resolves with the reply and, when stored anew, the processed intake row. */
   async function deliver(raw: Buffer, rcpt: string | string[] = SUPPORT) {
     const reply = await sendMail(d.port, rcpt, raw);
     assert.match(reply, /^250 /, reply);
     const intakeId = Number(/queued as (\d+)/.exec(reply)![1]);
-    const row = await waitFor(() => {
-      const r = d.app.intake.get(intakeId);
+    const row = await waitFor(async () => {
+      const r = (await d.app.intake.get(intakeId));
       return r && (r.status === 'done' || r.status === 'failed') ? r : undefined;
     }, `intake ${intakeId} processed`);
     assert.equal(row.status, 'done', row.error ?? '');
@@ -51,7 +51,7 @@ describe('a reused Message-ID is not a duplicate (R65), redeliveries still are (
       'Received: from relay1.customer.test by mx1.customer.test; Mon, 23 Nov 2026 10:00:01 +0000'));
     assert.ok(again.duplicate, again.reply);
     assert.equal(again.row.id, first.row.id);
-    assert.equal(comments(id).length, 1);
+    assert.equal((await comments(id)).length, 1);
   });
 
   it('R7/R65: an IMAP copy (with Return-Path, Delivered-To, X-Original-To, Authentication-Results) and an SMTP copy are one comment', async () => {
@@ -63,14 +63,14 @@ describe('a reused Message-ID is not a duplicate (R65), redeliveries still are (
       'X-Spam-Status: No, score=-0.1', 'Received: from mx.customer.test by mail.acme.test with LMTP; Mon, 23 Nov 2026 10:00:02 +0000');
     dovecot.deliverToMaildir(mailboxCopy.toString('latin1').replace(/\r\n/g, '\n'), 'copy');
     const [c] = await waitComments(id, 1);
-    assert.equal(d.app.intake.get(d.app.db.prepare('SELECT intake_id FROM comments WHERE message_id = ?').pluck().get(id) as number)!.via, 'imap');
+    assert.equal((await d.app.intake.get((await d.app.sql.value('SELECT intake_id FROM comments WHERE message_id = ?', [id])) as number))!.via, 'imap');
     const smtp = await deliver(raw);
     assert.ok(smtp.duplicate, smtp.reply);
     // The pipe with LF line ends (as an MTA's pipe transport gives it) agrees too.
     const piped = await runCli(['inject', '-c', env.configPath, '--json'], { input: raw.toString('latin1').replace(/\r\n/g, '\n') });
     assert.equal(piped.code, 0, piped.stderr);
     assert.equal((JSON.parse(piped.stdout) as { duplicate: boolean }).duplicate, true);
-    assert.equal(comments(id).length, 1);
+    assert.equal((await comments(id)).length, 1);
     assert.equal(c!.flags, '[]');
   });
 
@@ -80,8 +80,8 @@ describe('a reused Message-ID is not a duplicate (R65), redeliveries still are (
     const first = await deliver(raw, [SUPPORT, BILLING]);
     const second = await deliver(withTrace(raw, 'Delivered-To: billing@acme.test', 'X-Original-To: billing@acme.test'), BILLING);
     assert.ok(second.duplicate, second.reply);
-    assert.equal(comments(id).length, 1);
-    assert.equal(d.app.views.show(first.row.ticket_id!)!.recipient, BILLING);
+    assert.equal((await comments(id)).length, 1);
+    assert.equal((await d.app.views.show(first.row.ticket_id!))!.recipient, BILLING);
   });
 
   it('R65: a different message reusing a stored Message-ID is stored, flagged message_id_reused, and threads by its own headers', async () => {
@@ -96,7 +96,7 @@ describe('a reused Message-ID is not a duplicate (R65), redeliveries still are (
     // Same id, other content, a reply to the earlier ticket: it threads there (R10).
     const c = await deliver(mail({ messageId: id, subject: 'Re: Earlier ticket', body: 'More on this.', inReplyTo: other }));
     assert.equal(c.row.ticket_id, t0);
-    const stored = comments(id);
+    const stored = (await comments(id));
     assert.deepEqual(stored.map((x) => x.ticket_id), [a.row.ticket_id, b.row.ticket_id, t0]);
     assert.deepEqual(stored.map((x) => JSON.parse(x.flags) as string[]), [[], ['message_id_reused'], ['message_id_reused']]);
     // The id still threads to the ticket it first came with, not to the later ones.
@@ -106,8 +106,8 @@ describe('a reused Message-ID is not a duplicate (R65), redeliveries still are (
     const retry = await deliver(withTrace(mail({ messageId: id, subject: 'Invoice 1002', body: 'Your invoice 1002.' }), 'Received: from relay9 by mx; Mon, 23 Nov 2026 11:00:00 +0000'));
     assert.ok(retry.duplicate, retry.reply);
     assert.equal(retry.row.id, b.row.id);
-    assert.equal(comments(id).length, 3);
-    const shown = d.app.views.show(b.row.ticket_id!)!;
+    assert.equal((await comments(id)).length, 3);
+    const shown = (await d.app.views.show(b.row.ticket_id!))!;
     assert.deepEqual(shown.comments![0]!.flags, ['message_id_reused']);
   });
 
@@ -119,13 +119,13 @@ describe('a reused Message-ID is not a duplicate (R65), redeliveries still are (
       const raw = mail({ messageId: id, subject: `Legacy ${size}`, body });
       const first = await deliver(raw);
       assert.equal(first.row.raw_path !== null, size === 'large');
-      d.app.db.prepare('UPDATE intake SET content_digest = NULL WHERE id = ?').run(first.row.id);
+      (await d.app.sql.run('UPDATE intake SET content_digest = NULL WHERE id = ?', [first.row.id]));
       const again = await deliver(withTrace(raw, 'Received: from relay2 by mx2; Mon, 23 Nov 2026 10:09:00 +0000'));
       assert.ok(again.duplicate, `${size}: ${again.reply}`);
-      assert.match(d.app.db.prepare('SELECT content_digest FROM intake WHERE id = ?').pluck().get(first.row.id) as string, /^[0-9a-f]{64}$/);
+      assert.match((await d.app.sql.value('SELECT content_digest FROM intake WHERE id = ?', [first.row.id])) as string, /^[0-9a-f]{64}$/);
       const different = await deliver(mail({ messageId: id, subject: `Legacy ${size}`, body: 'A different message.\n' }));
       assert.equal(different.duplicate, false, different.reply);
-      assert.deepEqual(comments(id).map((x) => JSON.parse(x.flags) as string[]), [[], ['message_id_reused']]);
+      assert.deepEqual((await comments(id)).map((x) => JSON.parse(x.flags) as string[]), [[], ['message_id_reused']]);
     }
   });
 

@@ -34,8 +34,8 @@ async function metric(d: TestDaemon, name: string, reason: string): Promise<numb
   return m ? Number(m[1]) : 0;
 }
 
-function stored(d: TestDaemon, messageId: string): number {
-  return d.app.db.prepare('SELECT count(*) FROM intake WHERE message_id = ?').pluck().get(messageId) as number;
+async function stored(d: TestDaemon, messageId: string): Promise<number> {
+  return (await d.app.sql.value('SELECT count(*) FROM intake WHERE message_id = ?', [messageId])) as number;
 }
 
 async function closedWithin(c: SmtpClient, ms: number): Promise<void> {
@@ -106,7 +106,7 @@ describe('issue 13.4: junk commands (smtp.junk_command_limit, Postfix smtpd_junk
     for (let i = 0; i < 5; i++) assert.match(await c.cmd('RSET'), /^250/);
     assert.match(await c.cmd('NOOP'), /^421 4\.7\.0 /);
     await closedWithin(c, 1000);
-    assert.equal(stored(d, id), 1, 'the message that got 250 is kept');
+    assert.equal(await stored(d, id), 1, 'the message that got 250 is kept');
     assert.equal(await metric(d, 'deskgate_smtp_sessions_closed_total', 'junk_commands'), before + 1);
   });
 
@@ -131,7 +131,7 @@ describe('issue 13.4: junk commands (smtp.junk_command_limit, Postfix smtpd_junk
     await c.quit();
     for (const r of await Promise.all(cut)) assert.match(r, /^421 4\.7\.0 /);
     assert.ok(waitedMs < 3000, `the real client waited ${waitedMs} ms`);
-    assert.equal(stored(d, id), 1);
+    assert.equal(await stored(d, id), 1);
     assert.ok(await metric(d, 'deskgate_smtp_sessions_refused_total', 'max_clients') > refusedBefore, 'refusals are counted');
   });
 });
@@ -160,8 +160,8 @@ describe('issue 13.4: DATA deadline (smtp.data_timeout, smtp.data_min_rate; Post
       assert.ok(ms < 2500, `cut after ${ms} ms (data_timeout 1s)`);
     }
     for (const s of senders) await closedWithin(s, 1000);
-    for (const i of ids) assert.equal(stored(d, i), 0, 'no half message is stored');
-    assert.equal(stored(d, id), 1);
+    for (const i of ids) assert.equal(await stored(d, i), 0, 'no half message is stored');
+    assert.equal(await stored(d, id), 1);
     assert.equal(await metric(d, 'deskgate_smtp_sessions_closed_total', 'data_timeout'), before + 5);
   });
 
@@ -176,8 +176,8 @@ describe('issue 13.4: DATA deadline (smtp.data_timeout, smtp.data_min_rate; Post
     assert.match(await c.cmd('DATA'), /^354/);
     assert.match(await trickle(c, mail({ messageId: second }), 200, 5000), /^421 4\.4\.2 /);
     await closedWithin(c, 1000);
-    assert.equal(stored(d, first), 1);
-    assert.equal(stored(d, second), 0);
+    assert.equal(await stored(d, first), 1);
+    assert.equal(await stored(d, second), 0);
   });
 
   it('DATA above data_min_rate may last longer than data_timeout (a rate, not a stopwatch)', async () => {
@@ -192,7 +192,7 @@ describe('issue 13.4: DATA deadline (smtp.data_timeout, smtp.data_min_rate; Post
     assert.match(await c.reply(), /^250 /);
     assert.ok(Date.now() - t0 > 1000, 'the transfer took longer than data_timeout');
     await c.quit();
-    assert.equal(stored(d, id), 1);
+    assert.equal(await stored(d, id), 1);
   });
 });
 
@@ -235,15 +235,15 @@ describe('issue 13.4: whole-session deadline (smtp.session_timeout)', () => {
     for (let i = 0; answer === undefined && !c.isClosed && i < raw.length; i += 20) { c.write(raw.subarray(i, i + 20)); await sleep(100); }
     await closedWithin(c, 1000);
     assert.match(answer ?? '', /^421 4\.4\.2 /);
-    assert.equal(stored(d, first), 1);
-    assert.equal(stored(d, cut), 0);
+    assert.equal(await stored(d, first), 1);
+    assert.equal(await stored(d, cut), 0);
   });
 });
 
 describe('issue 13.4: a deadline while deskgate stores a message', () => {
   it('the message that is in when session_timeout passes gets its 250 first, then 421 4.4.2; it is stored', async () => {
     const env = makeEnv();
-    const app = composeApp(env.config, { logger: silentLogger() });
+    const app = await composeApp(env.config, { logger: silentLogger() });
     let release!: () => void;
     const gate = new Promise<void>((r) => { release = r; });
     let storing = false;
@@ -273,7 +273,7 @@ describe('issue 13.4: a deadline while deskgate stores a message', () => {
       assert.match(await answer, /^250 2\.0\.0 Ok: queued as \d+/);
       assert.match(await c.reply(), /^421 4\.4\.2 /);
       await closedWithin(c, 1000);
-      assert.equal(app.db.prepare('SELECT count(*) FROM intake WHERE message_id = ?').pluck().get(id), 1);
+      assert.equal((await app.sql.value('SELECT count(*) FROM intake WHERE message_id = ?', [id])), 1);
     } finally {
       release();
       await smtp.close();
@@ -312,7 +312,7 @@ describe('issue 13.4: when max_clients is full, the address holding the most ses
     assert.match(await heavy[3]!.reply(), /^421 4\.7\.0 /);
     assert.equal(await metric(d, 'deskgate_smtp_sessions_closed_total', 'evicted'), before + 2);
     for (const c of [...heavy, real, second]) c.destroy();
-    assert.equal(stored(d, id), 1);
+    assert.equal(await stored(d, id), 1);
   });
 
   it('nobody is evicted when every address holds one session, nor an allowlisted relay: the new client gets 421', async () => {
@@ -335,7 +335,7 @@ describe('issue 13.5: smtp.max_header_size is enforced as configured', () => {
     (c.smtp as Record<string, unknown>).max_header_size = v;
     return stringify(c);
   };
-  it('a setting of 256KB or more (beyond the header block ingest reads) is refused at load, naming the key', () => {
+  it('a setting of 256KB or more (beyond the header block ingest reads) is refused at load, naming the key', async () => {
     for (const v of ['512KB', '256KB']) {
       assert.throws(() => parseConfigText(withHeaderSize(v), '/etc/deskgate/deskgate.yaml', {}), /deskgate\.yaml:\d+: smtp\.max_header_size: .*less than 256KB/, v);
     }
@@ -352,8 +352,8 @@ describe('issue 13.5: smtp.max_header_size is enforced as configured', () => {
       assert.match(await c.send('carol@customer.test', [SUPPORT], mail({ messageId: ok, headers: header(150) })), /^250 /);
       assert.match(await c.send('carol@customer.test', [SUPPORT], mail({ messageId: big, headers: header(300) })), /^552 5\.3\.4 /);
       await c.quit();
-      assert.equal(stored(d, ok), 1);
-      assert.equal(stored(d, big), 0);
+      assert.equal(await stored(d, ok), 1);
+      assert.equal(await stored(d, big), 0);
     } finally {
       await d.stop();
       env.cleanup();

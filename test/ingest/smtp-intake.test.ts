@@ -27,12 +27,12 @@ describe('SMTP intake over real sockets (R5, R6, R7, R8, R10-R14, R61-R64)', () 
     const reply = await sendMail(d.port, rcpt, raw);
     assert.match(reply, /^250 /, `delivery refused: ${reply}`);
     const intakeId = Number(/queued as (\d+)/.exec(reply)![1]);
-    const row = await waitFor(() => {
-      const r = d.app.intake.get(intakeId);
+    const row = await waitFor(async () => {
+      const r = (await d.app.intake.get(intakeId));
       return r && (r.status === 'done' || r.status === 'failed') ? r : undefined;
     }, `intake ${intakeId} processed`);
     assert.equal(row.status, 'done', `processing failed: ${row.error}`);
-    return d.app.views.show(row.ticket_id!)!;
+    return (await d.app.views.show(row.ticket_id!))!;
   }
 
   it('R5: refuses a recipient that is not a support address with 550 5.1.1', async () => {
@@ -41,7 +41,7 @@ describe('SMTP intake over real sockets (R5, R6, R7, R8, R10-R14, R61-R64)', () 
   });
 
   it('R5: refuses relaying to an outside domain with 550 and stores nothing', async () => {
-    const before = d.app.views.list().length;
+    const before = (await d.app.views.list()).length;
     const c = await SmtpClient.connect(d.port);
     await c.cmd('EHLO relay.test');
     assert.match(await c.cmd('MAIL FROM:<spammer@evil.test>'), /^250/);
@@ -49,7 +49,7 @@ describe('SMTP intake over real sockets (R5, R6, R7, R8, R10-R14, R61-R64)', () 
     assert.match(await c.cmd('RCPT TO:<support@acme.test.evil.test>'), /^550/);
     assert.match(await c.cmd('DATA'), /^503/);
     await c.quit();
-    assert.equal(d.app.views.list().length, before);
+    assert.equal((await d.app.views.list()).length, before);
   });
 
   it('never offers AUTH (no way to become a relay by logging in)', async () => {
@@ -60,11 +60,11 @@ describe('SMTP intake over real sockets (R5, R6, R7, R8, R10-R14, R61-R64)', () 
   });
 
   it('R8: a message over smtp.max_message_size gets 552 5.3.4 and stores nothing', async () => {
-    const before = d.app.intake.pendingCount() + d.app.intake.list('done').length;
+    const before = (await d.app.intake.pendingCount()) + (await d.app.intake.list('done')).length;
     const big = mail({ body: 'x'.repeat(76) .concat('\n').repeat(16_000) }); // ~1.2 MB > 1MB limit
     const reply = await sendMail(d.port, SUPPORT, big);
     assert.match(reply, /^552 5\.3\.4/);
-    assert.equal(d.app.intake.pendingCount() + d.app.intake.list('done').length, before);
+    assert.equal((await d.app.intake.pendingCount()) + (await d.app.intake.list('done')).length, before);
   });
 
   it('R12: a new message makes a new ticket with requester, recipient, group and a public first comment', async () => {
@@ -138,9 +138,9 @@ describe('SMTP intake over real sockets (R5, R6, R7, R8, R10-R14, R61-R64)', () 
     const reply = await sendMail(d.port, SUPPORT, raw);
     assert.match(reply, /^250 .*duplicate/);
     await new Promise((r) => setTimeout(r, 100));
-    const t = d.app.views.show(t1.id)!;
+    const t = (await d.app.views.show(t1.id))!;
     assert.equal(t.comments!.filter((c) => c.message_id === id).length, 1);
-    assert.equal(d.app.views.list().filter((x) => x.subject === t1.subject && x.created_at === t1.created_at).length, 1);
+    assert.equal((await d.app.views.list()).filter((x) => x.subject === t1.subject && x.created_at === t1.created_at).length, 1);
   });
 
   it('R7: one mail to two support addresses makes one ticket whose recipient is the first in To', async () => {
@@ -150,15 +150,16 @@ describe('SMTP intake over real sockets (R5, R6, R7, R8, R10-R14, R61-R64)', () 
     assert.equal(t.recipient, BILLING);
     // The same mail arriving again as a separate transaction for the other address: still one.
     assert.match(await sendMail(d.port, BILLING, raw), /^250 .*duplicate/);
-    const withId = d.app.views.list().filter((x) => d.app.views.show(x.id)!.comments!.some((c) => c.message_id === id));
+    const shown = await Promise.all((await d.app.views.list()).map((x) => d.app.views.show(x.id)));
+    const withId = shown.filter((x) => x!.comments!.some((c) => c.message_id === id));
     assert.equal(withId.length, 1);
   });
 
   it('R13: an end-user reply reopens a solved ticket', async () => {
     const first = uniqueId();
     const t1 = await deliver(mail({ messageId: first }));
-    d.app.tickets.setAssignee(t1.id, d.app.tickets.ensureUser('bob@acme.test'), new Date().toISOString());
-    d.app.tickets.setStatus(t1.id, 'solved', new Date().toISOString());
+    (await d.app.tickets.setAssignee(t1.id, (await d.app.tickets.ensureUser('bob@acme.test')), new Date().toISOString()));
+    (await d.app.tickets.setStatus(t1.id, 'solved', new Date().toISOString()));
     const t2 = await deliver(mail({ inReplyTo: first, body: 'Not fixed!' }));
     assert.equal(t2.id, t1.id);
     assert.equal(t2.status, 'open');
@@ -169,9 +170,9 @@ describe('SMTP intake over real sockets (R5, R6, R7, R8, R10-R14, R61-R64)', () 
     const first = uniqueId();
     const t1 = await deliver(mail({ messageId: first, subject: 'Broken laptop' }));
     const now = new Date().toISOString();
-    d.app.tickets.setTags(t1.id, ['vip'], now);
-    d.app.tickets.addCc(t1.id, d.app.tickets.ensureUser('dan@customer.test', 'Dan'), now);
-    d.app.tickets.setStatus(t1.id, 'closed', now);
+    (await d.app.tickets.setTags(t1.id, ['vip'], now));
+    (await d.app.tickets.addCc(t1.id, (await d.app.tickets.ensureUser('dan@customer.test', 'Dan')), now));
+    (await d.app.tickets.setStatus(t1.id, 'closed', now));
     const t2 = await deliver(mail({ inReplyTo: first, from: 'Eve <eve@customer.test>', body: 'It broke again' }));
     assert.notEqual(t2.id, t1.id);
     assert.equal(t2.follow_up_of, t1.id);
@@ -181,7 +182,7 @@ describe('SMTP intake over real sockets (R5, R6, R7, R8, R10-R14, R61-R64)', () 
     assert.deepEqual(t2.tags, ['vip']);
     assert.deepEqual(t2.ccs.map((c) => c.email), ['dan@customer.test']);
     assert.equal(t2.comments!.length, 1);
-    const closed = d.app.views.show(t1.id)!;
+    const closed = (await d.app.views.show(t1.id))!;
     assert.equal(closed.status, 'closed');
     assert.equal(closed.comments!.length, 1, 'a closed ticket never changes');
   });
@@ -251,7 +252,7 @@ describe('SMTP intake over real sockets (R5, R6, R7, R8, R10-R14, R61-R64)', () 
     const body = 'z'.repeat(76).concat('\n').repeat(4000);
     const t = await deliver(mail({ subject: 'Big one', body }));
     assert.equal(t.comments![0]!.body.length, body.trimEnd().length);
-    const row = d.app.db.prepare('SELECT raw_path FROM intake WHERE ticket_id = ?').get(t.id) as { raw_path: string | null };
+    const row = (await d.app.sql.get('SELECT raw_path FROM intake WHERE ticket_id = ?', [t.id])) as { raw_path: string | null };
     assert.ok(row.raw_path?.startsWith('raw/'), 'spooled to data/raw');
   });
 
@@ -270,8 +271,8 @@ describe('SMTP intake over real sockets (R5, R6, R7, R8, R10-R14, R61-R64)', () 
     assert.ok(c.html_body?.includes('New answer.') && !/onclick|script/i.test(c.html_body), 'HTML sanitised');
     assert.deepEqual(c.attachments.map((a) => [a.filename, a.content_type]), [['data.csv', 'text/csv']]);
     assert.deepEqual([c.to, c.cc], [['support@acme.test'], ['dan@customer.test']]);
-    const intakeId = d.app.db.prepare('SELECT intake_id FROM comments WHERE id = ?').pluck().get(c.id) as number;
-    const raw = d.app.intake.rawBytes(intakeId)!.toString();
+    const intakeId = (await d.app.sql.value('SELECT intake_id FROM comments WHERE id = ?', [c.id])) as number;
+    const raw = (await d.app.intake.rawBytes(intakeId))!.toString();
     assert.ok(raw.includes('> old quoted text') && raw.includes(id), 'the full original stays in the raw message');
   });
 
@@ -283,7 +284,7 @@ describe('SMTP intake over real sockets (R5, R6, R7, R8, R10-R14, R61-R64)', () 
     await c.quit();
     assert.match(reply, /^250 /);
     const intakeId = Number(/queued as (\d+)/.exec(reply)![1]);
-    const row = await waitFor(() => { const r = d.app.intake.get(intakeId); return r?.status === 'failed' ? r : undefined; }, 'failed row');
+    const row = await waitFor(async () => { const r = (await d.app.intake.get(intakeId)); return r?.status === 'failed' ? r : undefined; }, 'failed row');
     assert.equal(row.error_code, 'RULES_NO_SENDER');
     const t = await deliver(mail());
     assert.ok(t.id > 0);

@@ -88,7 +88,7 @@ describe('SMTP replies: banner, ENHANCEDSTATUSCODES (RFC 2034), recipient limit 
       // The transaction goes on with the 100 accepted recipients.
       const id = uniqueId('rcpt100');
       assertEnhanced(await c.data(mail({ messageId: id })), '250', '2.0.0');
-      const row = d.app.db.prepare('SELECT envelope_to FROM intake WHERE message_id = ?').get(id) as { envelope_to: string } | undefined;
+      const row = (await d.app.sql.get('SELECT envelope_to FROM intake WHERE message_id = ?', [id])) as { envelope_to: string } | undefined;
       assert.ok(row, 'stored');
     } finally {
       await c.quit();

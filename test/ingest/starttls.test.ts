@@ -32,8 +32,8 @@ describe('STARTTLS', () => {
       const modern = nodemailer.createTransport({ host: '127.0.0.1', port: d.port, secure: false, requireTLS: true, tls: { rejectUnauthorized: false } });
       const info = await modern.sendMail({ envelope: { from: 'carol@customer.test', to: [SUPPORT] }, raw: mail({ messageId: id }) });
       assert.match(info.response, /^250 /);
-      await waitFor(() => d.app.db.prepare('SELECT 1 FROM comments WHERE message_id = ?').get(id), 'stored');
-      const raw = d.app.intake.rawBytes(d.app.db.prepare('SELECT id FROM intake WHERE message_id = ?').pluck().get(id) as number)!.toString();
+      await waitFor(async () => (await d.app.sql.get('SELECT 1 FROM comments WHERE message_id = ?', [id])), 'stored');
+      const raw = (await d.app.intake.rawBytes((await d.app.sql.value('SELECT id FROM intake WHERE message_id = ?', [id])) as number))!.toString();
       assert.match(raw, /with ESMTPS/, 'the Received line records TLS');
     } finally {
       await d.stop();

@@ -39,7 +39,7 @@ describe('the Docker image config (config/deskgate.docker.yaml)', () => {
     assert.match(r.stderr, /deskgate\.docker\.yaml:\d+: support_addresses\[0\]\.address: environment variable DESKGATE_SUPPORT_ADDRESS is not set/);
   });
 
-  it('turns metrics on where the HEALTHCHECK polls them', () => {
+  it('turns metrics on where the HEALTHCHECK polls them', async () => {
     const config = loadConfig(DOCKER_CONFIG, ENV);
     assert.ok(config.metrics, 'metrics.listen is set');
     const url = healthUrl();
@@ -51,7 +51,7 @@ describe('the Docker image config (config/deskgate.docker.yaml)', () => {
     assert.equal(url.hostname, '127.0.0.1');
   });
 
-  it('the Dockerfile bakes that config where DESKGATE_CONFIG points, and declares and owns the data volume', () => {
+  it('the Dockerfile bakes that config where DESKGATE_CONFIG points, and declares and owns the data volume', async () => {
     const cfgPath = /^ENV .*DESKGATE_CONFIG=(\S+)/m.exec(dockerfile)?.[1];
     assert.equal(cfgPath, '/etc/deskgate/deskgate.yaml');
     assert.ok(dockerfile.split('\n').includes(`COPY config/deskgate.docker.yaml ${cfgPath}`), 'COPY of the image config');
@@ -61,7 +61,7 @@ describe('the Docker image config (config/deskgate.docker.yaml)', () => {
     assert.deepEqual(exposed, [2525, Number(healthUrl().port)]);
   });
 
-  it('docker-compose.example.yml mounts the volume at data_dir and publishes the SMTP and metrics ports', () => {
+  it('docker-compose.example.yml mounts the volume at data_dir and publishes the SMTP and metrics ports', async () => {
     const compose = parse(readFileSync(join(ROOT, 'docker-compose.example.yml'), 'utf8')) as { services: { deskgate: { volumes: string[]; ports: string[]; environment: Record<string, string> } } };
     const svc = compose.services.deskgate;
     assert.ok(svc.volumes.some((v) => v.split(':')[1] === '/var/lib/deskgate'), svc.volumes.join(', '));

@@ -18,7 +18,7 @@ describe('metrics and health', () => {
     try {
       for (let i = 0; i < 3; i++) assert.match(await sendMail(d.port, SUPPORT, mail({ messageId: uniqueId('met') })), /^250/);
       assert.match(await sendMail(d.port, 'nobody@acme.test', mail()), /^550/);
-      await waitFor(() => d.app.intake.pendingCount() === 0 && d.app.views.list().length === 3, 'processed');
+      await waitFor(async () => (await d.app.intake.pendingCount()) === 0 && (await d.app.views.list()).length === 3, 'processed');
       const text = await (await fetch(`http://127.0.0.1:${d.metricsPort}/metrics`)).text();
       const value = (re: RegExp) => Number(re.exec(text)?.[1]);
       assert.equal(value(/^deskgate_messages_accepted_total\{via="smtp",duplicate="false"\} (\d+)/m), 3);
@@ -32,7 +32,8 @@ describe('metrics and health', () => {
       assert.match(text, /^deskgate_process_cpu_seconds_total/m);
       const h = await fetch(`http://127.0.0.1:${d.metricsPort}/healthz`);
       assert.equal(h.status, 200);
-      assert.deepEqual(await h.json(), { status: 'ok', smtp: true, database: true, queue: true });
+      // R71: /healthz names the node and what it leads (nothing before the first automation tick).
+      assert.deepEqual(await h.json(), { status: 'ok', smtp: true, database: true, queue: true, node: { id: d.app.ctx.nodeId, leads: [] } });
     } finally {
       await d.stop();
       env.cleanup();
@@ -92,7 +93,7 @@ describe('what a reload applies (compose.reload)', () => {
     const { parseConfigText } = await import('../../src/config/index.js');
     const { silentLogger } = await import('../../src/shared/logger.js');
     const env = makeEnv();
-    const app = composeApp(env.config, { logger: silentLogger(), parseWorkers: 0 });
+    const app = await composeApp(env.config, { logger: silentLogger(), parseWorkers: 0 });
     try {
       const next = baseConfig();
       next.limits = { per_sender_per_hour: 7 };
@@ -100,7 +101,7 @@ describe('what a reload applies (compose.reload)', () => {
       (next.agents as Array<Record<string, unknown>>).push({ email: 'new@acme.test', name: 'New', role: 'agent' });
       next.email = { reply_line: '--- reply above ---' };
       (next.smtp as Record<string, unknown>).listen = [{ host: '127.0.0.1', port: 2599 }];
-      const restart = app.reload(parseConfigText(stringify(next), env.configPath));
+      const restart = await app.reload(parseConfigText(stringify(next), env.configPath));
       assert.deepEqual(restart.sort(), ['email.reply_line', 'smtp']);
       assert.equal(app.ctx.limits.perSenderPerHour, 7);
       assert.equal(app.ctx.settings.ccs.enabled, false);
@@ -126,7 +127,7 @@ describe('backup and restore', () => {
       await sendMail(d.port, SUPPORT, mail({ messageId: uniqueId('bk'), rawBody: att }));
       await sendMail(d.port, SUPPORT, mail({ messageId: uniqueId('bk'), body: 'z'.repeat(76).concat('\n').repeat(4000) })); // spooled to a file
       for (let i = 0; i < 3; i++) await sendMail(d.port, SUPPORT, mail({ messageId: uniqueId('bk') }));
-      await waitFor(() => d.app.views.list().length === 5 && d.app.intake.pendingCount() === 0, 'five tickets');
+      await waitFor(async () => (await d.app.views.list()).length === 5 && (await d.app.intake.pendingCount()) === 0, 'five tickets');
       const r = await runCli(['backup', file, '-c', env.configPath, '--json']);
       assert.equal(r.code, 0, r.stderr);
       assert.equal((JSON.parse(r.stdout) as { files: number }).files, 2, 'the attachment and the spooled raw file');
@@ -137,7 +138,7 @@ describe('backup and restore', () => {
       writeFileSync(restoreConfig, stringify(cfg));
       const rr = await runCli(['restore', file, '-c', restoreConfig, '--json']);
       assert.equal(rr.code, 0, rr.stderr);
-      const original = d.app.views.list().map((t) => d.app.views.show(t.id));
+      const original = await Promise.all((await d.app.views.list()).map((t) => d.app.views.show(t.id)));
       const restored = await cliJson<unknown[]>(['tickets', 'list', '-c', restoreConfig]);
       assert.equal(restored.length, 5);
       for (const t of original) assert.deepEqual(await cliJson(['tickets', 'show', String(t!.id), '-c', restoreConfig]), t);
@@ -167,7 +168,7 @@ describe('deployment files', () => {
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stderr.trim(), '', r.stderr);
   });
-  it('the Dockerfile has no diagnostics from dockerfile-utils, runs as non-root with a health check', () => {
+  it('the Dockerfile has no diagnostics from dockerfile-utils, runs as non-root with a health check', async () => {
     const text = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
     assert.deepEqual(validate(text).map((d) => `${d.range.start.line + 1}: ${d.message}`), []);
     assert.match(text, /^USER deskgate$/m);

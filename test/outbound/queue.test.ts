@@ -5,7 +5,7 @@ import { startTestDaemon, spawnServe, waitExit } from '../helpers/daemon.js';
 import { mail, uniqueId } from '../helpers/mail.js';
 import { sendMail } from '../helpers/smtp.js';
 import { SmtpSink } from '../helpers/sink.js';
-import { openDatabase, createOutboxRepo } from '../../src/store/index.js';
+import { openDatabase, sqliteSql, createOutboxRepo } from '../../src/store/index.js';
 import { afterFailure } from '../../src/outbound/index.js';
 
 const fastRetry = (port: number) => ({ smtp: { host: '127.0.0.1', port, secure: false }, retry_initial: '100ms', retry_max: '300ms', retry_for: '1h' });
@@ -23,15 +23,15 @@ describe('durable outbound queue (R59)', () => {
     const d = await startTestDaemon(env);
     cleanups.push(() => d.stop());
     assert.match(await sendMail(d.port, SUPPORT, mail({ messageId: uniqueId('tf') })), /^250/);
-    const receipt = await waitFor(() => d.app.outbox.list().find((r) => r.trigger === 'notify-requester-received' && r.attempts >= 2), 'two failed attempts');
+    const receipt = await waitFor(async () => (await d.app.outbox.list()).find((r) => r.trigger === 'notify-requester-received' && r.attempts >= 2), 'two failed attempts');
     assert.equal(receipt.status, 'deferred');
     assert.match(receipt.last_error!, /451/);
     sink.mode = 'accept';
-    await waitFor(() => d.app.outbox.list().every((r) => r.status === 'sent'), 'all sent');
+    await waitFor(async () => (await d.app.outbox.list()).every((r) => r.status === 'sent'), 'all sent');
     await new Promise((r) => setTimeout(r, 400)); // a late duplicate would show up here
     const got = sink.messages.filter((m) => m.mail.messageId === receipt.message_id);
     assert.equal(got.length, 1, 'delivered exactly once, with the Message-ID fixed at enqueue');
-    const row = d.app.outbox.list().find((r) => r.id === receipt.id)!;
+    const row = (await d.app.outbox.list()).find((r) => r.id === receipt.id)!;
     assert.ok(row.attempts >= 3);
     assert.ok(row.sent_at);
   });
@@ -46,8 +46,8 @@ describe('durable outbound queue (R59)', () => {
     cleanups.push(() => d.stop());
     await sendMail(d.port, SUPPORT, mail({ messageId: uniqueId('pf') }));
     // Every message (receipt and group notifications) ends failed after one attempt.
-    await waitFor(() => { const rows = d.app.outbox.list(); return rows.length > 0 && rows.every((r) => r.status === 'failed'); }, 'all failed');
-    const rows = d.app.outbox.list();
+    await waitFor(async () => { const rows = (await d.app.outbox.list()); return rows.length > 0 && rows.every((r) => r.status === 'failed'); }, 'all failed');
+    const rows = (await d.app.outbox.list());
     for (const r of rows) assert.match(r.last_error!, /550 5\.7\.1 Relaying denied/);
     const attempts = sink.attempts;
     assert.equal(attempts, rows.length, 'one attempt each');
@@ -66,22 +66,23 @@ describe('durable outbound queue (R59)', () => {
     const first = await spawnServe(env.configPath);
     for (let i = 0; i < 3; i++) assert.match(await sendMail(first.port, SUPPORT, mail({ messageId: uniqueId(`k${i}`), subject: `Kill ${i}` })), /^250/);
     const db = openDatabase(env.config.data_dir);
+    const dbSql = sqliteSql(db);
     cleanups.push(() => void db.close());
-    const outbox = createOutboxRepo(db);
-    await waitFor(() => outbox.list().filter((r) => r.attempts >= 1).length >= 3, 'three failed attempts', 15_000);
-    const queued = outbox.list().filter((r) => r.status !== 'sent');
+    const outbox = createOutboxRepo(dbSql);
+    await waitFor(async () => (await outbox.list()).filter((r) => r.attempts >= 1).length >= 3, 'three failed attempts', 15_000);
+    const queued = (await outbox.list()).filter((r) => r.status !== 'sent');
     first.child.kill('SIGKILL');
     await waitExit(first.child);
     await sink.start(port);
     cleanups.push(() => sink.stop());
     const second = await spawnServe(env.configPath);
     try {
-      await waitFor(() => outbox.list().every((r) => r.status === 'sent'), 'all sent after restart', 15_000);
+      await waitFor(async () => (await outbox.list()).every((r) => r.status === 'sent'), 'all sent after restart', 15_000);
       await new Promise((r) => setTimeout(r, 300));
       for (const q of queued) {
         assert.equal(sink.messages.filter((m) => m.mail.messageId === q.message_id).length, 1, `${q.message_id} once`);
       }
-      assert.equal(sink.messages.length, outbox.list().length, 'nothing extra was sent');
+      assert.equal(sink.messages.length, (await outbox.list()).length, 'nothing extra was sent');
     } finally {
       second.child.kill('SIGTERM');
       await waitExit(second.child);
@@ -96,9 +97,9 @@ describe('durable outbound queue (R59)', () => {
     const d = await startTestDaemon(env);
     cleanups.push(() => d.stop());
     for (let i = 0; i < 4; i++) await sendMail(d.port, SUPPORT, mail({ messageId: uniqueId(`cap${i}`), subject: `Cap ${i}` }));
-    await waitFor(() => d.app.outbox.list().filter((r) => r.trigger === 'notify-requester-received').length === 4, 'four receipts');
-    await waitFor(() => d.app.outbox.list().every((r) => r.status !== 'queued' && r.status !== 'deferred'), 'drained');
-    const receipts = d.app.outbox.list().filter((r) => r.trigger === 'notify-requester-received');
+    await waitFor(async () => (await d.app.outbox.list()).filter((r) => r.trigger === 'notify-requester-received').length === 4, 'four receipts');
+    await waitFor(async () => (await d.app.outbox.list()).every((r) => r.status !== 'queued' && r.status !== 'deferred'), 'drained');
+    const receipts = (await d.app.outbox.list()).filter((r) => r.trigger === 'notify-requester-received');
     assert.deepEqual(receipts.map((r) => r.status).sort(), ['held', 'held', 'sent', 'sent']);
     assert.equal(sink.to('carol@customer.test').length, 2);
   });
@@ -138,7 +139,7 @@ describe('retry policy (R59)', () => {
     ['gives up after retry_for', 451, 40, 2 * 86_400_000, 'failed'],
   ];
   for (const [name, code, attempts, elapsed, expected] of cases) {
-    it(`R59: ${name}`, () => {
+    it(`R59: ${name}`, async () => {
       const now = new Date(created.getTime() + elapsed);
       const r = afterFailure({ responseCode: code, attempts, createdAt: created, now, error: 'x' }, s);
       assert.equal(r.kind === 'failed' ? 'failed' : `deferred+${r.next.getTime() - now.getTime()}`, expected);

@@ -85,7 +85,7 @@ describe('R61, R8: HTML that the converters cannot handle still becomes text (is
 });
 
 describe('html-text: the linear pre-scan and extraction', () => {
-  it('counts nesting the way htmlparser2 builds it: void and implicitly closed elements, comments and script text do not nest', () => {
+  it('counts nesting the way htmlparser2 builds it: void and implicitly closed elements, comments and script text do not nest', async () => {
     const deep = (n: number) => '<span>'.repeat(n);
     assert.equal(htmlNestingExceeds(deep(10), 10), false);
     assert.equal(htmlNestingExceeds(deep(11), 10), true);
@@ -96,13 +96,13 @@ describe('html-text: the linear pre-scan and extraction', () => {
     assert.equal(htmlNestingExceeds('<a title="<b><b><b>">x</a>'.repeat(5), 2), false, 'quoted attribute values are not tags');
   });
 
-  it('extracts text: script and style dropped, blocks on their own lines, entities decoded, spaces collapsed', () => {
+  it('extracts text: script and style dropped, blocks on their own lines, entities decoded, spaces collapsed', async () => {
     const html = '<html><head><title>T</title><style>p{}</style></head><body><script>alert(1)</script>'
       + '<h1>Title</h1><p>One&nbsp;&amp;   two\n three</p><div>Caf&eacute; &#x263A;<br>next</div><table><tr><td>a</td><td>b</td></tr></table>x < y</body></html>';
     assert.equal(htmlToPlainText(html), 'Title\nOne & two three\nCafé ☺\nnext\na b\nx < y');
   });
 
-  it('is linear on hostile input: 200,000 unclosed <script> and comment openers', { timeout: 20_000 }, () => {
+  it('is linear on hostile input: 200,000 unclosed <script> and comment openers', { timeout: 20_000 }, async () => {
     const started = Date.now();
     assert.equal(htmlToPlainText(`text${'<script><!--'.repeat(200_000)}`), 'text');
     assert.equal(htmlToPlainText(`a${'<!--'.repeat(200_000)}`), 'a');

@@ -121,11 +121,11 @@ describe('parser pool: per-message timeout, memory limit, fair queueing (R8)', (
 
 describe('byteBatches: a batch never holds more raw bytes than its budget', () => {
   const sizes = (groups: { size: number }[][]) => groups.map((g) => g.map((x) => x.size));
-  it('groups in order up to the budget; an item larger than the budget goes alone', () => {
+  it('groups in order up to the budget; an item larger than the budget goes alone', async () => {
     const items = [10, 20, 30, 100, 5, 5, 60, 40].map((size) => ({ size }));
     assert.deepEqual(sizes(byteBatches(items, (x) => x.size, 60)), [[10, 20, 30], [100], [5, 5], [60], [40]]);
   });
-  it('keeps every item exactly once and never splits an empty list', () => {
+  it('keeps every item exactly once and never splits an empty list', async () => {
     assert.deepEqual(byteBatches([], (x: { size: number }) => x.size, 10), []);
     const items = Array.from({ length: 64 }, (_, i) => ({ size: 20_000_000 + i }));
     const groups = byteBatches(items, (x) => x.size, 64_000_000);

@@ -8,15 +8,15 @@ import { silentLogger } from '../../src/shared/logger.js';
 
 it('R8: a batch reads and parses at most processing.batch_bytes of raw mail at once; all are stored', async () => {
   const env = makeEnv((c) => { c.processing = { parse_workers: 0, batch_size: 64, batch_bytes: '64KB' }; });
-  const app = composeApp(env.config, { logger: silentLogger(), parseWorkers: 0 });
+  const app = await composeApp(env.config, { logger: silentLogger(), parseWorkers: 0 });
   try {
     for (let i = 0; i < 10; i++) {
       const raw = mail({ messageId: `<bb-${i}@customer.test>`, subject: `big ${i}`, body: 'x'.repeat(20_000) });
-      app.intake.insert({
+      (await app.intake.insert({
         dedupeKey: `mid:<bb-${i}@customer.test>`, messageId: `<bb-${i}@customer.test>`, rawPath: null, rawInline: raw, rawSize: raw.length,
         rawSha256: sha256Hex(raw), via: 'smtp', envelopeFrom: 'carol@customer.test', envelopeTo: [SUPPORT], remoteIp: '127.0.0.1', helo: 'x',
         sender: 'carol@customer.test', subject: `big ${i}`, receivedAt: new Date().toISOString(), contentDigest: null,
-      });
+      }));
     }
     // Count the raw bytes handed to the parser and not yet settled.
     const inner = app.ctx.parser;

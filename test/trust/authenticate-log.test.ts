@@ -60,7 +60,7 @@ describe('R44: a check that cannot be done is logged, and is temperror (issue 12
     assert.deepEqual(lines(), []);
   });
 
-  it('messageIdOf reads a folded Message-ID from the header block only', () => {
+  it('messageIdOf reads a folded Message-ID from the header block only', async () => {
     assert.equal(messageIdOf(raw), '<auth-log-1@customer.test>');
     assert.equal(messageIdOf(Buffer.from('Subject: x\r\n\r\nMessage-ID: <in-body@x>\r\n')), null);
   });

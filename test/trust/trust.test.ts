@@ -57,18 +57,18 @@ describe('R43/R45 checks before the rules', () => {
 describe('R44 trusted Authentication-Results', () => {
   const ours = 'mail.acme.test; spf=pass smtp.mailfrom=bob@acme.test; dkim=pass header.d=acme.test; dmarc=pass header.from=acme.test';
   const forged = 'evil.test; spf=pass; dkim=pass; dmarc=pass';
-  it('R44: reads the trusted server\'s header only', () => {
+  it('R44: reads the trusted server\'s header only', async () => {
     assert.deepEqual(trustedAuthResults([ours], 'mail.acme.test'), { spf: 'pass', dkim: 'pass', dmarc: 'pass' });
     assert.equal(trustedAuthResults([forged], 'mail.acme.test'), null);
     assert.equal(trustedAuthResults([ours], undefined), null);
   });
-  it('R44: missing methods are none; the top-most trusted header wins', () => {
+  it('R44: missing methods are none; the top-most trusted header wins', async () => {
     assert.deepEqual(trustedAuthResults(['MAIL.ACME.TEST 1; spf=softfail', ours], 'mail.acme.test'), { spf: 'softfail', dkim: 'none', dmarc: 'none' });
   });
 });
 
 describe('R45 SMTP-time header checks', () => {
-  it('counts From addresses (groups and lists included)', () => {
+  it('counts From addresses (groups and lists included)', async () => {
     assert.deepEqual(inspectHeaders('From: "A, B" <a@x.test>\r\nTo: s@y.test'), { sender: 'a@x.test', fromCount: 1 });
     assert.equal(inspectHeaders('From: a@x.test, b@x.test').fromCount, 2);
     assert.equal(inspectHeaders('From: a@x.test\r\nFrom: b@x.test').fromCount, 2);
@@ -81,7 +81,7 @@ describe('R45 SMTP-time header checks', () => {
     ['CR at the very end', ['a\r'], true],
   ];
   for (const [name, chunks, bare] of endings) {
-    it(`line endings: ${name}`, () => {
+    it(`line endings: ${name}`, async () => {
       const g = new LineEndingGuard();
       for (const c of chunks) g.feed(Buffer.from(c));
       assert.equal(g.finish(), bare);
