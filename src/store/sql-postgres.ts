@@ -9,6 +9,8 @@ export interface PgOptions {
   poolSize?: number;
   logger?: Logger;
   applicationName?: string;
+  /** How long a statement waits for a connection (a new one, or a free one of the pool). */
+  connectTimeoutMs?: number;
 }
 
 /** A PostgreSQL Sql; `outsideTx` runs work on the pool even when called inside a transaction. */
@@ -151,9 +153,9 @@ class PostgresSql implements PgSql {
     } catch (err) {
       if (sqlState(err) === STALE_PLAN && /cached plan/i.test(errorMessage(err)) && 'name' in cfg) {
         st.named = false;
-        if (runner === this.pool) return this.query(text, params, rowMode).catch((e) => { throw storeError(e, this.url, text); });
+        if (runner === this.pool) return this.query(text, params, rowMode).catch((e) => { throw this.fail(e, text); });
       }
-      throw storeError(err, this.url, text);
+      throw this.fail(err, text);
     }
   }
 
@@ -182,8 +184,21 @@ class PostgresSql implements PgSql {
     try {
       await this.runner().query(text); // no values: the simple protocol, several statements allowed
     } catch (err) {
-      throw storeError(err, this.url, text);
+      throw this.fail(err, text);
     }
+  }
+
+  /**
+   * pg-pool says "timeout exceeded when trying to connect" both when the server does not answer
+   * and when every connection of a full pool stayed busy: only the first is STORE_UNREACHABLE.
+   */
+  private fail(err: unknown, statement?: string): unknown {
+    const max = (this.pool.options as { max?: number }).max ?? 10;
+    if (/timeout exceeded when trying to connect/i.test(errorMessage(err)) && this.pool.totalCount >= max && this.pool.idleCount === 0) {
+      return new DeskgateError('STORE_POOL_BUSY', `all ${max} PostgreSQL connections stayed busy while a statement waited for one: raise store.pool_size or look for long transactions`,
+        { cause: err, context: { pool_size: max, waiting: this.pool.waitingCount, ...(statement ? { statement: snippet(statement) } : {}) } });
+    }
+    return storeError(err, this.url, statement);
   }
 
   outsideTx<T>(fn: () => Promise<T>): Promise<T> {
@@ -209,7 +224,7 @@ class PostgresSql implements PgSql {
   }
 
   private async txOnce<T>(fn: () => Promise<T>, opts: { readOnly?: boolean }): Promise<T> {
-    const client = await this.pool.connect().catch((err) => { throw storeError(err, this.url); });
+    const client = await this.pool.connect().catch((err) => { throw this.fail(err); });
     let broken: Error | undefined;
     // A checked-out client has no pool listener: without this, a dropped connection would crash.
     const onError = (err: Error): void => {
@@ -305,7 +320,7 @@ export async function openPostgres(url: string, opts: PgOptions = {}): Promise<P
     connectionString: url,
     types,
     application_name: opts.applicationName ?? 'deskgate',
-    connectionTimeoutMillis: 10_000,
+    connectionTimeoutMillis: opts.connectTimeoutMs ?? 10_000,
     keepAlive: true,
   };
   const pool = new pg.Pool({ ...config, max: opts.poolSize ?? 10, idleTimeoutMillis: 30_000 });

@@ -1,4 +1,4 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -69,11 +69,25 @@ export class PgCluster {
       const opts = `-c listen_addresses=127.0.0.1 -p ${this.port} -c unix_socket_directories=${this.dir} -c fsync=off -c full_page_writes=off -c max_connections=200`;
       try {
         await run(...this.command('pg_ctl', ['start', '-w', '-t', '60', '-D', data, '-l', join(this.dir, 'server.log'), '-o', opts]));
+        this.watchdog(data);
         return this;
       } catch (err) {
         if (attempt >= 3) throw new Error(`PostgreSQL did not start: ${(err as Error).message}\n${this.log()}`);
       }
     }
+  }
+
+  /**
+   * A test process killed by a signal or a timeout runs no exit handler: a small shell waits for
+   * the end of a pipe this process holds (however it dies) and then stops the cluster.
+   */
+  private watchdog(data: string): void {
+    const q = (s: string): string => `'${s.replace(/'/g, "'\\''")}'`;
+    const [cmd, args] = this.command('pg_ctl', ['stop', '-m', 'immediate', '-D', data]);
+    const script = `cat >/dev/null; ${[cmd, ...args].map(q).join(' ')} >/dev/null 2>&1; rm -rf ${q(this.dir)}`;
+    const dog = spawn('bash', ['-c', script], { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
+    dog.unref();
+    (dog.stdin as unknown as { unref?: () => void }).unref?.();
   }
 
   async stop(): Promise<void> {

@@ -8,6 +8,7 @@ import { createLogger } from '../../src/shared/logger.js';
 import { translatePlaceholders } from '../../src/store/pg-placeholders.js';
 import { openPostgres, type PgSql } from '../../src/store/sql-postgres.js';
 import { migratePostgres, pendingPostgresMigrations } from '../../src/store/migrate-postgres.js';
+import { postgresMigrations } from '../../src/store/migrations/postgres.js';
 import { createPgBlobStore, BLOB_CHUNK } from '../../src/store/blobs-postgres.js';
 import { createTestDatabase, stopTestCluster } from '../helpers/postgres.js';
 
@@ -215,6 +216,29 @@ describe('connections that fail', () => {
     }
   });
 
+  it('a statement that waits too long for a busy pool is STORE_POOL_BUSY, not STORE_UNREACHABLE', async () => {
+    const one = await openPostgres(db.url, { poolSize: 1, connectTimeoutMs: 300 });
+    try {
+      let done!: () => void;
+      const hold = new Promise<void>((r) => { done = r; });
+      const holding = one.tx(() => hold);
+      try {
+        await assert.rejects(one.value('SELECT 1'), (err: unknown) => {
+          assert.ok(err instanceof DeskgateError);
+          assert.equal(err.code, 'STORE_POOL_BUSY');
+          assert.match(err.message, /all 1 PostgreSQL connections stayed busy/);
+          return true;
+        });
+      } finally {
+        done(); // else close() would wait for the held connection forever
+        await holding;
+      }
+      assert.equal(await one.value('SELECT 1'), 1);
+    } finally {
+      await one.close();
+    }
+  });
+
   it('a prepared SELECT * still works after its table gained a column', async () => {
     const one = await openPostgres(db.url, { poolSize: 1 });
     try {
@@ -258,10 +282,11 @@ describe('migrations', () => {
     const fresh = await createTestDatabase();
     const [a, b] = await Promise.all([openPostgres(fresh.url), openPostgres(fresh.url)]);
     try {
-      assert.deepEqual(await pendingPostgresMigrations(a), [8]);
+      const all = postgresMigrations.map((m) => m.version);
+      assert.deepEqual(await pendingPostgresMigrations(a), all);
       const [ra, rb] = await Promise.all([migratePostgres(a), migratePostgres(b)]);
-      assert.deepEqual([...ra, ...rb], [8]);
-      assert.deepEqual(await a.column('SELECT version FROM schema_migrations'), [8]);
+      assert.deepEqual([...ra, ...rb].sort((x, y) => x - y), all, 'each version applied by exactly one of the two');
+      assert.deepEqual(await a.column('SELECT version FROM schema_migrations ORDER BY version'), all);
       assert.deepEqual(await pendingPostgresMigrations(b), []);
       assert.deepEqual(await migratePostgres(a), []);
     } finally {

@@ -233,9 +233,19 @@ CREATE TABLE blob_chunks (
 );
 `;
 
+/** SQLite 0009-meta: deployment-wide facts (R71: once-per-interval tasks, reply-token key), what each node leads. */
+const meta9 = `
+CREATE TABLE meta (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+ALTER TABLE nodes ADD COLUMN leads TEXT NOT NULL DEFAULT '[]';
+`;
+
 /** Numbered migrations, applied in order, each once, in its own transaction. Never edit a shipped one. */
 export const postgresMigrations: ReadonlyArray<{ version: number; name: string; sql: string }> = [
   { version: 8, name: 'schema-as-of-sqlite-8', sql: schema8 },
+  { version: 9, name: 'meta', sql: meta9 },
 ];
 
 /** Columns PostgreSQL has that SQLite does not (the schema test allows exactly these). */
