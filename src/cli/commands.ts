@@ -20,6 +20,7 @@ export const COMMAND_MODULES: ReadonlyArray<{ names: readonly string[]; load: ()
   { names: ['suspended'], load: async () => (await import('./suspended.js')).registerSuspended },
   { names: ['backup', 'restore', 'stats'], load: async () => (await import('./ops.js')).registerOps },
   { names: ['config'], load: async () => (await import('./config-schema.js')).registerConfigSchema },
+  { names: ['migrate', 'copy-store'], load: async () => (await import('./store.js')).registerStore },
 ];
 
 /**
