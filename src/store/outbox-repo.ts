@@ -68,7 +68,7 @@ export function createOutboxRepo(sql: Sql) {
     sent: `UPDATE outbox SET status = 'sent', sent_at = @now, attempts = attempts + 1, last_error = @note, claimed_by = NULL WHERE id = @id`,
     deferred: `UPDATE outbox SET status = 'deferred', attempts = attempts + 1, last_error = @error, next_attempt_at = @next, claimed_by = NULL WHERE id = @id`,
     failed: `UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = @error, claimed_by = NULL WHERE id = @id`,
-    list: `SELECT * FROM outbox WHERE (@status IS NULL OR status = @status) ORDER BY id DESC LIMIT @limit`,
+    list: `SELECT * FROM outbox WHERE (CAST(@status AS TEXT) IS NULL OR status = @status) ORDER BY id DESC LIMIT @limit`,
     claimers: `SELECT DISTINCT claimed_by FROM outbox WHERE claimed_by IS NOT NULL AND status IN ('queued', 'deferred')`,
     release: `UPDATE outbox SET claimed_by = NULL, claimed_at = NULL WHERE claimed_by = ? AND status IN ('queued', 'deferred')`,
     nextDue: `SELECT min(next_attempt_at) FROM outbox WHERE status IN ('queued', 'deferred')`,

@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import pg from 'pg';
 import { DeskgateError, errorMessage } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
-import { lockKey, type Sql, type SqlLock, type SqlParams } from './sql.js';
+import { lockKey, type Sql, type SqlLock, type SqlParams, type TxOptions } from './sql.js';
 import { bindValues, snippet, translatePlaceholders, type PgStatement } from './pg-placeholders.js';
 
 export interface PgOptions {
@@ -205,8 +205,8 @@ class PostgresSql implements PgSql {
     return this.als.exit(fn);
   }
 
-  async tx<T>(fn: () => Promise<T>, opts: { readOnly?: boolean } = {}): Promise<T> {
-    if (this.inTransaction) return fn();
+  async tx<T>(fn: () => Promise<T>, opts: TxOptions = {}): Promise<T> {
+    if (this.inTransaction) return this.savepoint(fn);
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.txOnce(fn, opts);
@@ -223,7 +223,26 @@ class PostgresSql implements PgSql {
     }
   }
 
-  private async txOnce<T>(fn: () => Promise<T>, opts: { readOnly?: boolean }): Promise<T> {
+  private savepoints = 0;
+
+  /** A transaction inside a transaction: its own work is rolled back alone when fn throws. */
+  private async savepoint<T>(fn: () => Promise<T>): Promise<T> {
+    const { client } = this.als.getStore()!;
+    const name = `sp${++this.savepoints}`;
+    const control = (text: string): Promise<pg.QueryResult> => client.query(text).catch((err) => { throw storeError(err, this.url, text); });
+    await control(`SAVEPOINT ${name}`);
+    try {
+      const result = await fn();
+      await control(`RELEASE SAVEPOINT ${name}`);
+      return result;
+    } catch (err) {
+      // A lost connection cannot roll back to anything: the outer transaction fails with the error.
+      await client.query(`ROLLBACK TO SAVEPOINT ${name}`).then(() => client.query(`RELEASE SAVEPOINT ${name}`)).catch(() => {});
+      throw err;
+    }
+  }
+
+  private async txOnce<T>(fn: () => Promise<T>, opts: TxOptions): Promise<T> {
     const client = await this.pool.connect().catch((err) => { throw this.fail(err); });
     let broken: Error | undefined;
     // A checked-out client has no pool listener: without this, a dropped connection would crash.
@@ -238,6 +257,11 @@ class PostgresSql implements PgSql {
     try {
       await control(opts.readOnly ? 'BEGIN READ ONLY' : 'BEGIN');
       const result = await this.als.run(store, fn);
+      // A dry run (explain) keeps nothing, whatever fn wrote.
+      if (opts.rollback) {
+        await control('ROLLBACK');
+        return result;
+      }
       const commit = await control('COMMIT');
       // COMMIT of a transaction a swallowed error aborted answers ROLLBACK instead of failing.
       if (commit.command === 'ROLLBACK') throw new DeskgateError('STORE_TX_ABORTED', 'the transaction was rolled back: a statement in it failed and its error was caught');

@@ -44,7 +44,7 @@ export function createTicketViewsRepo(sql: Sql) {
   const base = `SELECT t.*, r.email AS r_email, r.name AS r_name, a.email AS a_email, a.name AS a_name
     FROM tickets t JOIN users r ON r.id = t.requester_id LEFT JOIN users a ON a.id = t.assignee_id`;
   const s = {
-    list: `${base} WHERE (@status IS NULL OR t.status = @status) ORDER BY t.id DESC LIMIT @limit`,
+    list: `${base} WHERE (CAST(@status AS TEXT) IS NULL OR t.status = @status) ORDER BY t.id DESC LIMIT @limit`,
     one: `${base} WHERE t.id = ?`,
     ccs: 'SELECT u.email, u.name FROM ticket_ccs x JOIN users u ON u.id = x.user_id WHERE x.ticket_id = ? ORDER BY x.added_at, u.email',
     followers: 'SELECT u.email, u.name FROM ticket_followers x JOIN users u ON u.id = x.user_id WHERE x.ticket_id = ? ORDER BY x.added_at, u.email',

@@ -1,4 +1,5 @@
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -38,14 +39,43 @@ export function baseConfig(): Record<string, unknown> {
   };
 }
 
+/**
+ * The backend the suite runs on: SQLite unless DESKGATE_TEST_BACKEND=postgres, which
+ * scripts/test-postgres.ts sets (with DESKGATE_TEST_DATABASE_URL, its throwaway server) for the
+ * suites that run on both backends. Each env then gets a fresh database of its own.
+ */
+export const TEST_BACKEND: 'sqlite' | 'postgres' = process.env.DESKGATE_TEST_BACKEND === 'postgres' ? 'postgres' : 'sqlite';
+
+function adminPsql(sql: string): void {
+  const admin = process.env.DESKGATE_TEST_DATABASE_URL;
+  if (!admin) throw new Error('DESKGATE_TEST_BACKEND=postgres needs DESKGATE_TEST_DATABASE_URL (scripts/test-postgres.ts sets both)');
+  execFileSync(process.env.DESKGATE_TEST_PSQL ?? 'psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', admin, '-c', sql], { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+let databases = 0;
+
+/** A fresh PostgreSQL database for one env, and how to drop it. */
+function testDatabase(): { url: string; drop(): void } {
+  const name = `dg_${process.pid}_${++databases}_${Math.random().toString(36).slice(2, 8)}`;
+  adminPsql(`CREATE DATABASE ${name}`);
+  const u = new URL(process.env.DESKGATE_TEST_DATABASE_URL!);
+  u.pathname = `/${name}`;
+  return { url: u.toString(), drop: () => { try { adminPsql(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`); } catch { /* the server is gone already */ } } };
+}
+
 export function makeEnv(overrides: (c: Record<string, unknown>) => void = () => {}): TestEnv {
   const dir = mkdtempSync(join(tmpdir(), 'deskgate-test-'));
   const raw = baseConfig();
+  const db = TEST_BACKEND === 'postgres' ? testDatabase() : undefined;
+  if (db) raw.store = { backend: 'postgres', url: db.url, pool_size: 4 };
   overrides(raw);
   const configPath = join(dir, 'deskgate.yaml');
   const text = stringify(raw);
   writeFileSync(configPath, text);
-  return { dir, configPath, config: parseConfigText(text, configPath), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  return {
+    dir, configPath, config: parseConfigText(text, configPath),
+    cleanup: () => { db?.drop(); rmSync(dir, { recursive: true, force: true }); },
+  };
 }
 
 /** Polls `check` until it returns a truthy value; a bounded loop, never an endless wait. */

@@ -4,7 +4,7 @@ import { makeEnv, waitFor, SUPPORT, type TestEnv } from '../helpers/env.js';
 import { spawnServe, waitExit } from '../helpers/daemon.js';
 import { mail } from '../helpers/mail.js';
 import { SmtpClient } from '../helpers/smtp.js';
-import { openDatabase } from '../../src/store/index.js';
+import { openStore } from '../../src/store/index.js';
 
 /**
  * R6/R7 under a crash: several SMTP sessions send while the daemon is SIGKILLed. After a
@@ -58,22 +58,23 @@ describe('durability: SIGKILL during SMTP load (R6, R7)', () => {
 
     const second = await spawnServe(env.configPath);
     try {
-      const db = openDatabase(env.config.data_dir);
+      // The store the daemon uses (SQLite, or PostgreSQL when the suite runs on it), read from outside.
+      const { sql, close } = await openStore(env.config, { readOnly: true });
       try {
-        await waitFor(() => db.prepare("SELECT count(*) FROM intake WHERE status IN ('received','processing')").pluck().get() === 0, 'the queue to drain after restart', 30_000);
+        await waitFor(async () => (await sql.value("SELECT count(*) FROM intake WHERE status IN ('received','processing')")) === 0, 'the queue to drain after restart', 30_000);
         const counts = new Map<string, number>();
-        for (const mid of db.prepare('SELECT message_id FROM comments WHERE message_id IS NOT NULL').pluck().all() as string[]) {
+        for (const mid of await sql.column<string>('SELECT message_id FROM comments WHERE message_id IS NOT NULL')) {
           counts.set(mid, (counts.get(mid) ?? 0) + 1);
         }
         const lost = [...acked].filter((id) => !counts.has(id));
         const duplicated = [...counts].filter(([, n]) => n > 1).map(([id]) => id);
-        const failed = db.prepare("SELECT count(*) FROM intake WHERE status = 'failed'").pluck().get();
+        const failed = await sql.value("SELECT count(*) FROM intake WHERE status = 'failed'");
         console.log(`# durability: attempted=${attempted} acked=${acked.size} stored=${counts.size} lost=${lost.length} duplicated=${duplicated.length} failed=${failed}`);
         assert.deepEqual(lost, [], 'acknowledged messages lost');
         assert.deepEqual(duplicated, [], 'messages stored twice');
         assert.equal(failed, 0);
       } finally {
-        db.close();
+        await close();
       }
     } finally {
       second.child.kill('SIGTERM');
@@ -106,11 +107,11 @@ describe('graceful stop (SIGTERM)', () => {
     c.destroy();
     assert.equal(await waitExit(d.child), 0);
     assert.match(d.logs(), /serve:stopped/);
-    const db = openDatabase(env.config.data_dir);
+    const { sql, close } = await openStore(env.config, { readOnly: true });
     try {
-      assert.equal(db.prepare('SELECT count(*) FROM intake WHERE message_id = ?').pluck().get('<graceful@customer.test>'), 1);
+      assert.equal(await sql.value('SELECT count(*) FROM intake WHERE message_id = ?', ['<graceful@customer.test>']), 1);
     } finally {
-      db.close();
+      await close();
     }
   });
 });

@@ -112,7 +112,7 @@ describe('types', () => {
 });
 
 describe('transactions', () => {
-  it('commit, rollback on a throw, and a nested tx joins the outer one', async () => {
+  it('commit, rollback on a throw, and a nested tx is a savepoint of the outer one', async () => {
     await sql.tx(async () => { await sql.run('INSERT INTO t (id, v) VALUES (10, ?)', ['kept']); });
     assert.equal(await sql.value('SELECT v FROM t WHERE id = 10'), 'kept');
     await assert.rejects(sql.tx(async () => {
@@ -129,6 +129,13 @@ describe('transactions', () => {
       throw new Error('outer fails');
     }), /outer fails/);
     assert.equal(await sql.value('SELECT count(*) FROM t WHERE id = 12'), 0, 'the inner insert went with the outer rollback');
+    await sql.tx(async () => {
+      await sql.run('INSERT INTO t (id) VALUES (13)');
+      await assert.rejects(sql.tx(async () => { await sql.run('INSERT INTO t (id) VALUES (14)'); throw new Error('inner fails'); }), /inner fails/);
+    });
+    assert.deepEqual(await sql.column('SELECT id FROM t WHERE id IN (13, 14) ORDER BY id'), [13], 'a failed savepoint rolls back alone; the outer work commits');
+    await sql.tx(async () => { await sql.run('INSERT INTO t (id) VALUES (15)'); }, { rollback: true });
+    assert.equal(await sql.value('SELECT count(*) FROM t WHERE id = 15'), 0, 'a dry run keeps nothing');
   });
 
   it('statements from outside a running tx do not land in it', async () => {
