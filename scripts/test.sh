@@ -35,5 +35,13 @@ fi
 # The CLI tests run the built dist/ as admins do.
 npm run build --silent
 
+# Pass 1: every test on the embedded default, SQLite.
 mapfile -t files < <(find test -name '*.test.ts' | sort)
-exec node --import tsx --test --test-concurrency=2 --test-timeout=300000 "${files[@]}"
+status=0
+node --import tsx --test --test-concurrency=2 --test-timeout=300000 "${files[@]}" || status=$?
+
+# Pass 2: the suites that must behave the same on PostgreSQL (issue 14), on one throwaway
+# cluster; each test env gets a database of its own. The list is in scripts/postgres-suites.txt.
+mapfile -t pg_files < <(grep -v '^#' scripts/postgres-suites.txt | sed '/^$/d')
+node --import tsx scripts/test-postgres.ts "${pg_files[@]}" || status=$?
+exit "$status"
