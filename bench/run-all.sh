@@ -7,6 +7,9 @@ npx tsx bench/ingest.ts 4000 0
 npx tsx bench/ingest.ts 4000 0.8
 bash bench/smtp-ingest.sh 4000 20 4096
 npx tsx bench/scale.ts "${DESKGATE_BENCH_STORED:-1000000}" 3000
+npx tsx bench/postgres.ts ingest 3000
+npx tsx bench/postgres.ts nodes 3000
+npx tsx bench/scale-postgres.ts "${DESKGATE_BENCH_STORED:-1000000}" 3000
 npx tsx bench/large-mail.ts 25
 npx tsx bench/outbound.ts 2000
 npx tsx bench/pipe.ts 50

@@ -32,10 +32,12 @@ export function postgresBinDir(): string {
 
 /**
  * A throwaway PostgreSQL cluster: initdb + pg_ctl in a temp dir, on 127.0.0.1 and a free port
- * only (its socket in the same dir), trust authentication, fsync off. initdb refuses root, so
- * as root everything runs as the `postgres` user.
+ * only (its socket in the same dir), trust authentication, fsync off (tests; benchmarks pass
+ * `{ fsync: true }` for a server as durable as a real one). initdb refuses root, so as root
+ * everything runs as the `postgres` user.
  */
 export class PgCluster {
+  constructor(private readonly opts: { fsync?: boolean } = {}) {}
   readonly dir = mkdtempSync(join(tmpdir(), 'deskgate-pg-'));
   port = 0;
   private readonly bin = postgresBinDir();
@@ -66,7 +68,7 @@ export class PgCluster {
     // Another process may take the free port between the probe and the bind: try a few.
     for (let attempt = 1; ; attempt++) {
       this.port = await freePort();
-      const opts = `-c listen_addresses=127.0.0.1 -p ${this.port} -c unix_socket_directories=${this.dir} -c fsync=off -c full_page_writes=off -c max_connections=200`;
+      const opts = `-c listen_addresses=127.0.0.1 -p ${this.port} -c unix_socket_directories=${this.dir} ${this.opts.fsync ? '' : '-c fsync=off -c full_page_writes=off '}-c max_connections=200`;
       try {
         await run(...this.command('pg_ctl', ['start', '-w', '-t', '60', '-D', data, '-l', join(this.dir, 'server.log'), '-o', opts]));
         this.watchdog(data);
