@@ -1,7 +1,7 @@
 import type { Config } from './config/index.js';
 import { resolveSecret } from './config/index.js';
 import { randomBytes } from 'node:crypto';
-import { openStore, createMetaRepo, createIntakeRepo, createIntakeWriter, createTicketsRepo, createTicketViewsRepo, createOutboxRepo, createNodesRepo } from './store/index.js';
+import { openStore, createMetaRepo, createRateCountersRepo, createIntakeRepo, createIntakeWriter, createTicketsRepo, createTicketViewsRepo, createOutboxRepo, createNodesRepo } from './store/index.js';
 import type { Trigger, Automation } from './triggers/index.js';
 import { settingsOf, keysNeedingRestart } from './settings.js';
 import { createOutboundSender } from './outbound/index.js';
@@ -44,7 +44,7 @@ export async function composeApp(initial: Config, opts: { logger: Logger; clock?
   // What this node leads besides the leader tasks (the daemon adds its IMAP accounts).
   let otherLeads: () => string[] = () => [];
   const leads = () => [...leadership.leads(), ...otherLeads()];
-  const lease = createClaimLease({ nodeId, leaseMs: config.processing.claim_lease, clock, logger: opts.logger, nodes, intake, outbox, leads });
+  const lease = createClaimLease({ nodeId, leaseMs: config.processing.claim_lease, clock, logger: opts.logger, nodes, intake, outbox, leads, rates: createRateCountersRepo(sql) });
   // Read-only without a key yet: no token was ever signed, so a throwaway key matches none.
   const secret = (await sharedSecret(config, store.backend, meta, readOnly)) ?? randomBytes(32).toString('hex');
   const sender = createOutboundSender({

@@ -123,9 +123,7 @@ async function dryRun(app: App, row: DecideRow, parsed: ParsedMessage, decided: 
   await app.sql.tx(async () => {
       // No intake row: this message is not stored, so the comment points at none.
       await applyDecision(ctx, { id: null as unknown as number, via: row.via }, parsed, d, ctx.clock.now().toISOString(), decided.auth ? { ...decided.auth } : null);
-      // The write lock is held, so this transaction's rows are the newest in the outbox.
-      const mine = new Set(outboxIds);
-      const rows = outboxIds.length > 0 ? (await app.outbox.list({ limit: outboxIds.length })).filter((r) => mine.has(r.id)).reverse() : [];
+      const rows = outboxIds.length > 0 ? (await app.outbox.byIds(outboxIds)) : [];
       out.notifications = rows.map((r) => ({ trigger: r.trigger, to: r.to.map((p) => p.email), cc: r.cc.map((p) => p.email), subject: r.subject, status: r.status }));
   }, { rollback: true });
   return out;

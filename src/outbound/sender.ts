@@ -49,6 +49,11 @@ export function createOutboundSender(deps: {
   const waker = createWaker();
   let loop: Promise<void> | undefined;
 
+  // R71: this node was too slow (its lease ran out) and another took the row over: leave it to that node.
+  const claimLost = (row: OutboundRow): void => {
+    log.warn({ event: 'outbound:claim_lost', code: 'OUTBOUND_CLAIM_LOST', outbox_id: row.id, message_id: row.message_id }, 'another node took this notification over; its outcome is left to that node');
+  };
+
   async function deliver(row: OutboundRow): Promise<void> {
     const now = deps.clock.now();
     try {
@@ -58,7 +63,8 @@ export function createOutboundSender(deps: {
         inReplyTo: row.in_reply_to ?? undefined, references: row.references, headers: row.headers,
       });
       const rejected = (info.rejected ?? []).map(String);
-      await deps.outbox.markSent(row.id, deps.clock.now().toISOString(), rejected.length ? `rejected: ${rejected.join(', ')}` : null);
+      const kept = await deps.outbox.markSent(row.id, deps.lease.id, deps.clock.now().toISOString(), rejected.length ? `rejected: ${rejected.join(', ')}` : null);
+      if (!kept) claimLost(row);
       deps.metrics?.outbound.inc({ result: 'sent' });
       log.info({ event: 'outbound:sent', outbox_id: row.id, ticket_id: row.ticket_id, message_id: row.message_id, trigger: row.trigger, response: info.response }, 'notification sent');
     } catch (err) {
@@ -66,11 +72,11 @@ export function createOutboundSender(deps: {
       const error = e.response ?? `${e.code ?? 'ERROR'}: ${e.message}`;
       const next = afterFailure({ responseCode: e.responseCode, attempts: row.attempts + 1, createdAt: new Date(row.created_at), now, error }, deps.retry);
       if (next.kind === 'failed') {
-        await deps.outbox.markFailed(row.id, next.reason);
+        if (!(await deps.outbox.markFailed(row.id, deps.lease.id, next.reason))) return claimLost(row);
         deps.metrics?.outbound.inc({ result: 'failed' });
         log.warn({ event: 'outbound:failed', code: 'OUTBOUND_PERMANENT', outbox_id: row.id, ticket_id: row.ticket_id, message_id: row.message_id, error: next.reason }, 'notification failed');
       } else {
-        await deps.outbox.markDeferred(row.id, error, next.next.toISOString());
+        if (!(await deps.outbox.markDeferred(row.id, deps.lease.id, error, next.next.toISOString()))) return claimLost(row);
         deps.metrics?.outbound.inc({ result: 'deferred' });
         log.info({ event: 'outbound:deferred', code: 'OUTBOUND_TEMPORARY', outbox_id: row.id, message_id: row.message_id, error, next_attempt_at: next.next.toISOString() }, 'notification deferred');
       }

@@ -13,10 +13,28 @@ export function createClaimLease(deps: {
   nodes: NodesRepo; intake: Pick<IntakeRepo, 'claimers' | 'releaseClaims'>; outbox: Pick<OutboxRepo, 'claimers' | 'releaseClaims'>;
   /** What this node leads, written with each heartbeat (deskgate stats). */
   leads?: () => string[];
+  /** R43's counters: expired minutes are deleted here, in autocommit, not inside a batch's transaction. */
+  rates?: { prune(at: string): Promise<number> };
 }): NodeLease {
+  // The sweep runs beside the heartbeat, never in front of it: on PostgreSQL giving back a slow
+  // node's claims may wait on rows its batch has locked, and meanwhile this node must go on
+  // beating (or it would look stale itself) and claiming.
+  let sweeping: Promise<void> | undefined;
+  const sweep = (): void => {
+    sweeping ??= (async () => {
+      try {
+        await takeBackClaims();
+        await deps.rates?.prune(deps.clock.now().toISOString());
+      } catch (err) {
+        deps.logger.error({ event: 'node:sweep_failed', err }, 'taking back stale claims failed; retrying at the next beat');
+      } finally {
+        sweeping = undefined;
+      }
+    })();
+  };
   const lease: NodeLease = createNodeLease({
     id: deps.nodeId, leaseMs: deps.leaseMs, clock: deps.clock,
-    beat: async (self, now) => { await deps.nodes.beat(self, now, deps.leads?.() ?? []); await takeBackClaims(); },
+    beat: async (self, now) => { await deps.nodes.beat(self, now, deps.leads?.() ?? []); sweep(); },
     onError: (err) => deps.logger.error({ event: 'node:heartbeat_failed', err }, 'heartbeat failed; retrying'),
   });
   async function takeBackClaims(): Promise<void> {

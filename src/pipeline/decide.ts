@@ -54,7 +54,13 @@ export async function decide(ctx: PipelineContext, row: DecideRow, parsed: Parse
     { inReplyTo: parsed.inReplyTo, references: parsed.references, addressTokenTickets, bodyTokenTickets },
     { ticketByMessageId, statusOf: (id) => stateOf(id)?.status },
   );
-  const ticket = match.kind === 'reply' ? stateOf(match.ticketId)! : match.kind === 'follow_up' ? stateOf(match.closedTicketId)! : null;
+  const matchedId = match.kind === 'reply' ? match.ticketId : match.kind === 'follow_up' ? match.closedTicketId : null;
+  if (matchedId !== null && ctx.sql.inTransaction) {
+    // R71: read the ticket again under its row lock, in case another node changed it meanwhile.
+    await ctx.tickets.lock(matchedId);
+    states.set(matchedId, await ctx.tickets.getState(matchedId));
+  }
+  const ticket = matchedId !== null ? stateOf(matchedId)! : null;
 
   // R43, R45: checks that hold a message before any rule runs.
   const held = preRulesSuspension({

@@ -9,6 +9,17 @@ import type { PipelineContext } from './context.js';
 import { decide } from './decide.js';
 import { applyDecision } from './apply-decision.js';
 
+/** Messages read and parsed at once: parser threads queue the rest anyway, and the pool stays free. */
+const PREPARE_AT_ONCE = 8;
+
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => { while (next < items.length) { const i = next++; out[i] = await fn(items[i]!); } };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
 /** Mail over this size (raw bytes) is processed alone, after the smaller mail waiting (see IntakeRepo.claim). */
 const BIG_MESSAGE = 1024 * 1024;
 
@@ -62,8 +73,9 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: { batchSize: n
       ]);
       // R61: HTML reduced to text or converted in part is logged here, not printed by the converter.
       if (parsed.notes.length) log.warn({ event: 'parse:html_limited', intake_id: row.id, message_id: parsed.messageId, flags: parsed.flags, notes: parsed.notes }, 'HTML body past the converter limits: simplified or truncated');
-      // Content-addressed and idempotent, so safe before the transaction commits.
-      await Promise.all(parsed.attachments.map((a) => ctx.attachments.put(a.sha256, a.content)));
+      // Content-addressed and idempotent, so safe before the transaction commits. One at a time
+      // per message: on PostgreSQL each is a transaction of its own on the pool.
+      for (const a of parsed.attachments) await ctx.attachments.put(a.sha256, a.content);
       return { parsed, auth };
     } catch (err) {
       return err instanceof Error ? err : new Error(String(err));
@@ -76,6 +88,8 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: { batchSize: n
       throw new DeskgateError('STORE_CLAIM_LOST', `intake ${row.id} was taken over by another node; this batch is not stored`, { context: { intake_id: row.id } });
     }
     if (prepared instanceof Error) {
+      // A database that could not give the raw bytes or take the attachments is no fault of the message (R8).
+      if (isTransientStoreError(prepared)) throw prepared;
       await ctx.intake.markFailed(row.id, errorCode(prepared), errorMessage(prepared), now);
       return { intakeId: row.id, status: 'failed', code: errorCode(prepared), error: prepared.message };
     }
@@ -121,7 +135,7 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: { batchSize: n
   }
 
   async function processPart(rows: IntakeRow[]): Promise<Outcome[]> {
-    const parsed = await Promise.all(rows.map(prepare));
+    const parsed = await mapLimit(rows, PREPARE_AT_ONCE, prepare);
     const now = ctx.clock.now().toISOString();
     // One write transaction for the part (SQLite: IMMEDIATE, so the busy timeout waits for a CLI
     // writer at BEGIN rather than failing at the first write).

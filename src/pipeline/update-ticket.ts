@@ -52,6 +52,7 @@ export async function updateTicket(ctx: PipelineContext, ticketId: number, u: Ti
   const { tickets, directory } = ctx;
   const now = ctx.clock.now().toISOString();
   await ctx.sql.tx(async () => {
+    await tickets.lock(ticketId);
     const ticket = await tickets.getState(ticketId);
     if (!ticket) throw fail(`ticket ${ticketId} not found`);
     if (ticket.status === 'closed') throw fail('a closed ticket never changes', 'R14');

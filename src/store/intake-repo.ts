@@ -123,7 +123,9 @@ export function createIntakeRepo(sql: Sql) {
   };
   // R43: per-sender counts kept per minute (O(1) per message whatever a sender's volume).
   const rates = createRateCountersRepo(sql);
-  const rows = async (text: string, params: Parameters<Sql['all']>[1]) => (await sql.all<RawRow>(text, params)).map(toRow);
+  // UPDATE … RETURNING gives rows in storage order on PostgreSQL: sorted, so a batch is handled in
+  // arrival order (an original before its reply, R10).
+  const rows = async (text: string, params: Parameters<Sql['all']>[1]) => (await sql.all<RawRow>(text, params)).map(toRow).sort((a, b) => a.id - b.id);
 
   /**
    * R7 and R65: a stored key with the same content digest (or a key that is the bytes' digest)

@@ -65,9 +65,10 @@ export function createOutboxRepo(sql: Sql) {
       WHERE id IN (SELECT id FROM outbox WHERE status IN ('queued', 'deferred') AND next_attempt_at <= @now
         AND claimed_by IS NULL ORDER BY next_attempt_at, id LIMIT @limit${skipLocked})
       RETURNING *`,
-    sent: `UPDATE outbox SET status = 'sent', sent_at = @now, attempts = attempts + 1, last_error = @note, claimed_by = NULL WHERE id = @id`,
-    deferred: `UPDATE outbox SET status = 'deferred', attempts = attempts + 1, last_error = @error, next_attempt_at = @next, claimed_by = NULL WHERE id = @id`,
-    failed: `UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = @error, claimed_by = NULL WHERE id = @id`,
+    // Each ends the claim of the node that sent: a node whose claim was taken over changes nothing (R71).
+    sent: `UPDATE outbox SET status = 'sent', sent_at = @now, attempts = attempts + 1, last_error = @note, claimed_by = NULL WHERE id = @id AND claimed_by = @node`,
+    deferred: `UPDATE outbox SET status = 'deferred', attempts = attempts + 1, last_error = @error, next_attempt_at = @next, claimed_by = NULL WHERE id = @id AND claimed_by = @node`,
+    failed: `UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = @error, claimed_by = NULL WHERE id = @id AND claimed_by = @node`,
     list: `SELECT * FROM outbox WHERE (CAST(@status AS TEXT) IS NULL OR status = @status) ORDER BY id DESC LIMIT @limit`,
     claimers: `SELECT DISTINCT claimed_by FROM outbox WHERE claimed_by IS NOT NULL AND status IN ('queued', 'deferred')`,
     release: `UPDATE outbox SET claimed_by = NULL, claimed_at = NULL WHERE claimed_by = ? AND status IN ('queued', 'deferred')`,
@@ -93,15 +94,21 @@ export function createOutboxRepo(sql: Sql) {
     },
     /** Claims due rows nobody holds. */
     async claimDue(node: string, now: string, limit: number): Promise<OutboundRow[]> {
-      return (await sql.all<Raw>(q.claim, { node, now, limit })).map(toRow);
+      return (await sql.all<Raw>(q.claim, { node, now, limit })).map(toRow).sort((a, b) => a.next_attempt_at.localeCompare(b.next_attempt_at) || a.id - b.id);
     },
-    async markSent(id: number, now: string, note: string | null = null): Promise<void> { await sql.run(q.sent, { id, now, note }); },
-    async markDeferred(id: number, error: string, next: string): Promise<void> { await sql.run(q.deferred, { id, error, next }); },
-    async markFailed(id: number, error: string): Promise<void> { await sql.run(q.failed, { id, error }); },
+    /** These return false when `node` no longer holds the claim (another node took it over). */
+    async markSent(id: number, node: string, now: string, note: string | null = null): Promise<boolean> { return (await sql.run(q.sent, { id, node, now, note })) === 1; },
+    async markDeferred(id: number, node: string, error: string, next: string): Promise<boolean> { return (await sql.run(q.deferred, { id, node, error, next })) === 1; },
+    async markFailed(id: number, node: string, error: string): Promise<boolean> { return (await sql.run(q.failed, { id, node, error })) === 1; },
     async list(opts: { status?: string | undefined; limit?: number | undefined } = {}): Promise<OutboundRow[]> {
       return (await sql.all<Raw>(q.list, { status: opts.status ?? null, limit: opts.limit ?? Number.MAX_SAFE_INTEGER })).map(toRow);
     },
     claimers(): Promise<string[]> { return sql.column<string>(q.claimers); },
+    /** Rows by id, oldest first (explain reads back what its dry run queued). */
+    async byIds(ids: readonly number[]): Promise<OutboundRow[]> {
+      if (ids.length === 0) return [];
+      return (await sql.all<Raw>(`SELECT * FROM outbox WHERE id IN (${ids.map(() => '?').join(', ')}) ORDER BY id`, ids)).map(toRow);
+    },
     releaseClaims(node: string): Promise<number> { return sql.run(q.release, [node]); },
     async nextDueAt(): Promise<string | null> { return (await sql.value<string | null>(q.nextDue)) ?? null; },
     async lastSentAt(): Promise<string | null> { return (await sql.value<string | null>(q.lastSent)) ?? null; },

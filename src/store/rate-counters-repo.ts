@@ -41,14 +41,20 @@ function build(sql: Sql) {
       const m = minuteOf(at);
       return (await sql.value<number>(q.sum, [kind, address, m - WINDOW_MINUTES, m])) ?? 0;
     },
-    /** Counts one event at `at`. Expired minutes go at the first bump of each new minute. */
+    /** Counts one event at `at` (in the caller's transaction). */
     async bump(kind: RateKind, address: string, at: string | Date): Promise<void> {
+      await sql.run(q.bump, [kind, address, minuteOf(at)]);
+    },
+    /**
+     * Deletes minutes that no count can reach any more, at most once a minute; the claim lease's
+     * sweep calls it in autocommit, so no batch transaction holds these rows' locks.
+     */
+    async prune(at: string | Date): Promise<number> {
       const m = minuteOf(at);
-      await sql.run(q.bump, [kind, address, m]);
-      if (m > prunedMinute) {
-        prunedMinute = m;
-        await sql.run(q.prune, [m - WINDOW_MINUTES]);
-      }
+      if (m <= prunedMinute) return 0;
+      const n = await sql.run(q.prune, [m - WINDOW_MINUTES]);
+      prunedMinute = m;
+      return n;
     },
     /** The count before this event, then the event counted: what R43's per-sender check keeps on the message. */
     async countThenBump(kind: RateKind, address: string, at: string | Date): Promise<number> {

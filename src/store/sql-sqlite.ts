@@ -1,8 +1,9 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type Database from 'better-sqlite3';
 import type { Sql, SqlParams, SqlLock, TxOptions } from './sql.js';
+import { DeskgateError, errorMessage } from '../shared/errors.js';
 
-interface TxToken { open: boolean }
+interface TxToken { open: boolean; aborted?: unknown }
 
 /**
  * `Sql` over one better-sqlite3 connection. SQLite runs each statement synchronously, so the only
@@ -35,6 +36,7 @@ export function sqliteSql(db: Database.Database): Sql {
   // transaction could begin between them (FIFO: waiters wake in the order they came).
   async function statement<T>(work: () => T): Promise<T> {
     while (active && !mine()) await active.done;
+    if (active && mine() && active.token.aborted !== undefined) throw aborted(active.token.aborted);
     return work();
   }
 
@@ -48,10 +50,18 @@ export function sqliteSql(db: Database.Database): Sql {
       db.exec(`RELEASE ${name}`);
       return result;
     } catch (err) {
-      if (db.inTransaction) db.exec(`ROLLBACK TO ${name}; RELEASE ${name}`);
-      throw err;
+      if (db.inTransaction) {
+        db.exec(`ROLLBACK TO ${name}; RELEASE ${name}`);
+        throw err;
+      }
+      // SQLite rolled the whole transaction back by itself (disk full, I/O error): nothing after
+      // this may run in autocommit as if the transaction were still there.
+      const token = context.getStore();
+      if (token) token.aborted = err;
+      throw aborted(err);
     }
   }
+  const aborted = (cause: unknown) => new DeskgateError('STORE_TX_ABORTED', `the database rolled the transaction back: ${errorMessage(cause)}`, { cause });
 
   const sql: Sql = {
     dialect: 'sqlite',
@@ -77,6 +87,7 @@ export function sqliteSql(db: Database.Database): Sql {
         db.exec(opts.readOnly ? 'BEGIN' : 'BEGIN IMMEDIATE');
         try {
           const result = await context.run(token, fn);
+          if (token.aborted !== undefined || !db.inTransaction) throw aborted(token.aborted ?? new Error('no transaction at commit'));
           db.exec(opts.rollback ? 'ROLLBACK' : 'COMMIT');
           return result;
         } catch (err) {

@@ -84,10 +84,20 @@ const TRANSIENT_PG = new Set([
  * failed message (R8).
  */
 export function isTransientStoreError(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null | undefined)?.code;
-  if (typeof code === 'string') {
-    if (/^SQLITE_(BUSY|LOCKED)/.test(code) || TRANSIENT_PG.has(code)) return true;
-    if (code === 'STORE_UNREACHABLE' || code === 'STORE_CLAIM_LOST' || code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'EPIPE') return true;
+  // The store wraps driver errors (STORE_QUERY_FAILED with context.sqlstate, or a cause): look through.
+  for (let e = err, depth = 0; e && depth < 6; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    const state = (e as { context?: { sqlstate?: unknown } }).context?.sqlstate;
+    if (typeof state === 'string' && TRANSIENT_PG.has(state)) return true;
+    if (typeof code === 'string' && (/^SQLITE_(BUSY|LOCKED|FULL|IOERR)/.test(code) || TRANSIENT_PG.has(code) || TRANSIENT_CODES.has(code))) return true;
+    if (e instanceof Error && /Connection terminated|connection timeout|Client has encountered a connection error/i.test(e.message)) return true;
   }
-  return err instanceof Error && /Connection terminated|connection timeout|Client has encountered a connection error/i.test(err.message);
+  return false;
 }
+
+const TRANSIENT_CODES = new Set([
+  'STORE_UNREACHABLE', 'STORE_POOL_BUSY', 'STORE_CLAIM_LOST',
+  // The database aborted the transaction by itself (SQLite after a full disk): the batch runs again.
+  'STORE_TX_ABORTED',
+  'ECONNREFUSED', 'ECONNRESET', 'EPIPE',
+]);

@@ -127,6 +127,14 @@ export function createTicketsRepo(sql: Sql) {
       });
       return r!.id;
     },
+    /**
+     * Locks the ticket's row until the caller's transaction ends (PostgreSQL; SQLite's write
+     * transaction already excludes every other writer), so two nodes updating one ticket plan
+     * one after the other from what the first wrote, never both from the same state.
+     */
+    async lock(id: number): Promise<void> {
+      if (sql.dialect === 'postgres') await sql.run('SELECT id FROM tickets WHERE id = ? FOR UPDATE', [id]);
+    },
     async getState(id: number): Promise<TicketState | undefined> {
       const r = await sql.get(s.ticket, [id]);
       if (!r) return undefined;

@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import { makeEnv, TEST_BACKEND, type TestEnv } from '../helpers/env.js';
 import {
   openStore, createIntakeRepo, createTicketsRepo, createTicketViewsRepo, createOutboxRepo, createNodesRepo, createMetaRepo,
-  type Store, type NewIntake, type NewOutbound,
+  isTransientStoreError, type Store, type NewIntake, type NewOutbound,
 } from '../../src/store/index.js';
+import { DeskgateError } from '../../src/shared/errors.js';
 
 /**
  * The repositories' behaviour, the same on both backends: this file runs on SQLite in the main
@@ -47,6 +48,26 @@ describe(`store repositories on ${TEST_BACKEND}`, () => {
     assert.equal(reused.messageIdReused, true);
     assert.equal((await intake.get(reused.id))!.message_id_reused, true);
     assert.deepEqual(await intake.rawBytes(a.id), first.rawInline);
+  });
+
+  it('R10: claimed rows come in arrival (id) order even after updates moved them in storage', async () => {
+    const intake = createIntakeRepo(store.sql);
+    await store.sql.run("UPDATE intake SET status = 'done' WHERE status = 'received'");
+    const ids: number[] = [];
+    for (let i = 0; i < 6; i++) ids.push((await intake.insert(row())).id);
+    // On PostgreSQL an UPDATE writes a new row version at the end of the heap: the first rows now come last.
+    await store.sql.run(`UPDATE intake SET helo = 'moved' WHERE id IN (${ids.slice(0, 3).join(', ')})`);
+    assert.deepEqual((await intake.claim('order', 10, now)).map((r) => r.id), ids);
+    await intake.releaseClaims('order');
+    await store.sql.run(`UPDATE intake SET status = 'done' WHERE id IN (${ids.join(', ')})`);
+  });
+
+  it('store errors: a deadlock or serialization failure wrapped by the store is transient (the batch runs again, R8)', () => {
+    assert.equal(isTransientStoreError(new DeskgateError('STORE_QUERY_FAILED', 'deadlock detected', { context: { sqlstate: '40P01' } })), true);
+    assert.equal(isTransientStoreError(new DeskgateError('STORE_POOL_BUSY', 'busy')), true);
+    assert.equal(isTransientStoreError(new DeskgateError('PIPELINE_X', 'x', { cause: Object.assign(new Error('busy'), { code: 'SQLITE_BUSY' }) })), true);
+    assert.equal(isTransientStoreError(new DeskgateError('STORE_QUERY_FAILED', 'syntax', { context: { sqlstate: '42601' } })), false);
+    assert.equal(isTransientStoreError(new Error('bad MIME')), false);
   });
 
   it('R71: claims: two connections claiming at once never get the same row; a claim fence holds only for its node', async () => {
@@ -148,10 +169,13 @@ describe(`store repositories on ${TEST_BACKEND}`, () => {
     assert.equal(await outbox.countSentTo('o@customer.test', now), 2);
     const [x, y] = await Promise.all([outbox.claimDue('node-a', now, 10), createOutboxRepo(other.sql).claimDue('node-b', now, 10)]);
     assert.equal(x.length + y.length, 2, 'each due row claimed by one node');
-    await outbox.markDeferred(q1, '451 try later', '2026-12-01T10:05:00.000Z');
+    const holder = x.some((r) => r.id === q1) ? 'node-a' : 'node-b';
+    assert.equal(await outbox.markDeferred(q1, holder === 'node-a' ? 'node-b' : 'node-a', '451', '2026-12-01T10:05:00.000Z'), false, 'R71: only the holder of the claim records the outcome');
+    assert.equal(await outbox.markDeferred(q1, holder, '451 try later', '2026-12-01T10:05:00.000Z'), true);
     assert.equal((await outbox.claimDue('node-c', now, 10)).length, 0, 'not due yet');
     assert.equal((await outbox.claimDue('node-c', '2026-12-01T10:06:00.000Z', 10)).map((r) => r.id)[0], q1);
-    await outbox.markSent(q1, now, '250 ok');
+    assert.equal(await outbox.markSent(q1, 'node-c', now, '250 ok'), true);
+    assert.equal(await outbox.markDeferred(q1, holder, 'late', now), false, 'a node whose claim was taken over cannot turn sent back into deferred');
     assert.equal((await outbox.list({ status: 'sent' }))[0]!.references[0], '<a@x>');
     assert.equal((await outbox.depth()).held, 1);
   });
