@@ -223,8 +223,9 @@ describe('deskgate inject: stored, then processing hits a locked database (R6)',
           messageId: id, subject: 'Locked after store',
           rawBody: `Content-Type: multipart/mixed; boundary="b"\n\n--b\nContent-Type: text/plain\n\nHello.\n--b\nContent-Type: application/octet-stream; name="a.bin"\nContent-Transfer-Encoding: base64\n\n${attachment}\n--b--\n`,
         });
-        // Held past the 10 s busy timeout: processing fails (SQLITE_BUSY), the release waits for it.
-        const holder = lockWhenClaimed(join(env.config.data_dir, 'deskgate.sqlite'), id, 11_000);
+        // Held well past the 10 s busy timeout, however long the parse before BEGIN takes on a
+        // loaded machine: processing fails (SQLITE_BUSY), the release waits for it.
+        const holder = lockWhenClaimed(join(env.config.data_dir, 'deskgate.sqlite'), id, 16_000);
         const started = Date.now();
         const r = await runCli(['inject', '-c', env.configPath, '--json'], { input: raw, timeoutMs: 60_000 });
         const got = await holder.result;
