@@ -99,7 +99,8 @@ export function createNotifier(deps: NotifierDeps) {
       const result = { fired: plan.fired, queued: [] as number[], held: [] as number[], changes: plan.changes, event: plan.event };
       if (plan.emails.length === 0) return result;
 
-      const ticket = (await deps.tickets.getState(ticketId))!;
+      // Read again only when the rules changed the ticket (most updates: they did not).
+      const ticket = plan.changes.some((c) => c.changes.length > 0) ? (await deps.tickets.getState(ticketId))! : start;
       const comments = await deps.tickets.comments(ticketId);
       const support = supportAddressOf(deps.directory, ticket.recipient) ?? { address: ticket.recipient, name: undefined };
       const token = makeReplyToken(ticketId, deps.secret);

@@ -63,7 +63,7 @@ export function createTicketsRepo(sql: Sql) {
   // ticket at once, so the read locks the row (SQLite's write transaction already excludes others).
   const forUpdate = sql.dialect === 'postgres' ? ' FOR UPDATE' : '';
   const s = {
-    insertUser: 'INSERT INTO users (email, name, created_at) VALUES (?, ?, ?) ON CONFLICT (email) DO NOTHING',
+    insertUser: 'INSERT INTO users (email, name, created_at) VALUES (?, ?, ?) ON CONFLICT (email) DO NOTHING RETURNING id',
     userByEmail: 'SELECT id, email, name FROM users WHERE email = ?',
     fillName: 'UPDATE users SET name = @name WHERE id = @id AND (name IS NULL OR name = \'\')',
     setName: 'UPDATE users SET name = @name WHERE id = @id AND name IS DISTINCT FROM @name',
@@ -72,8 +72,10 @@ export function createTicketsRepo(sql: Sql) {
     ticket: `SELECT t.*, r.email AS r_email, r.name AS r_name, a.email AS a_email, a.name AS a_name,
         EXISTS (SELECT 1 FROM comments c WHERE c.ticket_id = t.id AND c.public = 1) AS has_public
       FROM tickets t JOIN users r ON r.id = t.requester_id LEFT JOIN users a ON a.id = t.assignee_id WHERE t.id = ?`,
-    ccs: 'SELECT u.email, u.name FROM ticket_ccs x JOIN users u ON u.id = x.user_id WHERE x.ticket_id = ? ORDER BY x.added_at, u.email',
-    followers: 'SELECT u.email, u.name FROM ticket_followers x JOIN users u ON u.id = x.user_id WHERE x.ticket_id = ? ORDER BY x.added_at, u.email',
+    // CCs and followers in one round trip (each in its own order).
+    people: `SELECT 'cc' AS kind, u.email, u.name, x.added_at FROM ticket_ccs x JOIN users u ON u.id = x.user_id WHERE x.ticket_id = @id
+      UNION ALL SELECT 'follower' AS kind, u.email, u.name, x.added_at FROM ticket_followers x JOIN users u ON u.id = x.user_id WHERE x.ticket_id = @id
+      ORDER BY 1, 4, 2`,
     insertComment: `INSERT INTO comments (ticket_id, author_id, author_role, public, visibility_rule, body, full_body, html_body, flags, message_id, to_addrs, cc_addrs, auth, intake_id, via, created_at)
       VALUES (@ticketId, @authorId, @authorRole, @public, @visibilityRule, @body, @fullBody, @htmlBody, @flags, @messageId, @to, @cc, @auth, @intakeId, @via, @now) RETURNING id`,
     insertAttachment: `INSERT INTO attachments (comment_id, filename, content_type, size, sha256, content_id, inline) VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -105,13 +107,23 @@ export function createTicketsRepo(sql: Sql) {
     openIds: `SELECT id FROM tickets WHERE status != 'closed' ORDER BY id`,
   };
 
+  /** One round trip for a known user whose name needs no change (the common case), two for a new one. */
   async function ensureUser(email: string, name?: string | null, opts: { overwriteName?: boolean } = {}): Promise<number> {
-    await sql.run(s.insertUser, [email, name ?? null, new Date().toISOString()]);
-    const u = (await sql.get<{ id: number; name: string | null }>(s.userByEmail, [email]))!;
-    if (name) await sql.run(opts.overwriteName ? s.setName : s.fillName, { name, id: u.id });
+    let u = await sql.get<{ id: number; name: string | null }>(s.userByEmail, [email]);
+    if (!u) {
+      const inserted = await sql.get<{ id: number }>(s.insertUser, [email, name ?? null, new Date().toISOString()]);
+      if (inserted) return inserted.id;
+      u = (await sql.get<{ id: number; name: string | null }>(s.userByEmail, [email]))!; // another node inserted it meanwhile
+    }
+    const wants = opts.overwriteName ? name && u.name !== name : name && !u.name;
+    if (wants) await sql.run(opts.overwriteName ? s.setName : s.fillName, { name, id: u.id });
     return u.id;
   }
-  const people = (text: string, id: number) => sql.all<Person>(text, [id]);
+  const peopleOf = async (id: number): Promise<{ ccs: Person[]; followers: Person[] }> => {
+    const rows = await sql.all<{ kind: string; email: string; name: string | null }>(s.people, { id });
+    const pick = (kind: string) => rows.filter((r) => r.kind === kind).map((r) => ({ email: r.email, name: r.name }));
+    return { ccs: pick('cc'), followers: pick('follower') };
+  };
   const jsonOf = async (text: string, id: number) => json((await sql.value<string>(text, [id]))!);
 
   return {
@@ -147,8 +159,7 @@ export function createTicketsRepo(sql: Sql) {
         group: r.group_name as string | null,
         recipient: r.recipient as string,
         via: r.via as string,
-        ccs: await people(s.ccs, id),
-        followers: await people(s.followers, id),
+        ...(await peopleOf(id)),
         tags: json(r.tags as string),
         warnings: json(r.warnings as string),
         followUpOf: r.follow_up_of as number | null,
