@@ -1,7 +1,6 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { makeEnv, SUPPORT, type TestEnv } from '../helpers/env.js';
 import { runCli } from '../helpers/daemon.js';
@@ -14,6 +13,7 @@ import { databaseFile } from '../../src/store/index.js';
 import { migrations } from '../../src/store/migrations/index.js';
 import { postgresMigrations } from '../../src/store/migrations/postgres.js';
 import type { CopyReport, MigrateReport } from '../../src/store/copy-store.js';
+import { freePort as closedPort } from '../helpers/net.js';
 
 type TestDb = Awaited<ReturnType<typeof createTestDatabase>>;
 
@@ -67,15 +67,6 @@ async function snapshot(app: App) {
   };
 }
 
-async function closedPort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 after(async () => { await stopTestCluster(); });
 

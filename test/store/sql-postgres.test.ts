@@ -1,7 +1,6 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { Writable } from 'node:stream';
 import { DeskgateError } from '../../src/shared/errors.js';
 import { createLogger } from '../../src/shared/logger.js';
@@ -11,6 +10,7 @@ import { migratePostgres, pendingPostgresMigrations } from '../../src/store/migr
 import { postgresMigrations } from '../../src/store/migrations/postgres.js';
 import { createPgBlobStore, BLOB_CHUNK } from '../../src/store/blobs-postgres.js';
 import { createTestDatabase, stopTestCluster } from '../helpers/postgres.js';
+import { freePort as closedPort } from '../helpers/net.js';
 
 type TestDb = Awaited<ReturnType<typeof createTestDatabase>>;
 
@@ -29,15 +29,6 @@ async function until(cond: () => boolean | Promise<boolean>, ms = 10_000): Promi
   }
 }
 
-async function closedPort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 let db: TestDb;
 let sql: PgSql;
