@@ -165,12 +165,23 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: { batchSize: n
     return ctx.intake.claim(ctx.nodeId, limit, ctx.clock.now().toISOString(), BIG_MESSAGE);
   }
 
+  // Rows of a failed batch that could not be given back yet (the database was down): this node
+  // is alive, so no other node takes them back; it gives them back itself as soon as it can.
+  const unreleased = new Set<number>();
+  async function releaseLeftovers(): Promise<void> {
+    if (unreleased.size === 0) return;
+    await ctx.intake.releaseRows(ctx.nodeId, [...unreleased]);
+    log.info({ event: 'pipeline:claims_released', count: unreleased.size }, 'gave back the claims of a batch the database failed');
+    unreleased.clear();
+  }
+
   /** A batch that could not be stored (database error) goes back to the queue, not stuck under a live claim. */
   async function processClaimed(rows: IntakeRow[]): Promise<Outcome[]> {
     try {
       return await processRows(rows);
     } catch (err) {
-      try { await ctx.intake.releaseRows(ctx.nodeId, rows.map((r) => r.id)); } catch { /* the database is down: the lease gives them back */ }
+      for (const r of rows) unreleased.add(r.id);
+      await releaseLeftovers().catch(() => { /* the database is down: the next step tries again */ });
       throw err;
     }
   }
@@ -183,6 +194,7 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: { batchSize: n
    * keeps flowing while it parses (on another parser thread, see processing.parse_workers).
    */
   async function step(): Promise<number> {
+    await releaseLeftovers();
     await opts.lease.renew();
     const now = ctx.clock.now().toISOString();
     const small = await ctx.intake.claimSmall(ctx.nodeId, opts.batchSize, now, BIG_MESSAGE);

@@ -58,9 +58,8 @@ export class PgCluster {
     // Another process may take the free port between the probe and the bind: try a few.
     for (let attempt = 1; ; attempt++) {
       this.port = await freePort();
-      const opts = `-c listen_addresses=127.0.0.1 -p ${this.port} -c unix_socket_directories=${this.dir} ${this.opts.fsync ? '' : '-c fsync=off -c full_page_writes=off '}-c max_connections=200`;
       try {
-        await run(...this.command('pg_ctl', ['start', '-w', '-t', '60', '-D', data, '-l', join(this.dir, 'server.log'), '-o', opts]));
+        await this.serverUp();
         this.watchdog(data);
         return this;
       } catch (err) {
@@ -80,6 +79,22 @@ export class PgCluster {
     const dog = spawn('bash', ['-c', script], { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
     dog.unref();
     (dog.stdin as unknown as { unref?: () => void }).unref?.();
+  }
+
+  private serverUp(): Promise<unknown> {
+    const data = join(this.dir, 'data');
+    const opts = `-c listen_addresses=127.0.0.1 -p ${this.port} -c unix_socket_directories=${this.dir} ${this.opts.fsync ? '' : '-c fsync=off -c full_page_writes=off '}-c max_connections=200`;
+    return run(...this.command('pg_ctl', ['start', '-w', '-t', '60', '-D', data, '-l', join(this.dir, 'server.log'), '-o', opts]));
+  }
+
+  /** The server goes away (as a crashed or restarting database does); its data stays for resume(). */
+  async pause(): Promise<void> {
+    await run(...this.command('pg_ctl', ['stop', '-m', 'immediate', '-w', '-D', join(this.dir, 'data')]));
+  }
+
+  /** The server comes back on the same port with its data. */
+  async resume(): Promise<void> {
+    await this.serverUp();
   }
 
   async stop(): Promise<void> {
