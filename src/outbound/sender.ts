@@ -83,8 +83,17 @@ export function createOutboundSender(deps: {
     }
   }
 
+  // A round whose outcome could not be recorded (the database went away) leaves rows claimed by
+  // this live node, which no other node takes back: between rounds this node holds no claims, so
+  // it gives them all back (a message that was sent may go once more: at least once, never lost).
+  let leftovers = false;
+
   async function deliverDue(): Promise<number> {
     if (!deps.smarthost) return 0;
+    if (leftovers) {
+      await deps.outbox.releaseClaims(deps.lease.id);
+      leftovers = false;
+    }
     await deps.lease.renew(); // claims hold while this process's heartbeat is fresh
     const rows = await deps.outbox.claimDue(deps.lease.id, deps.clock.now().toISOString(), deps.batch ?? 16);
     if (rows.length === 0) return 0;
@@ -94,7 +103,12 @@ export function createOutboundSender(deps: {
       await deps.outbox.releaseClaims(deps.lease.id); // not stuck under a live claim
       throw err;
     }
-    await Promise.all(rows.map(deliver));
+    const results = await Promise.allSettled(rows.map(deliver));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      leftovers = true;
+      throw failed.reason;
+    }
     return rows.length;
   }
 

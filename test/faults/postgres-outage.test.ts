@@ -6,6 +6,7 @@ import { mail, uniqueId } from '../helpers/mail.js';
 import { SmtpClient } from '../helpers/smtp.js';
 import { PgCluster } from '../helpers/postgres.js';
 import { openStore } from '../../src/store/index.js';
+import { SmtpSink } from '../helpers/sink.js';
 
 /**
  * A dead database under a running node (issue 14): PostgreSQL stops while serve runs. SMTP
@@ -14,16 +15,20 @@ import { openStore } from '../../src/store/index.js';
  */
 describe('PostgreSQL goes away under a running node', () => {
   const cluster = new PgCluster();
+  const sink = new SmtpSink();
   let env: TestEnv | undefined;
   after(async () => {
+    await sink.stop();
     env?.cleanup();
     cluster.stopSync();
   });
 
   it('R6, R8: 451 while the database is down, 250 again when it is back; every 250 is stored once', async () => {
     await cluster.start();
+    await sink.start();
     env = makeEnv((c) => {
       c.log = { level: 'info' };
+      c.outbound = { smtp: { host: '127.0.0.1', port: sink.port, secure: false }, retry_initial: '200ms' };
       c.store = { backend: 'postgres', url: cluster.adminUrl, pool_size: 4 };
     });
     const node = await spawnServe(env.configPath);
@@ -59,6 +64,9 @@ describe('PostgreSQL goes away under a running node', () => {
         console.log(`# postgres outage: acked=${acked.length} stored=${rows.length} during="${during.trim()}"`);
         assert.deepEqual(rows.map((r) => r.n), acked.map(() => 1), 'every acknowledged message in exactly one comment');
         assert.equal(await store.sql.value("SELECT count(*) FROM intake WHERE status = 'failed'"), 0, 'the outage failed no message (R8)');
+        // R59: the notifications of every stored message go out, none left claimed by the node that lived through the outage.
+        await waitFor(async () => (await store.sql.value("SELECT count(*) FROM outbox WHERE status <> 'sent'")) === 0, 'every notification sent', 60_000, 200);
+        assert.ok((await store.sql.value<number>('SELECT count(*) FROM outbox'))! >= acked.length);
       } finally {
         await store.close();
       }
