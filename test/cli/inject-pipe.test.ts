@@ -225,7 +225,7 @@ describe('deskgate inject: stored, then processing hits a locked database (R6)',
         });
         // Held well past the 10 s busy timeout, however long the parse before BEGIN takes on a
         // loaded machine: processing fails (SQLITE_BUSY), the release waits for it.
-        const holder = lockWhenClaimed(join(env.config.data_dir, 'deskgate.sqlite'), id, 16_000);
+        const holder = lockWhenClaimed(join(env.config.data_dir, 'deskgate.sqlite'), id, 25_000);
         const started = Date.now();
         const r = await runCli(['inject', '-c', env.configPath, '--json'], { input: raw, timeoutMs: 60_000 });
         const got = await holder.result;
