@@ -27,7 +27,7 @@ export function postgresBinDir(): string {
  * everything runs as the `postgres` user.
  */
 export class PgCluster {
-  constructor(private readonly opts: { fsync?: boolean } = {}) {}
+  constructor(private readonly opts: { fsync?: boolean; serverOptions?: string } = {}) {}
   readonly dir = mkdtempSync(join(tmpdir(), 'deskgate-pg-'));
   port = 0;
   private readonly bin = postgresBinDir();
@@ -83,7 +83,7 @@ export class PgCluster {
 
   private serverUp(): Promise<unknown> {
     const data = join(this.dir, 'data');
-    const opts = `-c listen_addresses=127.0.0.1 -p ${this.port} -c unix_socket_directories=${this.dir} ${this.opts.fsync ? '' : '-c fsync=off -c full_page_writes=off '}-c max_connections=200`;
+    const opts = `-c listen_addresses=127.0.0.1 -p ${this.port} -c unix_socket_directories=${this.dir} ${this.opts.fsync ? '' : '-c fsync=off -c full_page_writes=off '}-c max_connections=200 ${this.opts.serverOptions ?? ''}`;
     return run(...this.command('pg_ctl', ['start', '-w', '-t', '60', '-D', data, '-l', join(this.dir, 'server.log'), '-o', opts]));
   }
 
