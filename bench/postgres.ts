@@ -61,7 +61,8 @@ export function clusterCpuMs(cluster: PgCluster): number {
 }
 
 export async function startCluster(): Promise<PgCluster> {
-  const c = await new PgCluster({ fsync: true }).start();
+  // DESKGATE_BENCH_PG_OPTIONS: server settings to try (e.g. "-c wal_compression=lz4"), printed with the results.
+  const c = await new PgCluster({ fsync: true, serverOptions: process.env.DESKGATE_BENCH_PG_OPTIONS ?? '' }).start();
   process.once('exit', () => c.stopSync());
   return c;
 }
