@@ -9,24 +9,16 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { PgCluster } from '../test/helpers/postgres.js';
 import { openStore } from '../src/store/index.js';
+import { freePort } from '../test/helpers/net.js';
 import { smtpLoad, benchMail, startChild, stopChild, benchConfig, fmt, ROOT, type LoadResult } from './lib/load.js';
 
 const SIZE = 4096;
 const TICK_MS = 1000 / Number((() => { try { return execFileSync('getconf', ['CLK_TCK']).toString().trim(); } catch { return '100'; } })());
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)); });
-    s.on('error', reject);
-  });
-}
 
 /** /proc/<pid>/stat: [utime+stime, cutime+cstime, ppid] in ms; undefined once the process is gone. */
 function procStat(pid: number): { own: number; reaped: number; ppid: number } | undefined {

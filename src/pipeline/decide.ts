@@ -46,20 +46,19 @@ export async function decide(ctx: PipelineContext, row: DecideRow, parsed: Parse
   const bodyTokenTickets = parsed.bodyTokens
     .map((t) => verifyReplyToken(t, ctx.secret))
     .filter((id): id is number => id !== undefined);
-  // Threading is pure: read every ticket it may look at first.
+  // Threading is pure: read every ticket it may look at first, each under its row lock (R71: on
+  // PostgreSQL another node may be changing it; the lock holds until this message is stored).
   const states = new Map<number, TicketState | undefined>();
-  for (const id of new Set([...ticketByMessageId.values(), ...addressTokenTickets, ...bodyTokenTickets])) states.set(id, await ctx.tickets.getState(id));
+  for (const id of new Set([...ticketByMessageId.values(), ...addressTokenTickets, ...bodyTokenTickets])) {
+    await ctx.tickets.lock(id);
+    states.set(id, await ctx.tickets.getState(id));
+  }
   const stateOf = (id: number) => states.get(id);
   const match = matchThread(
     { inReplyTo: parsed.inReplyTo, references: parsed.references, addressTokenTickets, bodyTokenTickets },
     { ticketByMessageId, statusOf: (id) => stateOf(id)?.status },
   );
   const matchedId = match.kind === 'reply' ? match.ticketId : match.kind === 'follow_up' ? match.closedTicketId : null;
-  if (matchedId !== null && ctx.sql.inTransaction) {
-    // R71: read the ticket again under its row lock, in case another node changed it meanwhile.
-    await ctx.tickets.lock(matchedId);
-    states.set(matchedId, await ctx.tickets.getState(matchedId));
-  }
   const ticket = matchedId !== null ? stateOf(matchedId)! : null;
 
   // R43, R45: checks that hold a message before any rule runs.

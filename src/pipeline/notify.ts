@@ -92,7 +92,6 @@ export function createNotifier(deps: NotifierDeps) {
   /** Runs one rule set (triggers, or automations) on a ticket: applies changes, queues mail. */
   async function run(rules: readonly Trigger[], actorKind: 'trigger' | 'automation', event: UpdateEvent, ticketId: number, now: Date): Promise<NotifyResult & { event: UpdateEvent }> {
       const nowIso = now.toISOString();
-      await deps.tickets.lock(ticketId); // R71: one node's triggers at a time per ticket
       const start = (await deps.tickets.getState(ticketId))!;
       const plan = runTriggers(rules, start, event, policy(), now);
       await applyPlanned(ticketId, plan.changes, nowIso, actorKind);

@@ -19,7 +19,10 @@ export async function runAutomations(ctx: PipelineContext, notifier: Notifier, a
   for (const id of await ctx.tickets.openTicketIds()) {
     run.tickets++;
     try {
-      const r = await ctx.sql.tx(() => notifier.onAutomationTick(active, id, now));
+      const r = await ctx.sql.tx(async () => {
+        await ctx.tickets.lock(id); // R71: an email or a CLI update on another node waits, and vice versa
+        return notifier.onAutomationTick(active, id, now);
+      });
       const automationsFired = r.fired.filter((f) => active.some((a) => a.id === f));
       if (automationsFired.length > 0) run.fired.push({ ticketId: id, automations: automationsFired });
       run.queued += r.queued.length;

@@ -18,21 +18,12 @@ export interface MigrateReport {
   current: number;
 }
 
-/**
- * Opens the configured store the way serve does (which migrates) and reports what that applied.
- * The applied versions are those stamped since this call started: openStore does not say.
- */
+/** Opens the configured store the way serve does (which migrates) and reports what that applied. */
 export async function migrateStore(config: Pick<Config, 'data_dir' | 'store'>, opts: { logger?: Logger } = {}): Promise<MigrateReport> {
-  const started = new Date().toISOString();
   const store = await openStore(config, opts);
   try {
-    const rows = await store.sql.all<{ version: number; applied_at: string }>('SELECT version, applied_at FROM schema_migrations ORDER BY version');
-    return {
-      backend: store.backend,
-      location: store.location,
-      applied: rows.filter((r) => r.applied_at >= started).map((r) => r.version),
-      current: rows.length === 0 ? 0 : rows[rows.length - 1]!.version,
-    };
+    const current = await store.sql.value<number | null>('SELECT max(version) FROM schema_migrations');
+    return { backend: store.backend, location: store.location, applied: store.migrated, current: current ?? 0 };
   } finally {
     await store.close();
   }

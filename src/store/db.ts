@@ -12,7 +12,7 @@ export type Db = Database.Database;
  * when it returns, and a busy timeout so a CLI write and the daemon wait for each other
  * instead of failing.
  */
-export function openDatabase(dataDir: string, opts: { readonly?: boolean; busyTimeoutMs?: number } = {}): Db {
+export function openDatabase(dataDir: string, opts: { readonly?: boolean; busyTimeoutMs?: number; onMigrated?: (versions: number[]) => void } = {}): Db {
   if (opts.readonly) return openReadOnly(dataDir, opts.busyTimeoutMs);
   mkdirSync(dataDir, { recursive: true });
   const db = new Database(databaseFile(dataDir));
@@ -20,7 +20,8 @@ export function openDatabase(dataDir: string, opts: { readonly?: boolean; busyTi
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
   db.pragma('foreign_keys = ON');
-  migrate(db);
+  const applied = migrate(db);
+  opts.onMigrated?.(applied);
   return db;
 }
 
@@ -56,17 +57,22 @@ function openReadOnly(dataDir: string, busyTimeoutMs = 10_000): Db {
 }
 
 
-function migrate(db: Db): void {
+/** Applies the pending migrations; returns the versions this call applied. */
+function migrate(db: Db): number[] {
   db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
   const applied = new Set(db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[]);
+  const done: number[] = [];
   for (const m of migrations) {
     if (applied.has(m.version)) continue;
     // IMMEDIATE: two processes opening a fresh database at once must not both migrate.
-    db.transaction(() => {
+    const ran = db.transaction(() => {
       const again = db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?').get(m.version);
-      if (again) return;
+      if (again) return false;
       db.exec(m.sql);
       db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, new Date().toISOString());
+      return true;
     }).immediate();
+    if (ran) done.push(m.version);
   }
+  return done;
 }

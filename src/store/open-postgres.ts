@@ -15,6 +15,7 @@ import { RawStore } from './raw-store.js';
 export async function openPostgresStore(store: Config['store'], opts: { readOnly?: boolean; logger?: Logger }): Promise<Store> {
   const url = store.url!;
   const sql = await openPostgres(url, { poolSize: store.pool_size, applicationName: 'deskgate', ...(opts.logger ? { logger: opts.logger } : {}) });
+  let migrated: number[] = [];
   try {
     if (opts.readOnly) {
       const pending = await pendingPostgresMigrations(sql);
@@ -22,7 +23,7 @@ export async function openPostgresStore(store: Config['store'], opts: { readOnly
         throw new DeskgateError('STORE_SCHEMA_OLD', `${maskUrl(url)} needs migration ${pending.join(', ')}: run deskgate migrate (or serve) once to upgrade it`, { context: { store: maskUrl(url), pending } });
       }
     } else {
-      await migratePostgres(sql);
+      migrated = await migratePostgres(sql);
     }
   } catch (err) {
     await sql.close();
@@ -30,7 +31,7 @@ export async function openPostgresStore(store: Config['store'], opts: { readOnly
   }
   const blobs = createPgBlobStore(sql);
   return {
-    sql, backend: 'postgres', location: maskUrl(url),
+    sql, backend: 'postgres', location: maskUrl(url), migrated,
     raw: new RawStore(pgSpool(blobs)), attachments: pgAttachments(blobs), blobs,
     close: () => sql.close(),
   };

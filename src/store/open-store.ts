@@ -12,6 +12,8 @@ export interface Store {
   backend: Config['store']['backend'];
   /** Where the data is, for messages to admins (a file, or the URL without its password). */
   location: string;
+  /** The migrations this open applied (none for a read-only open or a current schema). */
+  migrated: number[];
   /** Raw messages too big for their intake row: files in data_dir, or blobs in PostgreSQL. */
   raw: RawStore;
   attachments: AttachmentSink;
@@ -31,7 +33,8 @@ export async function openStore(config: Pick<Config, 'data_dir' | 'store'>, opts
     const { openPostgresStore } = await import('./open-postgres.js');
     return openPostgresStore(config.store, opts);
   }
-  const db = openDatabase(config.data_dir, { readonly: opts.readOnly ?? false, ...(opts.busyTimeoutMs !== undefined ? { busyTimeoutMs: opts.busyTimeoutMs } : {}) });
+  let migrated: number[] = [];
+  const db = openDatabase(config.data_dir, { readonly: opts.readOnly ?? false, onMigrated: (v) => { migrated = v; }, ...(opts.busyTimeoutMs !== undefined ? { busyTimeoutMs: opts.busyTimeoutMs } : {}) });
   const sql = sqliteSql(db);
-  return { sql, backend: 'sqlite', location: db.name, sqlite: db, raw: new RawStore(config.data_dir), attachments: new AttachmentStore(config.data_dir), close: () => sql.close() };
+  return { sql, backend: 'sqlite', location: db.name, migrated, sqlite: db, raw: new RawStore(config.data_dir), attachments: new AttachmentStore(config.data_dir), close: () => sql.close() };
 }

@@ -6,6 +6,8 @@ import {
   isTransientStoreError, type Store, type NewIntake, type NewOutbound,
 } from '../../src/store/index.js';
 import { DeskgateError } from '../../src/shared/errors.js';
+import { createLeadership } from '../../src/pipeline/leader.js';
+import { silentLogger } from '../../src/shared/logger.js';
 
 /**
  * The repositories' behaviour, the same on both backends: this file runs on SQLite in the main
@@ -196,6 +198,28 @@ describe(`store repositories on ${TEST_BACKEND}`, () => {
     assert.deepEqual(claims.filter(Boolean).length, 1, 'one run per interval, whoever asks');
     assert.equal(await meta.claimRun('automations', '2026-12-01T10:00:30.000Z', '2026-12-01T09:59:30.000Z'), false, 'not due again yet');
     assert.equal(await meta.claimRun('automations', '2026-12-01T10:01:00.000Z', '2026-12-01T10:00:00.000Z'), true);
+  });
+
+  it('R71, R41, R52: two nodes asking to lead the same tasks: each runs once per interval, the other node stands by', async () => {
+    const lead = (st: Store) => createLeadership({ sql: st.sql, meta: createMetaRepo(st.sql), logger: silentLogger() });
+    const [a, b] = [lead(store), lead(other)];
+    const ran: string[] = [];
+    const t0 = new Date('2026-12-01T12:00:00.000Z');
+    const at = (s: number) => new Date(t0.getTime() + s * 1000);
+    const tick = async (s: number) => {
+      for (const [node, l] of [['a', a], ['b', b]] as const) {
+        for (const task of ['automations', 'suspended-expiry']) await l.runIfDue(task, at(s), 60_000, async () => { ran.push(`${node}:${task}@${s}`); });
+      }
+    };
+    for (const s of [0, 30, 61, 90, 125]) await tick(s);
+    // Both nodes tick at each second given; each task runs at 0, 61 and 125 only, on one node.
+    assert.deepEqual(ran.map((r) => r.replace(/^[ab]:/, '')), ['automations@0', 'suspended-expiry@0', 'automations@61', 'suspended-expiry@61', 'automations@125', 'suspended-expiry@125']);
+    if (TEST_BACKEND === 'postgres') {
+      assert.ok(ran.every((r) => r.startsWith('a:')), 'the first node to ask leads, and keeps leading');
+      assert.deepEqual(b.leads(), [], 'the other node stands by');
+    }
+    await a.release();
+    await b.release();
   });
 
   it('transactions: a nested one is a savepoint; a dry run keeps nothing; a failed one keeps nothing', async () => {
