@@ -82,15 +82,19 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: { batchSize: n
     }
   }
 
+  /**
+   * R71: the outcome was written only if this node still held the claim; a node too slow to renew
+   * its lease lost the message to another, so nothing of it may be stored (the batch rolls back).
+   */
+  function fenced(stillClaimed: boolean, row: IntakeRow): void {
+    if (!stillClaimed) throw new DeskgateError('STORE_CLAIM_LOST', `intake ${row.id} was taken over by another node; this batch is not stored`, { context: { intake_id: row.id } });
+  }
+
   async function handle(row: IntakeRow, prepared: Prepared | Error, now: string): Promise<Outcome> {
-    // A node that was too slow to renew its lease may have lost this message to another (R71).
-    if (!(await ctx.intake.holdClaim(row.id, ctx.nodeId))) {
-      throw new DeskgateError('STORE_CLAIM_LOST', `intake ${row.id} was taken over by another node; this batch is not stored`, { context: { intake_id: row.id } });
-    }
     if (prepared instanceof Error) {
       // A database that could not give the raw bytes or take the attachments is no fault of the message (R8).
       if (isTransientStoreError(prepared)) throw prepared;
-      await ctx.intake.markFailed(row.id, errorCode(prepared), errorMessage(prepared), now);
+      fenced(await ctx.intake.markFailed(row.id, ctx.nodeId, errorCode(prepared), errorMessage(prepared), now), row);
       return { intakeId: row.id, status: 'failed', code: errorCode(prepared), error: prepared.message };
     }
     const { parsed } = prepared;
@@ -100,14 +104,14 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: { batchSize: n
         const { decision: d, auth, automated } = await decide(ctx, row, parsed, prepared.auth);
         if (d.action === 'suspend') {
           // R41: held, never dropped.
-          await ctx.intake.markSuspended(row.id, d.reason, now, { from: parsed.from[0]?.address ?? row.envelope_from, subject: parsed.subject });
+          fenced(await ctx.intake.markSuspended(row.id, ctx.nodeId, d.reason, now, { from: parsed.from[0]?.address ?? row.envelope_from, subject: parsed.subject }), row);
           log.info({ event: 'pipeline:suspended', message_id: parsed.messageId, intake_id: row.id, decision: `suspend:${d.reason}`, rules: d.rules }, 'message suspended');
           return { intakeId: row.id, status: 'suspended', error: d.reason };
         }
         const applied = await applyDecision(ctx, row, parsed, d, now, auth ? { ...auth } : null);
         // R42: a robot's address is never sent a notification.
         if (automated) await ctx.tickets.markRobot(d.comment.author.address);
-        await ctx.intake.markDone(row.id, applied.ticketId, applied.commentId, now);
+        fenced(await ctx.intake.markDone(row.id, ctx.nodeId, applied.ticketId, applied.commentId, now), row);
         log.info({
           event: 'pipeline:stored', message_id: parsed.messageId, intake_id: row.id, ticket_id: applied.ticketId, comment_id: applied.commentId,
           decision: d.action, public: d.comment.public, visibility_rule: d.comment.visibilityRule, rules: d.rules,
@@ -118,7 +122,7 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: { batchSize: n
       // A busy or locked database is no fault of the message (R8): the batch fails and is
       // handed back to the queue instead of the message being kept as failed.
       if (isTransientStoreError(err)) throw err;
-      await ctx.intake.markFailed(row.id, errorCode(err), errorMessage(err), now);
+      fenced(await ctx.intake.markFailed(row.id, ctx.nodeId, errorCode(err), errorMessage(err), now), row);
       return { intakeId: row.id, status: 'failed', code: errorCode(err), error: errorMessage(err) };
     }
   }

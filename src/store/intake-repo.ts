@@ -100,15 +100,14 @@ export function createIntakeRepo(sql: Sql) {
       WHERE id IN (SELECT id FROM intake WHERE status = 'received' AND raw_size > @maxSize ORDER BY id LIMIT 1${skipLocked})
       RETURNING ${COLUMNS}`,
     claimOne: `UPDATE intake SET ${claimSet} WHERE id = @id AND status = 'received' RETURNING ${COLUMNS}`,
-    done: `UPDATE intake SET status = @status, ticket_id = @ticketId, comment_id = @commentId, processed_at = @now, error_code = NULL, error = NULL, claimed_by = NULL WHERE id = @id`,
-    failed: `UPDATE intake SET status = 'failed', error_code = @code, error = @error, processed_at = @now, claimed_by = NULL WHERE id = @id`,
+    done: `UPDATE intake SET status = @status, ticket_id = @ticketId, comment_id = @commentId, processed_at = @now, error_code = NULL, error = NULL, claimed_by = NULL WHERE id = @id AND claimed_by = @node`,
+    failed: `UPDATE intake SET status = 'failed', error_code = @code, error = @error, processed_at = @now, claimed_by = NULL WHERE id = @id AND claimed_by = @node`,
     claimers: `SELECT DISTINCT claimed_by FROM intake WHERE status = 'processing' AND claimed_by IS NOT NULL`,
     release: `UPDATE intake SET status = 'received', claimed_by = NULL, claimed_at = NULL WHERE status = 'processing' AND claimed_by = ?`,
     releaseIds: (n: number) => `UPDATE intake SET status = 'received', claimed_by = NULL, claimed_at = NULL
       WHERE status = 'processing' AND claimed_by = ? AND id IN (${Array(n).fill('?').join(', ')})`,
     suspended: `UPDATE intake SET status = 'suspended', error_code = @reason, error = NULL, processed_at = @now, claimed_by = NULL,
-      sender = coalesce(sender, @sender), subject = @subject WHERE id = @id`,
-    holdClaim: `UPDATE intake SET claimed_at = claimed_at WHERE id = ? AND claimed_by = ? AND status = 'processing'`,
+      sender = coalesce(sender, @sender), subject = @subject WHERE id = @id AND claimed_by = @node`,
     retry: `UPDATE intake SET status = 'received', claimed_by = NULL, claimed_at = NULL WHERE id = ? AND status = 'failed'`,
     get: `SELECT ${COLUMNS} FROM intake WHERE id = ?`,
     listByStatus: `SELECT ${COLUMNS} FROM intake WHERE status = ? ORDER BY id DESC LIMIT ?`,
@@ -197,22 +196,20 @@ export function createIntakeRepo(sql: Sql) {
       return ids.length === 0 ? 0 : sql.run(q.releaseIds(ids.length), [node, ...ids]);
     },
     /**
-     * R71's fence: true while this node still holds the claim, and (PostgreSQL) the row stays
-     * locked until the caller's transaction ends, so a node taking back stale claims waits for
-     * it and then finds the message done. False: another node took it over; store nothing.
+     * The outcome of a claimed message. R71's fence: each writes only while `node` still holds
+     * the claim and returns false when another node took it over (store nothing then). On
+     * PostgreSQL the row stays locked until the caller's transaction ends, so a node taking back
+     * stale claims waits for it and then finds the message done.
      */
-    async holdClaim(id: number, node: string): Promise<boolean> {
-      return (await sql.run(q.holdClaim, [id, node])) === 1;
-    },
-    async markDone(id: number, ticketId: number | null, commentId: number | null, now: string, status: 'done' | 'suspended' = 'done'): Promise<void> {
-      await sql.run(q.done, { id, ticketId, commentId, now, status });
+    async markDone(id: number, node: string, ticketId: number | null, commentId: number | null, now: string, status: 'done' | 'suspended' = 'done'): Promise<boolean> {
+      return (await sql.run(q.done, { id, node, ticketId, commentId, now, status })) === 1;
     },
     /** Held mail (R41): kept with its reason, not processed further until released. */
-    async markSuspended(id: number, reason: string, now: string, about: { from: string | null; subject: string }): Promise<void> {
-      await sql.run(q.suspended, { id, reason, now, sender: about.from, subject: about.subject });
+    async markSuspended(id: number, node: string, reason: string, now: string, about: { from: string | null; subject: string }): Promise<boolean> {
+      return (await sql.run(q.suspended, { id, node, reason, now, sender: about.from, subject: about.subject })) === 1;
     },
-    async markFailed(id: number, code: string, error: string, now: string): Promise<void> {
-      await sql.run(q.failed, { id, code, error, now });
+    async markFailed(id: number, node: string, code: string, error: string, now: string): Promise<boolean> {
+      return (await sql.run(q.failed, { id, node, code, error, now })) === 1;
     },
     /** R8: puts a failed message back in the queue. Returns false when it is not failed. */
     async retry(id: number): Promise<boolean> {
