@@ -110,6 +110,9 @@ export async function composeApp(initial: Config, opts: { logger: Logger; clock?
         n++;
       }
       if (n > 0) opts.logger.info({ event: 'suspended:expired', count: n, keep_days: keepDays }, 'expired suspended mail');
+      // PostgreSQL: bytes of messages whose node died while they streamed in (no intake row names them).
+      const swept = await store.blobs?.sweepIncomplete(new Date(now.getTime() - 86_400_000).toISOString());
+      if (swept) opts.logger.info({ event: 'store:blobs_swept', count: swept }, 'removed the bytes of messages cut off by a crash');
       return n;
     },
     /** R52: one automation run at `now` (the daemon calls it every automations_interval). */

@@ -103,7 +103,6 @@ export function createTicketsRepo(sql: Sql) {
     clearHistory: 'UPDATE ticket_ccs SET history_pending = 0 WHERE ticket_id = ? AND user_id = (SELECT id FROM users WHERE email = ?)',
     owedHistory: 'SELECT u.email FROM ticket_ccs x JOIN users u ON u.id = x.user_id WHERE x.ticket_id = ? AND x.history_pending = 1',
     markRobot: 'UPDATE users SET is_robot = 1 WHERE email = ?',
-    isRobot: 'SELECT is_robot FROM users WHERE email = ?',
     openIds: `SELECT id FROM tickets WHERE status != 'closed' ORDER BY id`,
   };
 
@@ -252,7 +251,6 @@ export function createTicketsRepo(sql: Sql) {
     async clearCcHistory(id: number, email: string): Promise<void> { await sql.run(s.clearHistory, [id, email]); },
     /** R42: this address sent automated mail: never notify it. */
     async markRobot(email: string): Promise<void> { await sql.run(s.markRobot, [email]); },
-    async isRobot(email: string): Promise<boolean> { return (await sql.value(s.isRobot, [email])) === 1; },
     /** R42: which of these addresses are robots (one query for a notification's candidates). */
     async robotsAmong(emails: readonly string[]): Promise<Set<string>> {
       const unique = [...new Set(emails)];

@@ -149,7 +149,7 @@ describe(`store repositories on ${TEST_BACKEND}`, () => {
     await t.setStatus(id, 'solved', '2026-12-01T11:00:00.000Z');
     assert.equal((await t.getState(id))!.solvedAt, '2026-12-01T11:00:00.000Z');
     await t.markRobot('dan@customer.test');
-    assert.equal(await t.isRobot('dan@customer.test'), true);
+    assert.equal((await t.robotsAmong(['dan@customer.test'])).has('dan@customer.test'), true);
     assert.deepEqual([...(await t.robotsAmong(['dan@customer.test', 'carol@customer.test']))], ['dan@customer.test']);
     await t.audit({ ticketId: id, at: now, actor: 'cli', rule: 'R35', change: 'status_changed', value: 'new->solved' });
     const shown = (await createTicketViewsRepo(store.sql).show(id))!;

@@ -346,6 +346,19 @@ describe('blob store', () => {
     await assert.rejects(blobs.read(w.key), (err: unknown) => err instanceof DeskgateError && err.code === 'STORE_BLOB_MISSING');
   });
 
+  it('R6: the bytes of a writer cut off by a crash (never finished) are swept after a day; finished ones stay', async () => {
+    const blobs = createPgBlobStore(sql);
+    const cut = await blobs.writer();
+    await cut.write(randomBytes(300_000)); // one chunk stored, never finished: its node died
+    const kept = await blobs.writer();
+    await kept.write(randomBytes(1000));
+    await kept.finish();
+    assert.equal(await blobs.sweepIncomplete(new Date(Date.now() - 86_400_000).toISOString()), 0, 'not before a day');
+    assert.ok((await blobs.sweepIncomplete(new Date(Date.now() + 1000).toISOString())) >= 1);
+    assert.equal(await sql.value('SELECT count(*) FROM blob_chunks WHERE blob_key = ?', [cut.key]), 0);
+    assert.equal((await blobs.read(kept.key)).length, 1000);
+  });
+
   it('put is idempotent (also when two run at once) and remove deletes', async () => {
     const blobs = createPgBlobStore(sql);
     const bytes = randomBytes(700_000);
