@@ -46,7 +46,11 @@ export interface AcceptOptions {
 
 type IntakeReads = Pick<IntakeRepo, 'countFromSender' | 'get' | 'rawBytes' | 'setContentDigest'>;
 
-export function createAcceptMessage(deps: { raw: RawStore; writer: IntakeWriter; intake?: IntakeReads; maxSize: number; now?: () => Date; metrics?: Metrics }) {
+export function createAcceptMessage(deps: {
+  raw: RawStore; writer: IntakeWriter; intake?: IntakeReads; maxSize: number; now?: () => Date; metrics?: Metrics;
+  /** processing.workers > 1: the message's processing lane (pipeline/lanes.ts); else every message is lane 0. */
+  lane?: (headerBlock: string, envelopeTo: readonly string[], messageId: string | null, sha256: string) => Promise<number>;
+}) {
   const refuse = (code: string, smtpCode: number, message: string) => new DeskgateError(code, message, { smtpCode });
   /**
    * R65 for a message stored before content digests: its digest from its raw bytes. Bytes that
@@ -108,6 +112,7 @@ export function createAcceptMessage(deps: { raw: RawStore; writer: IntakeWriter;
         subject: null,
         receivedAt: now.toISOString(),
         contentDigest: messageId ? digest.digest() : null,
+        lane: deps.lane ? await deps.lane(written.headerBlock, envelope.to, messageId, written.sha256) : 0,
       };
       let result = await deps.writer.submit(row, written.dirs);
       if (result.digestUnknown && deps.intake) {

@@ -108,3 +108,9 @@ export class ContentDigest {
 export function contentDigest(raw: Buffer): string {
   return new ContentDigest().feed(raw).digest();
 }
+
+/** In-Reply-To and References of a header block, as the parser gives them (processing lanes read them at acceptance). */
+export function replyIdsFromHeaders(block: string): { inReplyTo: string[]; references: string[] } {
+  const h = unfoldHeaders(block);
+  return { inReplyTo: extractMessageIds(h.get('in-reply-to')?.[0]), references: extractMessageIds(h.get('references')?.join(' ')) };
+}

@@ -5,7 +5,7 @@ export type { Sql, SqlLock, Dialect } from './sql.js';
 export { isTransientStoreError } from './sql.js';
 export { RawStore, FileSpool, sha256Hex, type RawWriteResult, type Spool } from './raw-store.js';
 export { AttachmentStore, type AttachmentSink } from './attachment-store.js';
-export { createIntakeRepo, type IntakeRepo, type IntakeRow, type NewIntake, type InsertResult, type Via, type IntakeStatus } from './intake-repo.js';
+export { createIntakeRepo, type IntakeRepo, type IntakeRow, type NewIntake, type InsertResult, type Via, type IntakeStatus, type LaneFilter } from './intake-repo.js';
 export { createIntakeWriter, type IntakeWriter } from './intake-writer.js';
 export { createTicketsRepo, type TicketsRepo, type TicketState, type TicketStatus, type Person, type Role, type NewComment, type NewAttachment } from './tickets-repo.js';
 export { createTicketViewsRepo, type TicketViewsRepo, type TicketJson, type CommentJson } from './ticket-views-repo.js';

@@ -25,7 +25,13 @@ export interface NewIntake {
   receivedAt: string;
   /** R65: digest of From, Date, Subject and body (trace headers left out); null when not computed. */
   contentDigest: string | null;
+  /** The processing lane (thread hash, see thread/lane.ts); 0 when one worker processes. */
+  lane?: number;
 }
+
+/** Which lanes a processing worker claims: those with lane % count = index (one worker: all). */
+export interface LaneFilter { index: number; count: number }
+const ALL_LANES: LaneFilter = { index: 0, count: 1 };
 
 export interface IntakeRow {
   id: number;
@@ -84,8 +90,8 @@ export function createIntakeRepo(sql: Sql) {
   const skipLocked = sql.dialect === 'postgres' ? ' FOR UPDATE SKIP LOCKED' : '';
   const claimSet = `status = 'processing', claimed_by = @node, claimed_at = @now, attempts = attempts + 1`;
   const q = {
-    insert: `INSERT INTO intake (dedupe_key, message_id, raw_path, raw_size, raw_sha256, via, envelope_from, envelope_to, remote_ip, helo, sender, subject, received_at, content_digest)
-      VALUES (@dedupeKey, @messageId, @rawPath, @rawSize, @rawSha256, @via, @envelopeFrom, @envelopeTo, @remoteIp, @helo, @sender, @subject, @receivedAt, @contentDigest)
+    insert: `INSERT INTO intake (dedupe_key, message_id, raw_path, raw_size, raw_sha256, via, envelope_from, envelope_to, remote_ip, helo, sender, subject, received_at, content_digest, lane)
+      VALUES (@dedupeKey, @messageId, @rawPath, @rawSize, @rawSha256, @via, @envelopeFrom, @envelopeTo, @remoteIp, @helo, @sender, @subject, @receivedAt, @contentDigest, @lane)
       ON CONFLICT (dedupe_key) DO NOTHING RETURNING id`,
     insertRaw: 'INSERT INTO intake_raw (intake_id, bytes) VALUES (?, ?)',
     rawBytes: 'SELECT bytes FROM intake_raw WHERE intake_id = ?',
@@ -94,10 +100,10 @@ export function createIntakeRepo(sql: Sql) {
     // A claim stands until its holder stops: a clean stop gives it back, and the claims of a node
     // whose heartbeat is older than the lease are given back by releaseClaims (NodesRepo).
     claim: `UPDATE intake SET ${claimSet}
-      WHERE id IN (SELECT id FROM intake WHERE status = 'received' AND raw_size <= @maxSize ORDER BY id LIMIT @limit${skipLocked})
+      WHERE id IN (SELECT id FROM intake WHERE status = 'received' AND raw_size <= @maxSize AND lane % @lanes = @lane ORDER BY id LIMIT @limit${skipLocked})
       RETURNING ${COLUMNS}`,
     claimBig: `UPDATE intake SET ${claimSet}
-      WHERE id IN (SELECT id FROM intake WHERE status = 'received' AND raw_size > @maxSize ORDER BY id LIMIT 1${skipLocked})
+      WHERE id IN (SELECT id FROM intake WHERE status = 'received' AND raw_size > @maxSize AND lane % @lanes = @lane ORDER BY id LIMIT 1${skipLocked})
       RETURNING ${COLUMNS}`,
     claimOne: `UPDATE intake SET ${claimSet} WHERE id = @id AND status = 'received' RETURNING ${COLUMNS}`,
     done: `UPDATE intake SET status = @status, ticket_id = @ticketId, comment_id = @commentId, processed_at = @now, error_code = NULL, error = NULL, claimed_by = NULL WHERE id = @id AND claimed_by = @node`,
@@ -136,7 +142,7 @@ export function createIntakeRepo(sql: Sql) {
     const inserted = await sql.get<{ id: number }>(q.insert, {
       dedupeKey, messageId: row.messageId, rawPath: row.rawPath, rawSize: row.rawSize, rawSha256: row.rawSha256, via: row.via,
       envelopeFrom: row.envelopeFrom, envelopeTo: JSON.stringify(row.envelopeTo), remoteIp: row.remoteIp, helo: row.helo,
-      sender: row.sender, subject: row.subject, receivedAt: row.receivedAt, contentDigest: row.contentDigest,
+      sender: row.sender, subject: row.subject, receivedAt: row.receivedAt, contentDigest: row.contentDigest, lane: row.lane ?? 0,
     });
     if (inserted) {
       const id = inserted.id;
@@ -167,17 +173,17 @@ export function createIntakeRepo(sql: Sql) {
      * bytes are claimed one at a time and only when no smaller one waits, so a flood of big mail
      * (each seconds of parsing) never holds up the small mail behind it (issue 13).
      */
-    async claim(node: string, limit: number, now: string, bigOver = Number.MAX_SAFE_INTEGER): Promise<IntakeRow[]> {
-      const small = await repo.claimSmall(node, limit, now, bigOver);
-      return small.length > 0 || bigOver === Number.MAX_SAFE_INTEGER ? small : repo.claimBig(node, now, bigOver);
+    async claim(node: string, limit: number, now: string, bigOver = Number.MAX_SAFE_INTEGER, lanes: LaneFilter = ALL_LANES): Promise<IntakeRow[]> {
+      const small = await repo.claimSmall(node, limit, now, bigOver, lanes);
+      return small.length > 0 || bigOver === Number.MAX_SAFE_INTEGER ? small : repo.claimBig(node, now, bigOver, lanes);
     },
-    /** Up to `limit` waiting rows of at most `maxSize` bytes. */
-    claimSmall(node: string, limit: number, now: string, maxSize: number): Promise<IntakeRow[]> {
-      return rows(q.claim, { node, now, limit, maxSize });
+    /** Up to `limit` waiting rows of at most `maxSize` bytes, of this worker's lanes. */
+    claimSmall(node: string, limit: number, now: string, maxSize: number, lanes: LaneFilter = ALL_LANES): Promise<IntakeRow[]> {
+      return rows(q.claim, { node, now, limit, maxSize, lanes: lanes.count, lane: lanes.index });
     },
-    /** The oldest waiting row over `maxSize` bytes, alone. */
-    claimBig(node: string, now: string, maxSize: number): Promise<IntakeRow[]> {
-      return rows(q.claimBig, { node, now, maxSize });
+    /** The oldest waiting row over `maxSize` bytes of this worker's lanes, alone. */
+    claimBig(node: string, now: string, maxSize: number, lanes: LaneFilter = ALL_LANES): Promise<IntakeRow[]> {
+      return rows(q.claimBig, { node, now, maxSize, lanes: lanes.count, lane: lanes.index });
     },
     /** Claims one given row (pipe intake processes its own message at once). */
     async claimOne(id: number, node: string, now: string): Promise<IntakeRow | undefined> {

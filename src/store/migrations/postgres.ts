@@ -242,10 +242,16 @@ CREATE TABLE meta (
 ALTER TABLE nodes ADD COLUMN leads TEXT NOT NULL DEFAULT '[]';
 `;
 
+/** SQLite 0010-lanes: the processing lane of each message (processing.workers > 1). */
+const lanes10 = `
+ALTER TABLE intake ADD COLUMN lane INTEGER NOT NULL DEFAULT 0;
+`;
+
 /** Numbered migrations, applied in order, each once, in its own transaction. Never edit a shipped one. */
 export const postgresMigrations: ReadonlyArray<{ version: number; name: string; sql: string }> = [
   { version: 8, name: 'schema-as-of-sqlite-8', sql: schema8 },
   { version: 9, name: 'meta', sql: meta9 },
+  { version: 10, name: 'lanes', sql: lanes10 },
 ];
 
 /** Columns PostgreSQL has that SQLite does not (the schema test allows exactly these). */
