@@ -14,6 +14,9 @@ import { authenticateMessage, createDnsResolver } from './trust/index.js';
 import { createMessageParser } from './parse/index.js';
 import { supportAddressOf } from './rules/index.js';
 import { createIntakeProcessor, type PipelineContext } from './pipeline/index.js';
+import { createLaneAssigner } from './pipeline/lanes.js';
+import { createBacklogGate } from './ingest/backlog.js';
+import type { LaneFilter } from './store/index.js';
 import { createAcceptMessage } from './ingest/accept-message.js'; // not ingest/index.js: that one loads smtp-server
 import { systemClock, type Clock } from './shared/clock.js';
 import type { Logger } from './shared/logger.js';
@@ -22,7 +25,31 @@ import type { Logger } from './shared/logger.js';
  * The composition root: builds every stage from one validated Config. serve, inject and the
  * other CLI commands and the tests all start here, so they run the same code.
  */
-export async function composeApp(initial: Config, opts: { logger: Logger; clock?: Clock; parseWorkers?: number; readOnly?: boolean }) {
+export interface ComposeOptions {
+  logger: Logger; clock?: Clock; parseWorkers?: number; readOnly?: boolean;
+  /** The claim owner (a processing thread of serve is given its node's id, see processing/). */
+  nodeId?: string;
+  /** processing.workers > 1: the lanes this app's processor takes. */
+  lanes?: LaneFilter;
+  /** Whether to write the config's agents into the users table at start (serve's main thread does; its processing threads need not). */
+  syncStaff?: boolean;
+  /** Whether this app's metrics include the process's CPU and memory (not in a processing thread). */
+  processMetrics?: boolean;
+  /**
+   * This app's loop serves SMTP while threads process (serve): SQLite lock waits are short and
+   * retried off the loop (intake-writer lockWaitMs), and the backlog gate is kept.
+   */
+  listener?: boolean;
+  /** A processing batch commits after this long and goes on in a new transaction (see createIntakeProcessor). */
+  txBudgetMs?: number;
+}
+
+/** SQLite, serve's listener: each wait for the write lock blocks the loop at most this long … */
+const LISTENER_BUSY_MS = 20;
+/** … and a commit gives up (451 4.3.0) after this long in all. */
+const LISTENER_LOCK_WAIT_MS = 1000;
+
+export async function composeApp(initial: Config, opts: ComposeOptions) {
   const clock = opts.clock ?? systemClock;
   const config = initial;
   let current = settingsOf(initial);
@@ -34,10 +61,10 @@ export async function composeApp(initial: Config, opts: { logger: Logger; clock?
   const tickets = createTicketsRepo(sql);
   const views = createTicketViewsRepo(sql);
   const { raw, attachments } = store;
-  const metrics = createMetrics();
+  const metrics = createMetrics({ processMetrics: opts.processMetrics !== false });
   const outbox = createOutboxRepo(sql);
   const resolveDns = createDnsResolver({ servers: config.dns.servers, timeoutMs: config.dns.timeout });
-  const nodeId = makeNodeId();
+  const nodeId = opts.nodeId ?? makeNodeId();
   const nodes = createNodesRepo(sql);
   const meta = createMetaRepo(sql);
   const leadership = createLeadership({ sql, meta, logger: opts.logger });
@@ -80,12 +107,21 @@ export async function composeApp(initial: Config, opts: { logger: Logger; clock?
   };
   const syncStaff = (c: Config) => sql.tx(async () => { for (const a of c.agents) await tickets.ensureUser(a.email, a.name ?? null, { overwriteName: true }); });
   // Staff names come from the config; keep the users table in step so the CLI shows them.
-  if (!readOnly) await syncStaff(config);
-  const processor = createIntakeProcessor(ctx, { batchSize: config.processing.batch_size, batchBytes: config.processing.batch_bytes, metrics, lease });
-  const writer = createIntakeWriter({ sql, intake, raw, onCommitted: () => processor.kick() });
-  const accept = createAcceptMessage({ raw, writer, intake, metrics, maxSize: config.smtp.max_message_size, now: () => clock.now() });
+  if (!readOnly && opts.syncStaff !== false) await syncStaff(config);
+  const processor = createIntakeProcessor(ctx, { batchSize: config.processing.batch_size, batchBytes: config.processing.batch_bytes, metrics, lease, ...(opts.lanes ? { lanes: opts.lanes } : {}), ...(opts.txBudgetMs !== undefined ? { txBudgetMs: opts.txBudgetMs } : {}) });
+  // Who hears of new intake: this app's processor, or (serve) the processing threads.
+  let kick = (): void => processor.kick();
+  // SQLite's busy wait runs on the caller's loop: the listener's is kept short (issue 15).
+  if (opts.listener) store.sqlite?.pragma(`busy_timeout = ${LISTENER_BUSY_MS}`);
+  const backlog = createBacklogGate({ pending: () => intake.pendingCount(), highWater: config.processing.backlog_high_water, logger: opts.logger });
+  const writer = createIntakeWriter({
+    sql, intake, raw, onCommitted: (added) => { backlog.committed(added); kick(); },
+    ...(opts.listener && store.sqlite ? { lockWaitMs: LISTENER_LOCK_WAIT_MS } : {}),
+  });
+  const lane = config.processing.workers > 1 ? createLaneAssigner({ tickets, secret }) : undefined;
+  const accept = createAcceptMessage({ raw, writer, intake, metrics, maxSize: config.smtp.max_message_size, now: () => clock.now(), ...(lane ? { lane } : {}) });
   return {
-    sql, store, meta, leadership, intake, tickets, views, raw, ctx, processor, accept, outbox, sender, notifier, metrics, nodes,
+    sql, store, meta, leadership, intake, tickets, views, raw, ctx, processor, accept, outbox, sender, notifier, metrics, nodes, backlog,
     get config(): Config { return current.config; },
     get triggers(): Trigger[] { return current.triggers; },
     get automations(): Automation[] { return current.automations; },
@@ -121,7 +157,14 @@ export async function composeApp(initial: Config, opts: { logger: Logger; clock?
     /** This node's id and what it leads (R71): /healthz, the nodes table, deskgate stats. */
     node: () => ({ id: nodeId, leads: leads() }),
     reportLeads(fn: () => string[]): void { otherLeads = fn; },
+    /** New intake wakes `fn` instead of this app's own processor (serve's processing threads). */
+    onIntakeCommitted(fn: () => void): void { kick = fn; },
+    /** A processing thread restarted under its predecessor's id gives back what the dead one held. */
+    async reclaimOwn(): Promise<number> {
+      return sql.tx(async () => (await intake.releaseClaims(nodeId)) + (await outbox.releaseClaims(nodeId)));
+    },
     async close(): Promise<void> {
+      backlog.stop();
       await sender.stop();
       await parser.close();
       lease.stop();

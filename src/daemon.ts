@@ -7,9 +7,14 @@ import { parseIpList, matchesIp } from './shared/ip-list.js';
 import { startHealthServer } from './ops/health-server.js';
 import type { Logger } from './shared/logger.js';
 import type { Clock } from './shared/clock.js';
+import { DeskgateError } from './shared/errors.js';
+import { startProcessingThreads, type ProcessingThreads } from './processing/threads.js';
+import { startLeaderTicks } from './processing/leader-ticks.js';
 
 export interface Daemon {
   app: App;
+  /** serve's processing threads (processing.workers); undefined when processing runs on this loop (workers: 0). */
+  processing: ProcessingThreads | undefined;
   smtp: SmtpListener;
   pollers: ImapPoller[];
   /** The bound port of metrics.listen, when set. */
@@ -18,9 +23,28 @@ export interface Daemon {
   stop(): Promise<void>;
 }
 
-/** What `deskgate serve` runs: SMTP listener + processing loop over one database. */
+/**
+ * What `deskgate serve` runs: the SMTP listener, IMAP pollers and health server on this event
+ * loop, which only receives mail and commits it to intake; processing (and sending, and the
+ * leader tasks) in processing.workers threads, or on this loop when workers is 0.
+ */
 export async function startDaemon(config: Config, opts: { logger: Logger; clock?: Clock; parseWorkers?: number; closeTimeoutMs?: number }): Promise<Daemon> {
-  const app = await composeApp(config, opts);
+  const app = await composeApp(config, { ...opts, listener: config.processing.workers > 0 });
+  await app.backlog.start();
+  app.metrics.setBacklogSource(() => app.backlog);
+  let processing: ProcessingThreads | undefined;
+  if (config.processing.workers > 0) {
+    // A fake clock (tests) cannot cross into a thread: processing with one runs here.
+    if (opts.clock) throw new DeskgateError('CONFIG_INVALID', 'a daemon with its own clock processes on its own loop (processing.workers: 0)');
+    try {
+      processing = await startProcessingThreads(config, { nodeId: app.ctx.nodeId, logger: opts.logger, ...(opts.parseWorkers !== undefined ? { parseWorkers: opts.parseWorkers } : {}) });
+    } catch (err) {
+      await app.close();
+      throw err;
+    }
+    app.onIntakeCommitted(() => processing!.kick());
+    app.metrics.addSource(() => processing!.snapshots());
+  }
   const allow = parseIpList(config.smtp.client_allowlist);
   const deny = parseIpList(config.smtp.client_denylist);
   let smtp: SmtpListener;
@@ -43,6 +67,7 @@ export async function startDaemon(config: Config, opts: { logger: Logger; clock?
       refuseAfterPerHour: () => 2 * app.config.limits.per_sender_per_hour,
       isAllowlisted: (ip) => matchesIp(allow, ip),
       isDenylisted: (ip) => matchesIp(deny, ip),
+      backlogFull: () => app.backlog.full,
       limits: {
         sessionTimeoutMs: config.smtp.session_timeout,
         dataTimeoutMs: config.smtp.data_timeout,
@@ -51,11 +76,11 @@ export async function startDaemon(config: Config, opts: { logger: Logger; clock?
       },
     }, app.accept, opts.logger);
   } catch (err) {
+    await processing?.stop();
     await app.close();
     throw err;
   }
-  app.processor.start();
-  app.sender.start();
+  const ticks = processing ? undefined : startInline(app, opts.logger);
   let stopped = false;
   const health = config.metrics ? await startHealthServer(config.metrics.listen, app.metrics, {
     check: async () => ({
@@ -80,45 +105,41 @@ export async function startDaemon(config: Config, opts: { logger: Logger; clock?
     defaultRecipient: (account.address && app.supportAddressOf(account.address)) ?? app.supportAddressOf(account.user) ?? config.support_addresses[0]!.address,
     // R71: one node polls each account; the others stand by and take over when it dies.
     lock: (name) => app.sql.tryLock(name),
+    backlogFull: () => app.backlog.full,
   }));
-  app.reportLeads(() => pollers.filter((p) => p.polling).map((p) => `imap:${p.accountName}`));
+  const imapLeads = () => pollers.filter((p) => p.polling).map((p) => `imap:${p.accountName}`);
+  app.reportLeads(() => [...(processing?.leads() ?? []), ...imapLeads()]);
+  // Thread 0 writes what this node leads with its heartbeat; the pollers live here.
+  const leadsTimer = processing ? setInterval(() => processing!.setImapLeads(imapLeads()), 1000) : undefined;
+  leadsTimer?.unref();
   for (const p of pollers) p.start();
-  // R52, R41: automations and suspended-mail expiry every automations_interval, first one interval
-  // after start; with several nodes only the leader runs them, once per interval (R71).
-  const interval = config.automations_interval;
-  let ticking = false;
-  const tick = async () => {
-    if (ticking) return; // a long run is not overlapped by the next tick
-    ticking = true;
-    try {
-      const now = app.ctx.clock.now();
-      await app.leadership.runIfDue('automations', now, interval, () => app.runAutomations(now))
-        .catch((err: unknown) => opts.logger.error({ event: 'automations:error', err }, 'automation run failed'));
-      await app.leadership.runIfDue('suspended-expiry', now, interval, () => app.expireSuspended(now))
-        .catch((err: unknown) => opts.logger.error({ event: 'suspended:error', err }, 'expiring suspended mail failed'));
-    } finally {
-      ticking = false;
-    }
-  };
-  const automationTimer = setInterval(() => void tick(), interval);
-  automationTimer.unref();
   let stopping: Promise<void> | undefined;
   return {
     app,
+    processing,
     smtp,
     pollers,
     metricsPort: health?.port,
     stop() {
       stopping ??= (async () => {
         stopped = true;
-        clearInterval(automationTimer);
+        if (leadsTimer) clearInterval(leadsTimer);
         await health?.close();
         await Promise.all(pollers.map((p) => p.stop()));
         await smtp.close();
+        await ticks?.stop();
+        await processing?.stop();
         await app.processor.stop();
         await app.close(); // stops the sender after the last batch has queued its mail
       })();
       return stopping;
     },
   };
+}
+
+/** processing.workers: 0: the processor, sender and leader tasks on this loop (tests, small installs). */
+function startInline(app: App, logger: Logger): { stop(): Promise<void> } {
+  app.processor.start();
+  app.sender.start();
+  return startLeaderTicks(app, logger);
 }

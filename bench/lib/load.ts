@@ -26,7 +26,7 @@ export function benchMail(id: string, size: number, inReplyTo?: string, from = '
  * `sessions` SMTP sessions on reused connections send `total` messages between them; each
  * message's latency is from the end of DATA to the reply.
  */
-export async function smtpLoad(port: number, total: number, sessions: number, makeMessage: (i: number) => string): Promise<LoadResult> {
+export async function smtpLoad(port: number, total: number, sessions: number, makeMessage: (i: number) => string, onAck?: () => void): Promise<LoadResult> {
   let next = 0;
   const latencies: number[] = [];
   const started = process.hrtime.bigint();
@@ -47,6 +47,7 @@ export async function smtpLoad(port: number, total: number, sessions: number, ma
       const r = await reply();
       latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
       if (!r.startsWith('250')) throw new Error(`message ${i}: ${r}`);
+      onAck?.();
     }
     sock.end('QUIT\r\n');
   }

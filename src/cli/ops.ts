@@ -40,6 +40,8 @@ export function registerOps(program: Command): void {
       const out = {
         tickets: await app.views.countByStatus(),
         intake_queue: (intake.received ?? 0) + (intake.processing ?? 0),
+        // Past this many waiting, serve answers new mail 451 4.3.2 (processing.backlog_high_water).
+        intake_high_water: app.config.processing.backlog_high_water,
         failed: intake.failed ?? 0,
         suspended: intake.suspended ?? 0,
         outbox: await app.outbox.depth(),
@@ -55,7 +57,7 @@ export function registerOps(program: Command): void {
       const kv = (o: Record<string, number>) => Object.entries(o).map(([k, v]) => `${k} ${v}`).join(', ') || 'none';
       process.stdout.write([
         `tickets:      ${kv(out.tickets)}`,
-        `intake queue: ${out.intake_queue} waiting, ${out.failed} failed, ${out.suspended} suspended`,
+        `intake queue: ${out.intake_queue} waiting (high-water mark ${out.intake_high_water}${out.intake_queue >= out.intake_high_water ? ': FULL, new mail deferred' : ''}), ${out.failed} failed, ${out.suspended} suspended`,
         `outbox:       ${kv(out.outbox)}`,
         `last intake:  ${out.last_intake_at ?? '-'}`,
         `last sent:    ${out.last_sent_at ?? '-'}`,

@@ -25,6 +25,7 @@ export function registerServe(program: Command): void {
         try {
           const next = loadConfig(opts.config);
           const needRestart = await daemon.app.reload(next);
+          daemon.processing?.reload(next);
           logger.info({ event: 'serve:reloaded', config: next.configPath, restart_needed: needRestart }, needRestart.length ? `config reloaded; restart to apply: ${needRestart.join(', ')}` : 'config reloaded');
         } catch (err) {
           logger.error({ event: 'serve:reload_refused', code: err instanceof ConfigError ? err.code : errorCode(err), err: errorMessage(err) }, 'new config refused; the running config stays');

@@ -157,6 +157,14 @@ const imapAccount = z.object({
 }).strict();
 
 const processing = z.object({
+  /**
+   * Processing threads beside the SMTP listener's event loop (parse, thread, rules, store,
+   * triggers, outbox, sending), each with its own database connection; 0 processes on the
+   * listener's own loop (the CLI's inject, tests). Mail of one thread stays on one worker.
+   */
+  workers: z.number().int().min(0).max(16).default(1),
+  /** Messages waiting to be processed past which SMTP answers 451 4.3.2 and IMAP polling pauses. */
+  backlog_high_water: z.number().int().min(100).default(50_000),
   /** Threads that parse MIME beside the event loop; 0 parses inline (useful in tests). */
   parse_workers: z.number().int().min(0).max(16).default(2),
   /** Intake rows claimed per processing batch. */

@@ -40,6 +40,8 @@ export interface ImapPollerDeps {
   lock?: (name: string) => Promise<SqlLock | undefined>;
   /** How often a node on standby asks for the account again (a takeover within this). */
   standbyRetryMs?: number;
+  /** processing.backlog_high_water: while true, no more mail is fetched (it stays on the server). */
+  backlogFull?: () => boolean;
 }
 
 /** The keyword that marks a message as imported when there is no processed_mailbox. */
@@ -207,6 +209,10 @@ export class ImapPoller {
     let duplicates = 0;
     for (const uid of uids) {
       if (!this.polling) break; // lock lost: the node that has it now goes on from the saved UID
+      if (this.deps.backlogFull?.()) {
+        this.log.info({ event: 'imap:paused', uid }, 'processing backlog past the high-water mark: the rest waits on the server until the next poll');
+        break;
+      }
       const msg = await client.fetchOne(String(uid), { source: true, flags: true }, { uid: true });
       if (!msg || !msg.source) continue;
       const flags = msg.flags ?? new Set<string>();

@@ -33,6 +33,8 @@ export interface SmtpListenerOptions {
   /** Session deadlines and the junk command limit (session-guard.ts); they apply to allowlisted clients too. */
   limits: SessionLimits;
   metrics?: Metrics;
+  /** processing.backlog_high_water: while more mail waits to be processed, new mail gets 451 4.3.2. */
+  backlogFull?: () => boolean;
 }
 
 export interface SmtpListener {
@@ -273,6 +275,11 @@ export async function startSmtpListener(opts: SmtpListenerOptions, accept: Accep
     onMailFrom(address: SMTPServerAddress, _session, cb) {
       const from = address.address ? normalizeAddress(address.address) : '';
       if (from !== '' && !isPlausibleAddress(from)) return cb(smtpError('5.1.7 Bad sender address syntax', 553));
+      // Before the client sends anything big: the sending MTA keeps the mail and tries again.
+      if (opts.backlogFull?.()) {
+        opts.metrics?.rejected.inc({ reason: 'backlog' });
+        return cb(smtpError('4.3.2 Too much mail waiting to be processed here, try again later', 451));
+      }
       cb();
     },
     onRcptTo(address: SMTPServerAddress, session, cb) {

@@ -21,7 +21,7 @@ export async function startHealthServer(listen: string, metrics: Metrics, health
       return;
     }
     if (path === '/metrics') {
-      metrics.registry.metrics().then(
+      metrics.render().then(
         (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
         (err: unknown) => res.writeHead(500).end(String(err)),
       );

@@ -1,4 +1,5 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startModuleThread } from '../shared/threads.js';
 import { DeskgateError } from '../shared/errors.js';
 import { parseMessage, type ParsedMessage } from './parse-message.js';
 
@@ -37,16 +38,8 @@ interface Slot {
 
 type WorkerReply = { id: number; started: true } | { id: number; result: ParsedMessage } | { id: number; error: string; code?: string };
 
-// Built (.js): the worker file runs as is. From source under tsx (tests): the worker registers
-// tsx's loader first, since loader hooks are not inherited by worker threads on Node 20.
-const fromSource = import.meta.url.endsWith('.ts');
-const workerUrl = new URL(fromSource ? './parse-worker.ts' : './parse-worker.js', import.meta.url);
-
 function newWorker(workerData: unknown, maxMemoryMb: number | undefined): Worker {
-  const resourceLimits = maxMemoryMb === undefined ? undefined : { maxOldGenerationSizeMb: maxMemoryMb };
-  if (!fromSource) return new Worker(workerUrl, { workerData, resourceLimits });
-  const boot = `import('tsx/esm/api').then((api) => { api.register(); return import(${JSON.stringify(workerUrl.href)}); })`;
-  return new Worker(boot, { eval: true, workerData, resourceLimits });
+  return startModuleThread(import.meta.url, 'parse-worker', workerData, maxMemoryMb === undefined ? undefined : { maxOldGenerationSizeMb: maxMemoryMb });
 }
 
 /** A thread that dies under a message for no reason of its own gets the message once more. */

@@ -4,7 +4,7 @@ import { createWaker } from '../shared/waker.js';
 import { byteBatches, type ParsedMessage } from '../parse/index.js';
 import type { AuthOutcome } from '../trust/index.js';
 import type { Metrics } from '../shared/metrics.js';
-import { isTransientStoreError, type IntakeRow } from '../store/index.js';
+import { isTransientStoreError, type IntakeRow, type LaneFilter } from '../store/index.js';
 import type { PipelineContext } from './context.js';
 import { decide } from './decide.js';
 import { applyDecision } from './apply-decision.js';
@@ -43,7 +43,16 @@ const errorCode = (err: unknown): string => sharedErrorCode(err, 'PIPELINE_ERROR
  * threads), then threads, decides and stores each in its own savepoint, so one bad message is
  * recorded as failed (R8) without holding up the rest of the batch.
  */
-export function createIntakeProcessor(ctx: PipelineContext, opts: { batchSize: number; batchBytes?: number; pollMs?: number; metrics?: Metrics; lease: NodeLease }) {
+export function createIntakeProcessor(ctx: PipelineContext, opts: {
+  batchSize: number; batchBytes?: number; pollMs?: number; metrics?: Metrics; lease: NodeLease;
+  /** processing.workers > 1: the lanes this worker takes (see thread/lane.ts). */
+  lanes?: LaneFilter;
+  /**
+   * SQLite beside serve's listener: a batch commits after this long and goes on in a new
+   * transaction, so the listener's intake commits never wait long for the one write lock.
+   */
+  txBudgetMs?: number;
+}) {
   const log = ctx.logger.child({ stage: 'pipeline' });
   let running = false;
   const waker = createWaker();
@@ -142,12 +151,17 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: { batchSize: n
     const parsed = await mapLimit(rows, PREPARE_AT_ONCE, prepare);
     const now = ctx.clock.now().toISOString();
     // One write transaction for the part (SQLite: IMMEDIATE, so the busy timeout waits for a CLI
-    // writer at BEGIN rather than failing at the first write).
-    const outcomes = await ctx.sql.tx(async () => {
-      const out: Outcome[] = [];
-      for (const [i, row] of rows.entries()) out.push(await handle(row, parsed[i]!, now));
-      return out;
-    });
+    // writer at BEGIN rather than failing at the first write), or several of at most txBudgetMs.
+    const outcomes: Outcome[] = [];
+    const budget = opts.txBudgetMs ?? Infinity;
+    while (outcomes.length < rows.length) {
+      const started = Date.now();
+      outcomes.push(...(await ctx.sql.tx(async () => {
+        const out: Outcome[] = [];
+        for (let i = outcomes.length; i < rows.length && (out.length === 0 || Date.now() - started < budget); i++) out.push(await handle(rows[i]!, parsed[i]!, now));
+        return out;
+      })));
+    }
     const m = opts.metrics;
     if (m) {
       for (const [i, o] of outcomes.entries()) {
@@ -166,7 +180,7 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: { batchSize: n
   /** Claims hold while this process's heartbeat is fresh: renew it first (see NodeLease). */
   async function claim(limit: number): Promise<IntakeRow[]> {
     await opts.lease.renew();
-    return ctx.intake.claim(ctx.nodeId, limit, ctx.clock.now().toISOString(), BIG_MESSAGE);
+    return ctx.intake.claim(ctx.nodeId, limit, ctx.clock.now().toISOString(), BIG_MESSAGE, opts.lanes);
   }
 
   // Rows of a failed batch that could not be given back yet (the database was down): this node
@@ -201,13 +215,13 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: { batchSize: n
     await releaseLeftovers();
     await opts.lease.renew();
     const now = ctx.clock.now().toISOString();
-    const small = await ctx.intake.claimSmall(ctx.nodeId, opts.batchSize, now, BIG_MESSAGE);
+    const small = await ctx.intake.claimSmall(ctx.nodeId, opts.batchSize, now, BIG_MESSAGE, opts.lanes);
     if (small.length > 0) {
       await processClaimed(small);
       return small.length;
     }
     if (bigInFlight) return 0;
-    const big = await ctx.intake.claimBig(ctx.nodeId, now, BIG_MESSAGE);
+    const big = await ctx.intake.claimBig(ctx.nodeId, now, BIG_MESSAGE, opts.lanes);
     if (big.length === 0) return 0;
     bigInFlight = processClaimed(big)
       .then(() => undefined, async (err: unknown) => {

@@ -1,13 +1,19 @@
-import { Registry, Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client';
+import { Registry, AggregatorRegistry, Counter, Gauge, Histogram, collectDefaultMetrics, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+
+/** One registry's metrics as JSON (a processing thread's, sent to the listener's thread). */
+export type MetricsSnapshot = MetricObjectWithValues<MetricValue<string>>[];
 
 /**
  * The Prometheus metrics of interfaces.md. One registry per daemon; I/O modules get the
  * object and count, pure modules never see it.
  */
-export function createMetrics() {
+export function createMetrics(opts: { processMetrics?: boolean } = {}) {
   const registry = new Registry();
   let queueSource: (() => Promise<Record<string, number>>) | undefined;
-  collectDefaultMetrics({ register: registry, prefix: 'deskgate_' });
+  let backlog: (() => { highWater: number; full: boolean }) | undefined;
+  const others: Array<() => Promise<MetricsSnapshot[]>> = [];
+  // Process-wide figures (CPU, memory) once per process: a processing thread leaves them out.
+  if (opts.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'deskgate_' });
   const m = {
     registry,
     received: new Counter({ name: 'deskgate_messages_received_total', help: 'Messages offered to deskgate (SMTP DATA, IMAP fetch, pipe)', labelNames: ['via'] as const, registers: [registry] }),
@@ -22,6 +28,14 @@ export function createMetrics() {
       name: 'deskgate_queue_depth', help: 'Messages waiting, by queue (intake, outbox, suspended)', labelNames: ['queue'] as const, registers: [registry],
       async collect() { for (const [queue, n] of Object.entries((await queueSource?.()) ?? {})) this.set({ queue }, n); },
     }),
+    highWater: new Gauge({
+      name: 'deskgate_intake_high_water', help: 'processing.backlog_high_water: past this many waiting messages, SMTP answers 451 4.3.2', registers: [registry],
+      collect() { if (backlog) this.set(backlog().highWater); },
+    }),
+    backlogFull: new Gauge({
+      name: 'deskgate_intake_backlog_full', help: '1 while the processing backlog is past the high-water mark (new mail deferred), else 0', registers: [registry],
+      collect() { if (backlog) this.set(backlog().full ? 1 : 0); },
+    }),
     smtpSessions: new Gauge({ name: 'deskgate_smtp_sessions', help: 'Open SMTP sessions', registers: [registry] }),
     smtpRefused: new Counter({ name: 'deskgate_smtp_sessions_refused_total', help: 'SMTP connections refused at connect, by reason (max_clients, too_many_sessions, denylisted)', labelNames: ['reason'] as const, registers: [registry] }),
     smtpClosed: new Counter({ name: 'deskgate_smtp_sessions_closed_total', help: 'SMTP sessions ended by deskgate, by reason (session_timeout, data_timeout, junk_commands, evicted, idle_timeout)', labelNames: ['reason'] as const, registers: [registry] }),
@@ -33,6 +47,17 @@ export function createMetrics() {
   return Object.assign(m, {
     /** Where queue depths come from (the daemon's database). */
     setQueueSource(fn: () => Promise<Record<string, number>>): void { queueSource = fn; },
+    /** The listener's backlog gate (processing.backlog_high_water). */
+    setBacklogSource(fn: () => { highWater: number; full: boolean }): void { backlog = fn; },
+    /** Metrics counted elsewhere (serve's processing threads), summed into what /metrics shows. */
+    addSource(fn: () => Promise<MetricsSnapshot[]>): void { others.push(fn); },
+    /** The Prometheus text of this registry and every source, counters and histograms summed. */
+    async render(): Promise<string> {
+      if (others.length === 0) return registry.metrics();
+      const parts: MetricsSnapshot[] = [await registry.getMetricsAsJSON() as MetricsSnapshot];
+      for (const fn of others) parts.push(...(await fn()));
+      return AggregatorRegistry.aggregate(parts).metrics();
+    },
   });
 }
 

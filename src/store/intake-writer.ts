@@ -2,6 +2,15 @@ import type { Sql } from './sql.js';
 import type { IntakeRepo, NewIntake, InsertResult } from './intake-repo.js';
 import type { RawStore } from './raw-store.js';
 
+/** SQLITE_BUSY / SQLITE_LOCKED, directly or as the cause of a store error. */
+const isLocked = (err: unknown): boolean => {
+  for (let e = err, depth = 0; e && depth < 6; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^SQLITE_(BUSY|LOCKED)/.test(code)) return true;
+  }
+  return false;
+};
+
 interface Pending {
   row: NewIntake;
   dirs: string[];
@@ -15,7 +24,18 @@ interface Pending {
  * transaction, then answers each. While a flush runs the next batch gathers, so under load
  * one fsync serves many messages and an idle server still answers at once.
  */
-export function createIntakeWriter(deps: { sql: Sql; intake: IntakeRepo; raw: RawStore; onCommitted?: () => void; maxBatch?: number }) {
+export function createIntakeWriter(deps: {
+  sql: Sql; intake: IntakeRepo; raw: RawStore;
+  /** After each commit, with the number of new (not duplicate) messages in it. */
+  onCommitted?: (added: number) => void;
+  maxBatch?: number;
+  /**
+   * SQLite with processing threads: how long a commit retries a locked database, a few ms at a
+   * time, before its messages are refused (451). The listener's connection has a short
+   * busy_timeout, so this wait happens off the event loop and sessions keep being greeted.
+   */
+  lockWaitMs?: number;
+}) {
   const maxBatch = deps.maxBatch ?? 256;
   let queue: Pending[] = [];
   let running = false;
@@ -26,6 +46,18 @@ export function createIntakeWriter(deps: { sql: Sql; intake: IntakeRepo; raw: Ra
     return out;
   });
 
+  async function withLockWait<T>(fn: () => Promise<T>): Promise<T> {
+    const until = Date.now() + (deps.lockWaitMs ?? 0);
+    for (let pause = 2; ; pause = Math.min(50, pause * 2)) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (!isLocked(err) || Date.now() + pause > until) throw err;
+        await new Promise((r) => setTimeout(r, pause));
+      }
+    }
+  }
+
   async function drain(): Promise<void> {
     running = true;
     try {
@@ -34,9 +66,9 @@ export function createIntakeWriter(deps: { sql: Sql; intake: IntakeRepo; raw: Ra
         queue = queue.slice(batch.length);
         try {
           await deps.raw.syncDirs(batch.flatMap((p) => p.dirs));
-          const results = await insertAll(batch);
+          const results = await withLockWait(() => insertAll(batch));
           batch.forEach((p, i) => p.resolve(results[i]!));
-          deps.onCommitted?.();
+          deps.onCommitted?.(results.filter((r) => !r.duplicate).length);
         } catch (err) {
           for (const p of batch) p.reject(err);
         }

@@ -10,8 +10,10 @@ export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const CLI = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
 
 /** The daemon in this process, on an ephemeral port. */
-export async function startTestDaemon(env: TestEnv, opts: { parseWorkers?: number; clock?: Clock } = {}): Promise<Daemon & { port: number }> {
-  const d = await startDaemon(env.config, { logger: silentLogger(), closeTimeoutMs: 2000, ...(opts.parseWorkers !== undefined ? { parseWorkers: opts.parseWorkers } : {}), ...(opts.clock ? { clock: opts.clock } : {}) });
+export async function startTestDaemon(env: TestEnv, opts: { parseWorkers?: number; clock?: Clock; inline?: boolean } = {}): Promise<Daemon & { port: number }> {
+  // A fake clock cannot cross into a processing thread: such a daemon processes on its own loop.
+  const config = opts.clock || opts.inline ? { ...env.config, processing: { ...env.config.processing, workers: 0 } } : env.config;
+  const d = await startDaemon(config, { logger: silentLogger(), closeTimeoutMs: 2000, ...(opts.parseWorkers !== undefined ? { parseWorkers: opts.parseWorkers } : {}), ...(opts.clock ? { clock: opts.clock } : {}) });
   return Object.assign(d, { port: d.smtp.addresses()[0]!.port });
 }
 
