@@ -1,7 +1,6 @@
 import type { Config } from './config/index.js';
-import { resolveSecret } from './config/index.js';
-import { randomBytes } from 'node:crypto';
-import { openStore, createMetaRepo, createRateCountersRepo, createIntakeRepo, createIntakeWriter, createTicketsRepo, createTicketViewsRepo, createOutboxRepo, createNodesRepo } from './store/index.js';
+import { createRateCountersRepo, createTicketsRepo, createTicketViewsRepo, createOutboxRepo, AttachmentStore } from './store/index.js';
+import { composeIntake, type Intake } from './compose-intake.js';
 import type { Trigger, Automation } from './triggers/index.js';
 import { settingsOf, keysNeedingRestart } from './settings.js';
 import { createOutboundSender } from './outbound/index.js';
@@ -14,10 +13,7 @@ import { authenticateMessage, createDnsResolver } from './trust/index.js';
 import { createMessageParser } from './parse/index.js';
 import { supportAddressOf } from './rules/index.js';
 import { createIntakeProcessor, type PipelineContext } from './pipeline/index.js';
-import { createLaneAssigner } from './pipeline/lanes.js';
-import { createBacklogGate } from './ingest/backlog.js';
 import type { LaneFilter } from './store/index.js';
-import { createAcceptMessage } from './ingest/accept-message.js'; // not ingest/index.js: that one loads smtp-server
 import { systemClock, type Clock } from './shared/clock.js';
 import type { Logger } from './shared/logger.js';
 
@@ -42,12 +38,9 @@ export interface ComposeOptions {
   listener?: boolean;
   /** A processing batch commits after this long and goes on in a new transaction (see createIntakeProcessor). */
   txBudgetMs?: number;
+  /** The intake half, when the caller composed it first (inject: store, then process only if no daemon does). */
+  intake?: Intake;
 }
-
-/** SQLite, serve's listener: each wait for the write lock blocks the loop at most this long … */
-const LISTENER_BUSY_MS = 20;
-/** … and a commit gives up (451 4.3.0) after this long in all. */
-const LISTENER_LOCK_WAIT_MS = 1000;
 
 export async function composeApp(initial: Config, opts: ComposeOptions) {
   const clock = opts.clock ?? systemClock;
@@ -55,25 +48,21 @@ export async function composeApp(initial: Config, opts: ComposeOptions) {
   let current = settingsOf(initial);
   // readOnly (list/show/stats commands): no data_dir, migration, secret file or staff sync is written.
   const readOnly = opts.readOnly ?? false;
-  const store = await openStore(config, { readOnly, logger: opts.logger });
-  const sql = store.sql;
-  const intake = createIntakeRepo(sql);
+  const metrics = createMetrics({ processMetrics: opts.processMetrics !== false });
+  // The intake half (store, accept path, backlog gate, key): inject may have built it already.
+  const base = opts.intake ?? await composeIntake(config, { logger: opts.logger, clock, readOnly, metrics, ...(opts.listener ? { listener: true } : {}) });
+  const { store, sql, intake, meta, secret, backlog, accept, nodes } = base;
   const tickets = createTicketsRepo(sql);
   const views = createTicketViewsRepo(sql);
   const { raw, attachments } = store;
-  const metrics = createMetrics({ processMetrics: opts.processMetrics !== false });
   const outbox = createOutboxRepo(sql);
   const resolveDns = createDnsResolver({ servers: config.dns.servers, timeoutMs: config.dns.timeout });
   const nodeId = opts.nodeId ?? makeNodeId();
-  const nodes = createNodesRepo(sql);
-  const meta = createMetaRepo(sql);
   const leadership = createLeadership({ sql, meta, logger: opts.logger });
   // What this node leads besides the leader tasks (the daemon adds its IMAP accounts).
   let otherLeads: () => string[] = () => [];
   const leads = () => [...leadership.leads(), ...otherLeads()];
   const lease = createClaimLease({ nodeId, leaseMs: config.processing.claim_lease, clock, logger: opts.logger, nodes, intake, outbox, leads, rates: createRateCountersRepo(sql) });
-  // Read-only without a key yet: no token was ever signed, so a throwaway key matches none.
-  const secret = (await sharedSecret(config, store.backend, meta, readOnly)) ?? randomBytes(32).toString('hex');
   const sender = createOutboundSender({
     outbox, smarthost: config.outbound.smtp, dkim: config.outbound.dkim, logger: opts.logger, clock, lease, metrics,
     retry: { initialMs: config.outbound.retry_initial, maxMs: config.outbound.retry_max, forMs: config.outbound.retry_for },
@@ -91,7 +80,9 @@ export async function composeApp(initial: Config, opts: ComposeOptions) {
     onQueued: () => sender.kick(),
   };
   const notifier = createNotifier(notifierDeps);
-  const parser = createMessageParser({ workers: opts.parseWorkers ?? config.processing.parse_workers, replyLine: config.email.reply_line, timeoutMs: config.processing.parse_timeout, maxMemoryMb: Math.floor(config.processing.parse_memory / 1024 ** 2) });
+  const parser = createMessageParser({ workers: opts.parseWorkers ?? config.processing.parse_workers, replyLine: config.email.reply_line, timeoutMs: config.processing.parse_timeout, maxMemoryMb: Math.floor(config.processing.parse_memory / 1024 ** 2),
+    // SQLite's content store is files: the parser streams attachments straight into it (issue 15).
+    ...(attachments instanceof AttachmentStore && !readOnly ? { attachmentsDir: attachments.dataDir } : {}) });
   const ctx: PipelineContext = {
     sql, intake, tickets, raw, attachments, parser,
     get directory() { return current.directory; },
@@ -110,16 +101,7 @@ export async function composeApp(initial: Config, opts: ComposeOptions) {
   if (!readOnly && opts.syncStaff !== false) await syncStaff(config);
   const processor = createIntakeProcessor(ctx, { batchSize: config.processing.batch_size, batchBytes: config.processing.batch_bytes, metrics, lease, ...(opts.lanes ? { lanes: opts.lanes } : {}), ...(opts.txBudgetMs !== undefined ? { txBudgetMs: opts.txBudgetMs } : {}) });
   // Who hears of new intake: this app's processor, or (serve) the processing threads.
-  let kick = (): void => processor.kick();
-  // SQLite's busy wait runs on the caller's loop: the listener's is kept short (issue 15).
-  if (opts.listener) store.sqlite?.pragma(`busy_timeout = ${LISTENER_BUSY_MS}`);
-  const backlog = createBacklogGate({ pending: () => intake.pendingCount(), highWater: config.processing.backlog_high_water, logger: opts.logger });
-  const writer = createIntakeWriter({
-    sql, intake, raw, onCommitted: (added) => { backlog.committed(added); kick(); },
-    ...(opts.listener && store.sqlite ? { lockWaitMs: LISTENER_LOCK_WAIT_MS } : {}),
-  });
-  const lane = config.processing.workers > 1 ? createLaneAssigner({ tickets, secret }) : undefined;
-  const accept = createAcceptMessage({ raw, writer, intake, metrics, maxSize: config.smtp.max_message_size, now: () => clock.now(), ...(lane ? { lane } : {}) });
+  base.onIntakeCommitted(() => processor.kick());
   return {
     sql, store, meta, leadership, intake, tickets, views, raw, ctx, processor, accept, outbox, sender, notifier, metrics, nodes, backlog,
     get config(): Config { return current.config; },
@@ -158,7 +140,7 @@ export async function composeApp(initial: Config, opts: ComposeOptions) {
     node: () => ({ id: nodeId, leads: leads() }),
     reportLeads(fn: () => string[]): void { otherLeads = fn; },
     /** New intake wakes `fn` instead of this app's own processor (serve's processing threads). */
-    onIntakeCommitted(fn: () => void): void { kick = fn; },
+    onIntakeCommitted(fn: () => void): void { base.onIntakeCommitted(fn); },
     /** A processing thread restarted under its predecessor's id gives back what the dead one held. */
     async reclaimOwn(): Promise<number> {
       return sql.tx(async () => (await intake.releaseClaims(nodeId)) + (await outbox.releaseClaims(nodeId)));
@@ -176,18 +158,6 @@ export async function composeApp(initial: Config, opts: ComposeOptions) {
       await store.close();
     },
   };
-}
-
-/**
- * The reply-token key (R11): the config's, else one kept where every node finds it. SQLite keeps
- * it in data_dir/secret (the backup copies it); PostgreSQL in the database, so two nodes sign
- * and verify with the same key. A key file from a copied SQLite deployment is taken over.
- */
-async function sharedSecret(config: Config, backend: 'sqlite' | 'postgres', meta: ReturnType<typeof createMetaRepo>, readOnly: boolean): Promise<string | null> {
-  if (config.secret || backend === 'sqlite') return resolveSecret(config, { create: !readOnly });
-  const stored = await meta.get('secret');
-  if (stored || readOnly) return stored ?? null;
-  return meta.getOrCreate('secret', resolveSecret(config, { create: false }) ?? randomBytes(32).toString('hex'));
 }
 
 export type App = Awaited<ReturnType<typeof composeApp>>;

@@ -98,7 +98,7 @@ export async function stopChild(child: ChildProcess): Promise<void> {
   await new Promise<void>((resolve) => { child.once('exit', () => resolve()); child.kill('SIGTERM'); });
 }
 
-/** A deskgate config for benchmarks in a temp dir; returns its path and data dir. */
+/** A deskgate config for benchmarks in a temp dir; returns its path and data dir. DESKGATE_BENCH_CONFIG adds YAML lines (A/B runs). */
 export function benchConfig(port: number, extra = ''): { dir: string; config: string; dataDir: string } {
   const dir = mkdtempSync(join(tmpdir(), 'dg-bench-'));
   const config = join(dir, 'deskgate.yaml');
@@ -110,7 +110,8 @@ groups: [{ name: Support }]
 agents: [{ email: bob@acme.test, name: Bob, groups: [Support] }]
 trust: { verify: false }
 log: { level: info }
-${extra}`);
+${extra}
+${process.env.DESKGATE_BENCH_CONFIG ?? ''}`);
   return { dir, config, dataDir: join(dir, 'data') };
 }
 

@@ -1,6 +1,8 @@
 import { Command } from 'commander';
 import { loadConfig, ConfigError, EX_CONFIG, defaultConfigPath, type Config } from '../config/index.js';
 import type { App } from '../compose.js';
+import type { Intake } from '../compose-intake.js';
+import { systemClock } from '../shared/clock.js';
 import { createLogger, type Logger } from '../shared/logger.js';
 import { DeskgateError } from '../shared/errors.js';
 import { databaseFile } from '../store/index.js';
@@ -57,6 +59,35 @@ export async function withApp<T>(file: string | undefined, fn: (app: App, config
     return await fn(app, config, logger);
   } finally {
     await app.close();
+  }
+}
+
+/**
+ * The intake half only (store, accept path): `inject` stores its message with it and loads the
+ * rest (composeApp, with `intake` handed over) only when it processes the message itself. `fn`
+ * gets a `process` function that does that; the store is closed once, by whoever holds it last.
+ */
+export async function withIntake<T>(file: string | undefined, fn: (intake: Intake, config: Config, logger: Logger, process: () => Promise<App>) => Promise<T>): Promise<T> {
+  const config = loadConfigOrExit(file);
+  const logger = createLogger(process.env.DESKGATE_LOG_LEVEL as never ?? (config.log.level === 'info' ? 'warn' : config.log.level), {}, { format: config.log.format });
+  const { composeIntake } = await import('../compose-intake.js');
+  let intake: Intake;
+  try {
+    intake = await composeIntake(config, { logger, clock: systemClock });
+  } catch (err) {
+    if (err instanceof DeskgateError && err.code === 'STORE_SCHEMA_OLD') throw new CliError(`${err.code}: ${err.message}`, EX_TEMPFAIL);
+    throw err;
+  }
+  let app: App | undefined;
+  const toApp = async (): Promise<App> => {
+    const { composeApp } = await import('../compose.js');
+    return (app ??= await composeApp(config, { logger, parseWorkers: 0, intake }));
+  };
+  try {
+    return await fn(intake, config, logger, toApp);
+  } finally {
+    if (app) await app.close();
+    else await intake.store.close();
   }
 }
 

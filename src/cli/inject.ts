@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { fstatSync } from 'node:fs';
 import { isatty } from 'node:tty';
 import type { Command } from 'commander';
-import { withApp, configOption, CliError, EX_NOUSER, EX_TEMPFAIL, EX_DATAERR } from './context.js';
+import { withIntake, configOption, CliError, EX_NOUSER, EX_TEMPFAIL, EX_DATAERR } from './context.js';
 import { printJson, collect } from './format.js';
 // accept-message.js, not ingest/index.js: that one carries the SMTP listener (smtp-server).
 import { isAccepted } from '../ingest/accept-message.js';
@@ -99,7 +99,7 @@ async function processStored(app: App, intakeId: number, logger: Logger) {
   }
 }
 
-type InjectOptions = { config: string; recipient: string[]; sender?: string; json?: boolean };
+type InjectOptions = { config: string; recipient: string[]; sender?: string; json?: boolean; process?: boolean };
 
 async function inject(file: string | undefined, opts: InjectOptions): Promise<void> {
   const given = checkRecipients(opts.recipient);
@@ -107,20 +107,24 @@ async function inject(file: string | undefined, opts: InjectOptions): Promise<vo
   if (raw.length === 0) throw new CliError(`empty input: no message on stdin (${HINT})`, EX_TEMPFAIL);
   let stored = false;
   try {
-    await withApp(opts.config, async (app, config, logger) => {
-      const unknown = given.filter((a) => !app.supportAddressOf(a));
+    await withIntake(opts.config, async (intake, config, logger, processHere) => {
+      const unknown = given.filter((a) => !intake.supportAddressOf(a));
       if (unknown.length > 0) throw new CliError(`not a support address: ${unknown.join(', ')} (R5)`, EX_NOUSER);
-      const to = given.length > 0 ? given.map((a) => app.supportAddressOf(a)!) : recipientsFromHeaders(raw, app.supportAddressOf);
+      const to = given.length > 0 ? given.map((a) => intake.supportAddressOf(a)!) : recipientsFromHeaders(raw, intake.supportAddressOf);
       if (to.length === 0) throw new CliError('the message is not addressed to any support address; give --recipient (R5)', EX_NOUSER);
-      const result = await app.accept(raw, { via: 'pipe', from: opts.sender ? normalizeAddress(opts.sender) : null, to });
+      const result = await intake.accept(raw, { via: 'pipe', from: opts.sender ? normalizeAddress(opts.sender) : null, to });
       if (!isAccepted(result)) throw new CliError(`message too large: ${result.size} bytes, limit ${config.smtp.max_message_size} (R8)`, EX_DATAERR);
       stored = true;
-      const outcome = result.duplicate ? undefined : await processStored(app, result.intakeId, logger);
-      const intake = (await app.intake.get(result.intakeId))!;
-      logger.info({ event: 'ingest:accepted', via: 'pipe', intake_id: result.intakeId, message_id: result.messageId, duplicate: result.duplicate, ticket_id: intake.ticket_id }, 'message accepted');
-      const out = { intake_id: result.intakeId, message_id: result.messageId, duplicate: result.duplicate, status: intake.status, ticket_id: intake.ticket_id, error: outcome?.error ?? intake.error };
+      // A running daemon processes it (and this process loads none of the pipeline: issue 15);
+      // without one, or with --process, it is processed here and now.
+      const here = !result.duplicate && (opts.process === true || !(await intake.daemonRunning()));
+      const outcome = here ? await processStored(await processHere(), result.intakeId, logger) : undefined;
+      const row = (await intake.intake.get(result.intakeId))!;
+      logger.info({ event: 'ingest:accepted', via: 'pipe', intake_id: result.intakeId, message_id: result.messageId, duplicate: result.duplicate, ticket_id: row.ticket_id, processed_here: here }, 'message accepted');
+      const out = { intake_id: result.intakeId, message_id: result.messageId, duplicate: result.duplicate, status: row.status, ticket_id: row.ticket_id, error: outcome?.error ?? row.error };
+      const queued = !here && !result.duplicate && row.status === 'received';
       if (opts.json) printJson(out);
-      else process.stdout.write(`stored as intake ${out.intake_id}${out.duplicate ? ' (duplicate of a stored message)' : ''}: ${out.status}${out.ticket_id ? `, ticket ${out.ticket_id}` : ''}${out.error ? ` (${out.error})` : ''}\n`);
+      else process.stdout.write(`stored as intake ${out.intake_id}${out.duplicate ? ' (duplicate of a stored message)' : ''}: ${queued ? 'queued for the running daemon' : out.status}${out.ticket_id ? `, ticket ${out.ticket_id}` : ''}${out.error ? ` (${out.error})` : ''}\n`);
     });
   } catch (err) {
     // Stored means acknowledged (R6): a later failure (reading the row back, closing) is no
@@ -141,6 +145,7 @@ export function registerInject(program: Command): void {
     .option('--recipient <address>', 'envelope recipient; repeatable (default: the support addresses in the headers)', collect, [])
     .option('--sender <address>', 'envelope sender')
     .option('--json', 'print the result as JSON')
+    .option('--process', 'process the message here even while deskgate serve runs (prints its ticket)')
     // A parse error is reported by main.ts in one line with exit 75 (see isPipeIntake).
     .showHelpAfterError(false)
     .configureOutput({ outputError: () => {} })

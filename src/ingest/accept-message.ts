@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { RawStore, IntakeWriter, IntakeRepo, NewIntake, Via } from '../store/index.js';
-import { messageIdFromHeaders } from '../parse/index.js';
+import { messageIdFromHeaders } from '../parse/header-fields.js';
 import { ContentDigest, contentDigest } from '../parse/header-fields.js';
 import { DeskgateError } from '../shared/errors.js';
 import { inspectHeaders, LineEndingGuard } from './header-checks.js';

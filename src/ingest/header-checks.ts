@@ -1,5 +1,5 @@
 import addressparser from 'nodemailer/lib/addressparser';
-import { unfoldHeaders } from '../parse/index.js';
+import { unfoldHeaders } from '../parse/header-fields.js';
 import { normalizeAddress } from '../shared/addresses.js';
 
 export interface HeaderFacts {

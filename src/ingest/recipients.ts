@@ -1,4 +1,4 @@
-import { unfoldHeaders } from '../parse/index.js';
+import { unfoldHeaders } from '../parse/header-fields.js';
 import { normalizeAddress } from '../shared/addresses.js';
 
 /** Support addresses a message read from a file was sent to: Delivered-To / X-Original-To, then To and Cc. */

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
-import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
+import type { AddressObject } from 'mailparser';
+import { parseMail, memorySink, type ContentSink, type StreamedMail } from './mail-stream.js';
 import { normalizeAddress } from '../shared/addresses.js';
 import { cutReply } from './reply-cut.js';
 import { extractMessageIds } from './header-fields.js';
@@ -19,7 +19,8 @@ export interface ParsedAttachment {
   sha256: string;
   contentId: string | null;
   inline: boolean;
-  content: Buffer;
+  /** The bytes, unless the parser streamed them into the content store already (see ParseOptions.sink). */
+  content?: Buffer;
 }
 
 /** Headers that mark robots and lists (R42) and authentication results (R44), kept verbatim. */
@@ -68,6 +69,8 @@ export interface ParseOptions {
   replyLine: string;
   /** The envelope already says this is a reply (a token in a plus-address). */
   replyHint?: boolean;
+  /** Where attachments stream while decoded (default: kept in memory, returned as `content`). */
+  sink?: ContentSink;
 }
 
 function mailboxes(field: AddressObject | AddressObject[] | undefined): Mailbox[] {
@@ -83,7 +86,7 @@ function mailboxes(field: AddressObject | AddressObject[] | undefined): Mailbox[
   return out;
 }
 
-function header(mail: ParsedMail, name: string): string | null {
+function header(mail: StreamedMail, name: string): string | null {
   const line = mail.headerLines.find((h) => h.key === name);
   if (!line) return null;
   const colon = line.line.indexOf(':');
@@ -95,7 +98,7 @@ const TOKEN_IN_BODY = /\[DG-([0-9]+-[0-9a-f]{16})\]/gi;
 /** Parses raw RFC 5322 bytes into a ParsedMessage. Throws on input mailparser cannot read at all. */
 export async function parseMessage(raw: Buffer, opts: ParseOptions): Promise<ParsedMessage> {
   // mailparser's own HTML conversion is skipped: html-text.ts guards it (R61) and it would run twice.
-  const mail = await simpleParser(raw, { keepCidLinks: true, skipImageLinks: true, skipTextToHtml: true, skipTextLinks: true, skipHtmlToText: true });
+  const mail = await parseMail(raw, { skipImageLinks: true, skipTextToHtml: true, skipTextLinks: true, skipHtmlToText: true }, opts.sink ?? memorySink);
   const utf7 = utf7TextParts(raw);
   const rawHtml = typeof mail.html === 'string' ? stripBodyControls(utf7.html ? decodeUtf7(mail.html) : mail.html) : null;
   let text = stripBodyControls(utf7.plain ? decodeUtf7(mail.text ?? '') : mail.text ?? '');
@@ -107,11 +110,11 @@ export async function parseMessage(raw: Buffer, opts: ParseOptions): Promise<Par
   const attachments = mail.attachments.map((a): ParsedAttachment => ({
     filename: a.filename != null ? stripHeaderControls(a.filename) : null,
     contentType: a.contentType || 'application/octet-stream',
-    size: a.content.length,
-    sha256: createHash('sha256').update(a.content).digest('hex'),
+    size: a.size,
+    sha256: a.sha256,
     contentId: a.contentId ?? a.cid ?? null,
     inline: a.contentDisposition === 'inline' || a.related === true,
-    content: a.content,
+    ...(a.content ? { content: a.content } : {}),
   }));
   const tokenSource = `${text}\n${rawHtml ?? ''}`;
   const bodyTokens = [...new Set([...tokenSource.matchAll(TOKEN_IN_BODY)].map((m) => m[1]!.toLowerCase()))];

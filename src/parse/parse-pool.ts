@@ -2,6 +2,7 @@ import type { Worker } from 'node:worker_threads';
 import { startModuleThread } from '../shared/threads.js';
 import { DeskgateError } from '../shared/errors.js';
 import { parseMessage, type ParsedMessage } from './parse-message.js';
+import { fileSink } from './file-sink.js';
 
 export interface MessageParser {
   parse(raw: Buffer, hints?: { replyHint?: boolean }): Promise<ParsedMessage>;
@@ -16,6 +17,11 @@ export interface ParserOptions {
   timeoutMs?: number;
   /** V8 heap limit (old generation) of each thread; a message that needs more fails alone. */
   maxMemoryMb?: number;
+  /**
+   * The content store's data_dir (SQLite): attachments are streamed into it while they are
+   * decoded and come back without their bytes. Without it they come back in `content`.
+   */
+  attachmentsDir?: string;
 }
 
 interface Job {
@@ -54,7 +60,8 @@ const MAX_DEATHS = 2;
 export function createMessageParser(opts: ParserOptions): MessageParser {
   const timeoutMs = opts.timeoutMs ?? 30_000;
   if (opts.workers === 0) {
-    return { parse: (raw, hints) => parseMessage(raw, { replyLine: opts.replyLine, ...hints }), close: async () => {} };
+    const sink = opts.attachmentsDir ? fileSink(opts.attachmentsDir) : undefined;
+    return { parse: (raw, hints) => parseMessage(raw, { replyLine: opts.replyLine, ...hints, ...(sink ? { sink } : {}) }), close: async () => {} };
   }
   let nextId = 1;
   let closed = false;
@@ -90,7 +97,7 @@ export function createMessageParser(opts: ParserOptions): MessageParser {
       job.reject(new DeskgateError(msg.code ?? 'PARSE_MIME_INVALID', `cannot parse message: ${msg.error}`, { context: { bytes: job.raw.length } }));
     } else {
       // Structured clone turns Buffers into plain Uint8Arrays.
-      for (const a of msg.result.attachments) a.content = Buffer.from(a.content.buffer, a.content.byteOffset, a.content.byteLength);
+      for (const a of msg.result.attachments) if (a.content) a.content = Buffer.from(a.content.buffer, a.content.byteOffset, a.content.byteLength);
       job.resolve(msg.result);
     }
     pump();
@@ -121,7 +128,7 @@ export function createMessageParser(opts: ParserOptions): MessageParser {
   }
 
   function spawn(index: number): Slot {
-    const worker = newWorker({ replyLine: opts.replyLine }, opts.maxMemoryMb);
+    const worker = newWorker({ replyLine: opts.replyLine, attachmentsDir: opts.attachmentsDir }, opts.maxMemoryMb);
     const slot: Slot = { worker, job: null, timer: undefined, gone: false };
     worker.on('message', (msg: WorkerReply) => onReply(index, slot, msg));
     worker.on('error', (err) => onDeath(index, slot, err));

@@ -109,6 +109,7 @@ export function createNotifier(deps: NotifierDeps) {
       // R42: everyone a recipient list can name, checked for robots in one read.
       const robots = await deps.tickets.robotsAmong([ticket.requester, ticket.assignee, ...ticket.ccs, ...ticket.followers].filter((p) => p !== null).map((p) => p.email)
         .concat([...deps.directory.agents.keys()]));
+      const sent: string[] = []; // the notifications' Message-IDs, remembered together below
       for (const email of plan.emails) {
         const envelopes = resolveRecipients(email.action.email_user, ticket, plan.event, {
           ccsEnabled: deps.ccsEnabled,
@@ -137,7 +138,7 @@ export function createNotifier(deps: NotifierDeps) {
           const queue = async (to: typeof composed.to, cc: typeof composed.cc, status: 'queued' | 'held', messageId: string) => {
             const id = await deps.outbox.enqueue({ ticketId, trigger: email.trigger, status, from: composed.from, replyTo: composed.replyTo, to, cc, subject: composed.subject,
               body: composed.body, messageId, inReplyTo: composed.inReplyTo, references: composed.references, headers: composed.headers, now: nowIso });
-            await deps.tickets.rememberMessageIds(ticketId, [messageId], 'out', nowIso); // R10: replies to it come back
+            sent.push(messageId);
             (status === 'queued' ? result.queued : result.held).push(id);
           };
           if (allowedTo.length + allowedCc.length > 0) {
@@ -148,6 +149,7 @@ export function createNotifier(deps: NotifierDeps) {
           for (const e of historyFor) if (!capped.has(e)) await deps.tickets.clearCcHistory(ticketId, e);
         }
       }
+      await deps.tickets.rememberMessageIds(ticketId, sent, 'out', nowIso); // R10: replies to them come back
       log.debug({ event: `${actorKind}s:fired`, ticket_id: ticketId, fired: plan.fired, queued: result.queued.length, held: result.held.length }, 'rules ran');
       if (result.queued.length > 0) deps.onQueued?.();
       return result;

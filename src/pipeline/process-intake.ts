@@ -83,8 +83,9 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: {
       // R61: HTML reduced to text or converted in part is logged here, not printed by the converter.
       if (parsed.notes.length) log.warn({ event: 'parse:html_limited', intake_id: row.id, message_id: parsed.messageId, flags: parsed.flags, notes: parsed.notes }, 'HTML body past the converter limits: simplified or truncated');
       // Content-addressed and idempotent, so safe before the transaction commits. One at a time
-      // per message: on PostgreSQL each is a transaction of its own on the pool.
-      for (const a of parsed.attachments) await ctx.attachments.put(a.sha256, a.content);
+      // per message: on PostgreSQL each is a transaction of its own on the pool. (On SQLite the
+      // parser streamed them into the store already and sends no bytes.)
+      for (const a of parsed.attachments) if (a.content) await ctx.attachments.put(a.sha256, a.content);
       return { parsed, auth };
     } catch (err) {
       return err instanceof Error ? err : new Error(String(err));

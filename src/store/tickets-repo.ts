@@ -96,7 +96,14 @@ export function createTicketsRepo(sql: Sql) {
     addFollower: 'INSERT INTO ticket_followers (ticket_id, user_id, added_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
     removeFollower: 'DELETE FROM ticket_followers WHERE ticket_id = ? AND user_id = ?',
     rememberMid: 'INSERT INTO message_ids (message_id, ticket_id, direction, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
-    midTicket: 'SELECT ticket_id FROM message_ids WHERE message_id = ?',
+    // Several at once, in the array's order (SQLite needs the WHERE to read ON CONFLICT as the upsert clause).
+    rememberMids: sql.dialect === 'postgres'
+      ? 'INSERT INTO message_ids (message_id, ticket_id, direction, created_at) SELECT m, ?, ?, ? FROM jsonb_array_elements_text(?::jsonb) WITH ORDINALITY AS a(m, n) ORDER BY n ON CONFLICT DO NOTHING'
+      : 'INSERT INTO message_ids (message_id, ticket_id, direction, created_at) SELECT value, ?, ?, ? FROM json_each(?) WHERE true ORDER BY key ON CONFLICT DO NOTHING',
+    // One statement for all of a message's reply ids, whatever their number (a JSON array parameter).
+    midTickets: sql.dialect === 'postgres'
+      ? 'SELECT message_id, ticket_id FROM message_ids WHERE message_id IN (SELECT jsonb_array_elements_text(?::jsonb))'
+      : 'SELECT message_id, ticket_id FROM message_ids WHERE message_id IN (SELECT value FROM json_each(?))',
     audit: 'INSERT INTO audit (ticket_id, at, actor, rule, change, value) VALUES (@ticketId, @at, @actor, @rule, @change, @value)',
     comments: `SELECT c.id, c.public, c.body, c.created_at, u.email, u.name FROM comments c JOIN users u ON u.id = c.author_id WHERE c.ticket_id = ? ORDER BY c.id`,
     mids: 'SELECT message_id FROM message_ids WHERE ticket_id = ? ORDER BY created_at, rowid',
@@ -222,16 +229,14 @@ export function createTicketsRepo(sql: Sql) {
     async removeFollower(id: number, userId: number): Promise<boolean> { return (await sql.run(s.removeFollower, [id, userId])) === 1; },
     /** R10: remembers Message-IDs seen (in) or sent (out) for a ticket; the first ticket to claim an id keeps it. */
     async rememberMessageIds(ticketId: number, ids: readonly string[], direction: 'in' | 'out', now: string): Promise<void> {
-      for (const mid of ids) await sql.run(s.rememberMid, [mid, ticketId, direction, now]);
+      if (ids.length === 1) await sql.run(s.rememberMid, [ids[0], ticketId, direction, now]);
+      else if (ids.length > 1) await sql.run(s.rememberMids, [ticketId, direction, now, JSON.stringify(ids)]);
     },
     /** The tickets that own any of these Message-IDs, keyed by id. */
     async ticketsForMessageIds(ids: readonly string[]): Promise<Map<string, number>> {
-      const out = new Map<string, number>();
-      for (const mid of ids) {
-        const t = await sql.value<number>(s.midTicket, [mid]);
-        if (t !== undefined) out.set(mid, t);
-      }
-      return out;
+      if (ids.length === 0) return new Map();
+      const rows = await sql.all<{ message_id: string; ticket_id: number }>(s.midTickets, [JSON.stringify([...new Set(ids)])]);
+      return new Map(rows.map((r) => [r.message_id, r.ticket_id]));
     },
     async audit(e: AuditEntry): Promise<void> {
       await sql.run(s.audit, { ticketId: e.ticketId, at: e.at, actor: e.actor, rule: e.rule, change: e.change, value: e.value });

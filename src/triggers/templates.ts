@@ -1,17 +1,25 @@
-import { Liquid, type Template } from 'liquidjs';
+import { createRequire } from 'node:module';
+import type { Liquid, Template } from 'liquidjs';
 
-/** Liquid for subjects and bodies (R53): strict about syntax, lenient about missing values. */
-const engine = new Liquid({ strictFilters: true, strictVariables: false, ownPropertyOnly: true, cache: false });
+/**
+ * Liquid for subjects and bodies (R53): strict about syntax, lenient about missing values.
+ * Loaded on the first template, not with the config: `inject` validates a config and may never
+ * render one (issue 15).
+ */
+let loaded: Liquid | undefined;
+const engine = (): Liquid => (loaded ??= new (createRequire(import.meta.url)('liquidjs') as typeof import('liquidjs')).Liquid({
+  strictFilters: true, strictVariables: false, ownPropertyOnly: true, cache: false,
+}));
 
 export type Compiled = Template[];
 
 /** Parses a template; throws an Error naming the line on bad syntax (a config error, R53). */
 export function compileTemplate(source: string): Compiled {
-  return engine.parse(source);
+  return engine().parse(source);
 }
 
 export function renderTemplate(t: Compiled, vars: Record<string, unknown>): string {
-  return engine.renderSync(t, vars) as string;
+  return engine().renderSync(t, vars) as string;
 }
 
 /**

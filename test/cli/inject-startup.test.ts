@@ -4,8 +4,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command } from 'commander';
-import { makeEnv, type TestEnv } from '../helpers/env.js';
-import { runCli, ROOT } from '../helpers/daemon.js';
+import { makeEnv, waitFor, type TestEnv } from '../helpers/env.js';
+import { runCli, ROOT, spawnServe, waitExit, cliJson } from '../helpers/daemon.js';
 import { mail, uniqueId } from '../helpers/mail.js';
 import { COMMAND_MODULES } from '../../src/cli/commands.js';
 
@@ -59,6 +59,42 @@ describe('deskgate inject loads only what the pipe needs (issue 15)', () => {
 
   it('no metrics library (prom-client): metrics are only served by serve', { todo: 'src/shared/metrics.ts imports prom-client at load; compose builds metrics for every command' }, async () => {
     assert.deepEqual(ofPackage(run.modules, 'prom-client'), []);
+  });
+});
+
+describe('with deskgate serve running, inject only stores its message (issue 15)', () => {
+  let env: TestEnv;
+  let serve: Awaited<ReturnType<typeof spawnServe>>;
+  let run: Awaited<ReturnType<typeof loadedBy>>;
+  const id = uniqueId('queued');
+  before(async () => {
+    env = makeEnv((c) => { c.log = { level: 'info' }; }); // spawnServe reads serve:ready
+    serve = await spawnServe(env.configPath);
+    await waitFor(async () => (await cliJson(['stats', '-c', env.configPath])).nodes.length > 0, 'the daemon\'s heartbeat');
+    run = await loadedBy(env, ['inject', '-c', env.configPath, '--json'], mail({ messageId: id, subject: 'Queued for the daemon' }));
+  });
+  after(async () => {
+    serve.child.kill('SIGTERM');
+    await waitExit(serve.child);
+    env.cleanup();
+  });
+
+  it('R6: exit 0 once stored; the running daemon makes the ticket', async () => {
+    assert.equal(run.code, 0, run.stderr);
+    const out = JSON.parse(run.stdout) as { status: string; ticket_id: number | null; intake_id: number };
+    assert.notEqual(out.status, 'failed');
+    const ticket = await waitFor(async () => (await cliJson<Array<{ id: number; subject: string }>>(['tickets', 'list', '-c', env.configPath])).find((t) => t.subject === 'Queued for the daemon'), 'the daemon to process it');
+    assert.ok(ticket.id > 0);
+  });
+
+  it('loads no parser, rules, triggers, templates, sender, trust checks or metrics', () => {
+    for (const name of ['mailparser', 'liquidjs', 'sanitize-html', 'html-to-text', 'mailauth', 'prom-client', 'smtp-server', 'imapflow', 'email-reply-parser']) {
+      assert.deepEqual(ofPackage(run.modules, name), [], `${name} loaded by inject while a daemon runs`);
+    }
+    // triggers/templates.js itself loads with the config's validation; liquidjs (above) only on the first template.
+    const pipeline = ['compose.js', 'pipeline/process-intake.js', 'parse/parse-message.js', 'outbound/sender.js'];
+    assert.deepEqual(pipeline.flatMap((p) => ofDist(run.modules, p)), []);
+    assert.ok(ofPackage(run.modules, 'better-sqlite3').length > 0, 'the module log works');
   });
 });
 

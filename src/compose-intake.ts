@@ -1,0 +1,82 @@
+import { randomBytes } from 'node:crypto';
+import type { Config } from './config/index.js';
+import { resolveSecret } from './config/index.js';
+import { openStore, createMetaRepo, createIntakeRepo, createIntakeWriter, createTicketsRepo, createNodesRepo, type Store } from './store/index.js';
+import { createLaneAssigner } from './pipeline/lanes.js';
+import { createBacklogGate } from './ingest/backlog.js';
+import { createAcceptMessage } from './ingest/accept-message.js'; // not ingest/index.js: that one loads smtp-server
+import { createDirectory, supportAddressOf } from './rules/people.js';
+import type { Metrics } from './shared/metrics.js';
+import type { Clock } from './shared/clock.js';
+import type { Logger } from './shared/logger.js';
+
+/** SQLite, serve's listener: each wait for the write lock blocks the loop at most this long … */
+const LISTENER_BUSY_MS = 20;
+/** … and a commit gives up (451 4.3.0) after this long in all. */
+const LISTENER_LOCK_WAIT_MS = 1000;
+
+export interface IntakeOptions {
+  logger: Logger;
+  clock: Clock;
+  readOnly?: boolean;
+  metrics?: Metrics;
+  /**
+   * This loop serves SMTP while threads process (serve): SQLite lock waits are short and retried
+   * off the loop (intake-writer lockWaitMs).
+   */
+  listener?: boolean;
+}
+
+/**
+ * The intake half of the composition: the store, the durable accept path (R6) with its group
+ * commit, the backlog gate and the reply-token key. It is all `deskgate inject` loads when a
+ * daemon processes its message (no parser, rules, triggers or sender: issue 15), and what
+ * composeApp builds on.
+ */
+export async function composeIntake(config: Config, opts: IntakeOptions) {
+  const readOnly = opts.readOnly ?? false;
+  const store: Store = await openStore(config, { readOnly, logger: opts.logger });
+  const { sql, raw } = store;
+  const intake = createIntakeRepo(sql);
+  const meta = createMetaRepo(sql);
+  // Read-only without a key yet: no token was ever signed, so a throwaway key matches none.
+  const secret = (await sharedSecret(config, store.backend, meta, readOnly)) ?? randomBytes(32).toString('hex');
+  // SQLite's busy wait runs on the caller's loop: the listener's is kept short (issue 15).
+  if (opts.listener) store.sqlite?.pragma(`busy_timeout = ${LISTENER_BUSY_MS}`);
+  const backlog = createBacklogGate({ pending: () => intake.pendingCount(), highWater: config.processing.backlog_high_water, logger: opts.logger });
+  let kick = (): void => {};
+  const writer = createIntakeWriter({
+    sql, intake, raw, onCommitted: (added) => { backlog.committed(added); kick(); },
+    ...(opts.listener && store.sqlite ? { lockWaitMs: LISTENER_LOCK_WAIT_MS } : {}),
+  });
+  const lane = config.processing.workers > 1 ? createLaneAssigner({ tickets: createTicketsRepo(sql), secret }) : undefined;
+  const accept = createAcceptMessage({ raw, writer, intake, maxSize: config.smtp.max_message_size, now: () => opts.clock.now(), ...(opts.metrics ? { metrics: opts.metrics } : {}), ...(lane ? { lane } : {}) });
+  const directory = createDirectory(config.support_addresses, []);
+  const nodes = createNodesRepo(sql);
+  return {
+    store, sql, intake, meta, secret, backlog, writer, accept, nodes,
+    /** R1/R5: the configured support address an address stands for. */
+    supportAddressOf: (address: string) => supportAddressOf(directory, address)?.address,
+    /** Who hears of new intake (the processor, or serve's processing threads). */
+    onIntakeCommitted(fn: () => void): void { kick = fn; },
+    /** Whether a `deskgate serve` processes this store now: a heartbeat within the claim lease (R71). */
+    async daemonRunning(): Promise<boolean> {
+      const staleBefore = new Date(opts.clock.now().getTime() - config.processing.claim_lease).toISOString();
+      return (await nodes.liveIds(staleBefore)).size > 0;
+    },
+  };
+}
+
+export type Intake = Awaited<ReturnType<typeof composeIntake>>;
+
+/**
+ * The reply-token key (R11): the config's, else one kept where every node finds it. SQLite keeps
+ * it in data_dir/secret (the backup copies it); PostgreSQL in the database, so two nodes sign
+ * and verify with the same key. A key file from a copied SQLite deployment is taken over.
+ */
+async function sharedSecret(config: Config, backend: 'sqlite' | 'postgres', meta: ReturnType<typeof createMetaRepo>, readOnly: boolean): Promise<string | null> {
+  if (config.secret || backend === 'sqlite') return resolveSecret(config, { create: !readOnly });
+  const stored = await meta.get('secret');
+  if (stored || readOnly) return stored ?? null;
+  return meta.getOrCreate('secret', resolveSecret(config, { create: false }) ?? randomBytes(32).toString('hex'));
+}
