@@ -7,6 +7,7 @@ import { createBacklogGate } from './ingest/backlog.js';
 import { createAcceptMessage } from './ingest/accept-message.js'; // not ingest/index.js: that one loads smtp-server
 import { createDirectory, supportAddressOf } from './rules/people.js';
 import type { Metrics } from './shared/metrics.js';
+import { writeGate } from './shared/write-gate.js';
 import type { Clock } from './shared/clock.js';
 import type { Logger } from './shared/logger.js';
 
@@ -25,6 +26,8 @@ export interface IntakeOptions {
    * off the loop (intake-writer lockWaitMs).
    */
   listener?: boolean;
+  /** serve on SQLite: the memory its processing threads watch to let intake commits go first. */
+  writeGate?: SharedArrayBuffer;
 }
 
 /**
@@ -48,6 +51,7 @@ export async function composeIntake(config: Config, opts: IntakeOptions) {
   const writer = createIntakeWriter({
     sql, intake, raw, onCommitted: (added) => { backlog.committed(added); kick(); },
     ...(opts.listener && store.sqlite ? { lockWaitMs: LISTENER_LOCK_WAIT_MS } : {}),
+    ...(opts.writeGate ? { gate: writeGate(opts.writeGate) } : {}),
   });
   const lane = config.processing.workers > 1 ? createLaneAssigner({ tickets: createTicketsRepo(sql), secret }) : undefined;
   const accept = createAcceptMessage({ raw, writer, intake, maxSize: config.smtp.max_message_size, now: () => opts.clock.now(), ...(opts.metrics ? { metrics: opts.metrics } : {}), ...(lane ? { lane } : {}) });

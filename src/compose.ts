@@ -1,6 +1,7 @@
 import type { Config } from './config/index.js';
 import { createRateCountersRepo, createTicketsRepo, createTicketViewsRepo, createOutboxRepo, AttachmentStore } from './store/index.js';
 import { composeIntake, type Intake } from './compose-intake.js';
+import { writeGate } from './shared/write-gate.js';
 import type { Trigger, Automation } from './triggers/index.js';
 import { settingsOf, keysNeedingRestart } from './settings.js';
 import { createOutboundSender } from './outbound/index.js';
@@ -40,6 +41,11 @@ export interface ComposeOptions {
   txBudgetMs?: number;
   /** The intake half, when the caller composed it first (inject: store, then process only if no daemon does). */
   intake?: Intake;
+  /**
+   * serve on SQLite (shared/write-gate.ts): the listener marks its intake commits here, and a
+   * processing thread's processor yields to them.
+   */
+  writeGate?: { memory: SharedArrayBuffer; side: 'listener' | 'processing' };
 }
 
 export async function composeApp(initial: Config, opts: ComposeOptions) {
@@ -50,7 +56,10 @@ export async function composeApp(initial: Config, opts: ComposeOptions) {
   const readOnly = opts.readOnly ?? false;
   const metrics = createMetrics({ processMetrics: opts.processMetrics !== false });
   // The intake half (store, accept path, backlog gate, key): inject may have built it already.
-  const base = opts.intake ?? await composeIntake(config, { logger: opts.logger, clock, readOnly, metrics, ...(opts.listener ? { listener: true } : {}) });
+  const base = opts.intake ?? await composeIntake(config, {
+    logger: opts.logger, clock, readOnly, metrics, ...(opts.listener ? { listener: true } : {}),
+    ...(opts.writeGate?.side === 'listener' ? { writeGate: opts.writeGate.memory } : {}),
+  });
   const { store, sql, intake, meta, secret, backlog, accept, nodes } = base;
   const tickets = createTicketsRepo(sql);
   const views = createTicketViewsRepo(sql);
@@ -99,7 +108,8 @@ export async function composeApp(initial: Config, opts: ComposeOptions) {
   const syncStaff = (c: Config) => sql.tx(async () => { for (const a of c.agents) await tickets.ensureUser(a.email, a.name ?? null, { overwriteName: true }); });
   // Staff names come from the config; keep the users table in step so the CLI shows them.
   if (!readOnly && opts.syncStaff !== false) await syncStaff(config);
-  const processor = createIntakeProcessor(ctx, { batchSize: config.processing.batch_size, batchBytes: config.processing.batch_bytes, metrics, lease, ...(opts.lanes ? { lanes: opts.lanes } : {}), ...(opts.txBudgetMs !== undefined ? { txBudgetMs: opts.txBudgetMs } : {}) });
+  const processor = createIntakeProcessor(ctx, { batchSize: config.processing.batch_size, batchBytes: config.processing.batch_bytes, metrics, lease, ...(opts.lanes ? { lanes: opts.lanes } : {}), ...(opts.txBudgetMs !== undefined ? { txBudgetMs: opts.txBudgetMs } : {}),
+    ...(opts.writeGate?.side === 'processing' ? { gate: writeGate(opts.writeGate.memory) } : {}) });
   // Who hears of new intake: this app's processor, or (serve) the processing threads.
   base.onIntakeCommitted(() => processor.kick());
   return {

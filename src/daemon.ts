@@ -10,6 +10,7 @@ import type { Clock } from './shared/clock.js';
 import { DeskgateError } from './shared/errors.js';
 import { startProcessingThreads, type ProcessingThreads } from './processing/threads.js';
 import { startLeaderTicks } from './processing/leader-ticks.js';
+import { newWriteGateMemory } from './shared/write-gate.js';
 
 export interface Daemon {
   app: App;
@@ -29,7 +30,10 @@ export interface Daemon {
  * leader tasks) in processing.workers threads, or on this loop when workers is 0.
  */
 export async function startDaemon(config: Config, opts: { logger: Logger; clock?: Clock; parseWorkers?: number; closeTimeoutMs?: number }): Promise<Daemon> {
-  const app = await composeApp(config, { ...opts, listener: config.processing.workers > 0 });
+  const threads = config.processing.workers > 0;
+  // SQLite's one write lock: the processing threads let the listener's intake commits go first.
+  const gate = threads && config.store.backend === 'sqlite' ? newWriteGateMemory() : undefined;
+  const app = await composeApp(config, { ...opts, listener: threads, ...(gate ? { writeGate: { memory: gate, side: 'listener' as const } } : {}) });
   await app.backlog.start();
   app.metrics.setBacklogSource(() => app.backlog);
   let processing: ProcessingThreads | undefined;
@@ -37,7 +41,7 @@ export async function startDaemon(config: Config, opts: { logger: Logger; clock?
     // A fake clock (tests) cannot cross into a thread: processing with one runs here.
     if (opts.clock) throw new DeskgateError('CONFIG_INVALID', 'a daemon with its own clock processes on its own loop (processing.workers: 0)');
     try {
-      processing = await startProcessingThreads(config, { nodeId: app.ctx.nodeId, logger: opts.logger, ...(opts.parseWorkers !== undefined ? { parseWorkers: opts.parseWorkers } : {}) });
+      processing = await startProcessingThreads(config, { nodeId: app.ctx.nodeId, logger: opts.logger, ...(opts.parseWorkers !== undefined ? { parseWorkers: opts.parseWorkers } : {}), ...(gate ? { writeGate: gate } : {}) });
     } catch (err) {
       await app.close();
       throw err;

@@ -80,7 +80,9 @@ export function lineClient(sock: Socket): { reply: () => Promise<string>; cmd: (
 /** Starts a child and waits until it prints a line matching `ready`. */
 export function startChild(args: string[], ready: RegExp, env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; output: () => string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // DESKGATE_BENCH_NODE_ARGS: Node options for the processes a bench starts (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof).
+    const nodeArgs = process.env.DESKGATE_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+    const child = spawn(process.execPath, [...nodeArgs, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     const onData = (d: Buffer) => {
       out += d.toString();

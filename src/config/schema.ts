@@ -165,6 +165,12 @@ const processing = z.object({
   workers: z.number().int().min(0).max(16).default(1),
   /** Messages waiting to be processed past which SMTP answers 451 4.3.2 and IMAP polling pauses. */
   backlog_high_water: z.number().int().min(100).default(50_000),
+  /**
+   * The processing threads' (and their parser threads') nice value on Linux, so that on a busy
+   * machine the SMTP listener gets the CPU first and a backlog never slows acceptance; 0 keeps
+   * them at the listener's priority.
+   */
+  nice: z.number().int().min(0).max(19).default(10),
   /** Threads that parse MIME beside the event loop; 0 parses inline (useful in tests). */
   parse_workers: z.number().int().min(0).max(16).default(2),
   /** Intake rows claimed per processing batch. */

@@ -4,6 +4,7 @@ import { createWaker } from '../shared/waker.js';
 import { byteBatches, type ParsedMessage } from '../parse/index.js';
 import type { AuthOutcome } from '../trust/index.js';
 import type { Metrics } from '../shared/metrics.js';
+import type { WriteGate } from '../shared/write-gate.js';
 import { isTransientStoreError, type IntakeRow, type LaneFilter } from '../store/index.js';
 import type { PipelineContext } from './context.js';
 import { decide } from './decide.js';
@@ -52,6 +53,8 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: {
    * transaction, so the listener's intake commits never wait long for the one write lock.
    */
   txBudgetMs?: number;
+  /** serve on SQLite: intake commits go first (shared/write-gate.ts). */
+  gate?: Pick<WriteGate, 'wanted' | 'clear'>;
 }) {
   const log = ctx.logger.child({ stage: 'pipeline' });
   let running = false;
@@ -155,11 +158,13 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: {
     // writer at BEGIN rather than failing at the first write), or several of at most txBudgetMs.
     const outcomes: Outcome[] = [];
     const budget = opts.txBudgetMs ?? Infinity;
+    const more = (started: number) => Date.now() - started < budget && !opts.gate?.wanted();
     while (outcomes.length < rows.length) {
+      await opts.gate?.clear();
       const started = Date.now();
       outcomes.push(...(await ctx.sql.tx(async () => {
         const out: Outcome[] = [];
-        for (let i = outcomes.length; i < rows.length && (out.length === 0 || Date.now() - started < budget); i++) out.push(await handle(rows[i]!, parsed[i]!, now));
+        for (let i = outcomes.length; i < rows.length && (out.length === 0 || more(started)); i++) out.push(await handle(rows[i]!, parsed[i]!, now));
         return out;
       })));
     }
@@ -215,6 +220,7 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: {
   async function step(): Promise<number> {
     await releaseLeftovers();
     await opts.lease.renew();
+    await opts.gate?.clear(); // the claim is a write too
     const now = ctx.clock.now().toISOString();
     const small = await ctx.intake.claimSmall(ctx.nodeId, opts.batchSize, now, BIG_MESSAGE, opts.lanes);
     if (small.length > 0) {

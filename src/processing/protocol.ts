@@ -12,6 +12,8 @@ export interface ProcessingThreadData {
   count: number;
   log: { level: LevelWithSilent; format: LogFormat; surroundings: LogSurroundings };
   parseWorkers?: number;
+  /** SQLite: the listener's write gate (shared/write-gate.ts). */
+  writeGate?: SharedArrayBuffer;
 }
 
 export type ToThread =

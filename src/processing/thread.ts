@@ -1,4 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { composeApp } from '../compose.js';
 import { createLogger } from '../shared/logger.js';
 import { errorCode, errorMessage } from '../shared/errors.js';
@@ -17,7 +19,22 @@ const port = parentPort!;
 const send = (m: FromThread): void => port.postMessage(m);
 const logger = createLogger(data.log.level, { thread: `processing-${data.index}` }, { format: data.log.format, surroundings: data.log.surroundings });
 
+/**
+ * processing.nice (Linux): a thread is a task of its own there, and the threads it starts (the
+ * parser threads) inherit its nice value; lowering one's priority needs no privilege.
+ */
+function lowerPriority(nice: number): void {
+  if (nice <= 0 || process.platform !== 'linux') return;
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    setPriority(tid, nice);
+  } catch (err) {
+    logger.warn({ event: 'processing:nice_failed', code: 'PROCESSING_NICE', err }, 'could not lower the processing thread\'s priority (processing.nice)');
+  }
+}
+
 async function main(): Promise<void> {
+  lowerPriority(data.config.processing.nice);
   const owner = data.index === 0 ? data.nodeId : `${data.nodeId}/${data.index}`;
   const app = await composeApp(data.config, {
     logger, nodeId: owner, syncStaff: false, processMetrics: false,
@@ -25,6 +42,7 @@ async function main(): Promise<void> {
     ...(data.config.store.backend === 'sqlite' ? { txBudgetMs: TX_BUDGET_MS } : {}),
     ...(data.count > 1 ? { lanes: { index: data.index, count: data.count } } : {}),
     ...(data.parseWorkers !== undefined ? { parseWorkers: data.parseWorkers } : {}),
+    ...(data.writeGate ? { writeGate: { memory: data.writeGate, side: 'processing' as const } } : {}),
   });
   // A thread started again after its predecessor died takes back what that one held.
   const reclaimed = await app.reclaimOwn();

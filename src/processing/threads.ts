@@ -41,7 +41,7 @@ const STOP_TIMEOUT_MS = 60_000;
  * event loop only receives and commits intake, and `processing.workers` threads do the rest.
  * A thread that dies is started again (1 s back-off doubling to 30 s) and takes back its claims.
  */
-export async function startProcessingThreads(config: Config, opts: { nodeId: string; logger: Logger; parseWorkers?: number }): Promise<ProcessingThreads> {
+export async function startProcessingThreads(config: Config, opts: { nodeId: string; logger: Logger; parseWorkers?: number; writeGate?: SharedArrayBuffer }): Promise<ProcessingThreads> {
   const log = opts.logger.child({ stage: 'processing' });
   const count = config.processing.workers;
   let current = config;
@@ -55,6 +55,7 @@ export async function startProcessingThreads(config: Config, opts: { nodeId: str
     config: current, nodeId: opts.nodeId, index, count,
     log: { level: opts.logger.level as LevelWithSilent, format: current.log.format, surroundings: currentSurroundings() },
     ...(opts.parseWorkers !== undefined ? { parseWorkers: opts.parseWorkers } : {}),
+    ...(opts.writeGate ? { writeGate: opts.writeGate } : {}),
   });
   const post = (slot: Slot | undefined, m: ToThread): void => { try { slot?.worker.postMessage(m); } catch { /* ended */ } };
 

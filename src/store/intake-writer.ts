@@ -35,6 +35,8 @@ export function createIntakeWriter(deps: {
    * busy_timeout, so this wait happens off the event loop and sessions keep being greeted.
    */
   lockWaitMs?: number;
+  /** serve on SQLite: tells the processing threads an intake commit waits (shared/write-gate.ts). */
+  gate?: { enter(): void; leave(): void };
 }) {
   const maxBatch = deps.maxBatch ?? 256;
   let queue: Pending[] = [];
@@ -66,7 +68,13 @@ export function createIntakeWriter(deps: {
         queue = queue.slice(batch.length);
         try {
           await deps.raw.syncDirs(batch.flatMap((p) => p.dirs));
-          const results = await withLockWait(() => insertAll(batch));
+          deps.gate?.enter();
+          let results: InsertResult[];
+          try {
+            results = await withLockWait(() => insertAll(batch));
+          } finally {
+            deps.gate?.leave();
+          }
           batch.forEach((p, i) => p.resolve(results[i]!));
           deps.onCommitted?.(results.filter((r) => !r.duplicate).length);
         } catch (err) {

@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
 import { makeEnv, waitFor, SUPPORT } from '../helpers/env.js';
 import { startTestDaemon } from '../helpers/daemon.js';
 import { mail, uniqueId } from '../helpers/mail.js';
@@ -46,6 +47,12 @@ describe('processing threads (processing.workers)', () => {
       assert.equal(value(/^deskgate_intake_high_water (\d+)/m), 50000);
       assert.equal(value(/^deskgate_intake_backlog_full (\d+)/m), 0);
       assert.equal((text.match(/^deskgate_process_cpu_seconds_total /gm) ?? []).length, 1, 'process figures once, from the listener');
+      if (process.platform === 'linux') {
+        // processing.nice: the processing thread (and the parser threads it starts) run at nice 10, the listener at 0.
+        const nices = readdirSync('/proc/self/task').map((tid) => Number(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]));
+        assert.ok(nices.includes(10), `a thread at nice 10 (${nices.join(',')})`);
+        assert.equal(nices[0], 0, 'the listener thread keeps its priority');
+      }
     } finally {
       await d.stop();
       env.cleanup();
