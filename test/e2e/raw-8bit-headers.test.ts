@@ -49,7 +49,8 @@ describe('raw 8-bit Subject and display names end to end (R66)', () => {
   });
 
   it('R66: Shift_JIS through the pipe with no charset declared anywhere (detected)', async () => {
-    const r = await runCli(['inject', '-c', env.configPath, '--json'], { input: cjkMail('shift_jis', '請求書の金額について', '佐藤花子', 'sato@customer.test', null) });
+    // The suite's daemon is running: --process makes inject process the message itself and print its ticket.
+    const r = await runCli(['inject', '-c', env.configPath, '--json', '--process'], { input: cjkMail('shift_jis', '請求書の金額について', '佐藤花子', 'sato@customer.test', null) });
     assert.equal(r.code, 0, r.stderr);
     const t = await cliJson(['tickets', 'show', String((JSON.parse(r.stdout) as { ticket_id: number }).ticket_id), '-c', env.configPath]);
     assert.equal(t.subject, '請求書の金額について');
