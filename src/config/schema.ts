@@ -190,7 +190,7 @@ const store = z.object({
   backend: z.enum(['sqlite', 'postgres']).default('sqlite'),
   /** postgres://user:pass@host:5432/db (usually ${DESKGATE_DATABASE_URL}); required for postgres. */
   url: z.string().optional(),
-  /** Connections each node keeps to PostgreSQL. */
+  /** Connections in each pool a node keeps to PostgreSQL (one for the listener, one per processing thread). */
   pool_size: z.number().int().min(2).max(100).default(10),
 }).strict().superRefine((s, ctx) => {
   if (s.backend === 'postgres' && !s.url) ctx.addIssue({ code: 'custom', path: ['url'], message: 'store.url is required when store.backend is postgres' });
