@@ -11,8 +11,12 @@ import { writeGate } from './shared/write-gate.js';
 import type { Clock } from './shared/clock.js';
 import type { Logger } from './shared/logger.js';
 
-/** SQLite, serve's listener: each wait for the write lock blocks the loop at most this long … */
-const LISTENER_BUSY_MS = 20;
+/**
+ * SQLite, serve's listener: each wait for the write lock blocks the loop at most this long
+ * (long enough for a processing transaction, ~25 ms, to end, so the listener's other writes, IMAP
+ * positions and counts, do not fail under load) …
+ */
+const LISTENER_BUSY_MS = 100;
 /** … and a commit gives up (451 4.3.0) after this long in all. */
 const LISTENER_LOCK_WAIT_MS = 1000;
 

@@ -83,7 +83,9 @@ describe('IMAP intake against a real Dovecot (R6, R7, R10)', () => {
   });
 
   it('deskgate imap status shows the account connected with its counts', async () => {
-    const rows = await cliJson<Array<{ account: string; state: string; imported: number; duplicates: number; last_poll_at: string }>>(['imap', 'status', '-c', env.configPath]);
+    type Row = { account: string; state: string; imported: number; duplicates: number; last_poll_at: string };
+    // The counts are written after the poll round; the tickets (a processing thread) may come first.
+    const rows = await waitFor(async () => { const r = await cliJson<Row[]>(['imap', 'status', '-c', env.configPath]); return r[0] && r[0].imported >= 5 && r[0].duplicates >= 1 ? r : undefined; }, 'the poll round\'s counts', 10_000);
     assert.equal(rows.length, 1);
     assert.match(rows[0]!.state, /^(idle|polling|connected)$/);
     assert.ok(rows[0]!.imported >= 5);
