@@ -95,8 +95,7 @@ export function createTicketsRepo(sql: Sql) {
     removeCc: 'DELETE FROM ticket_ccs WHERE ticket_id = ? AND user_id = ?',
     addFollower: 'INSERT INTO ticket_followers (ticket_id, user_id, added_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
     removeFollower: 'DELETE FROM ticket_followers WHERE ticket_id = ? AND user_id = ?',
-    rememberMid: 'INSERT INTO message_ids (message_id, ticket_id, direction, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
-    // Several at once, in the array's order (SQLite needs the WHERE to read ON CONFLICT as the upsert clause).
+    // All of them in one statement, in the array's order (SQLite needs the WHERE to read ON CONFLICT as the upsert clause).
     rememberMids: sql.dialect === 'postgres'
       ? 'INSERT INTO message_ids (message_id, ticket_id, direction, created_at) SELECT m, ?, ?, ? FROM jsonb_array_elements_text(?::jsonb) WITH ORDINALITY AS a(m, n) ORDER BY n ON CONFLICT DO NOTHING'
       : 'INSERT INTO message_ids (message_id, ticket_id, direction, created_at) SELECT value, ?, ?, ? FROM json_each(?) WHERE true ORDER BY key ON CONFLICT DO NOTHING',
@@ -229,8 +228,7 @@ export function createTicketsRepo(sql: Sql) {
     async removeFollower(id: number, userId: number): Promise<boolean> { return (await sql.run(s.removeFollower, [id, userId])) === 1; },
     /** R10: remembers Message-IDs seen (in) or sent (out) for a ticket; the first ticket to claim an id keeps it. */
     async rememberMessageIds(ticketId: number, ids: readonly string[], direction: 'in' | 'out', now: string): Promise<void> {
-      if (ids.length === 1) await sql.run(s.rememberMid, [ids[0], ticketId, direction, now]);
-      else if (ids.length > 1) await sql.run(s.rememberMids, [ticketId, direction, now, JSON.stringify(ids)]);
+      if (ids.length > 0) await sql.run(s.rememberMids, [ticketId, direction, now, JSON.stringify(ids)]);
     },
     /** The tickets that own any of these Message-IDs, keyed by id. */
     async ticketsForMessageIds(ids: readonly string[]): Promise<Map<string, number>> {
