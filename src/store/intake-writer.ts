@@ -1,15 +1,6 @@
-import type { Sql } from './sql.js';
+import { isLockedStoreError, type Sql } from './sql.js';
 import type { IntakeRepo, NewIntake, InsertResult } from './intake-repo.js';
 import type { RawStore } from './raw-store.js';
-
-/** SQLITE_BUSY / SQLITE_LOCKED, directly or as the cause of a store error. */
-const isLocked = (err: unknown): boolean => {
-  for (let e = err, depth = 0; e && depth < 6; e = (e as { cause?: unknown }).cause, depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && /^SQLITE_(BUSY|LOCKED)/.test(code)) return true;
-  }
-  return false;
-};
 
 interface Pending {
   row: NewIntake;
@@ -54,7 +45,7 @@ export function createIntakeWriter(deps: {
       try {
         return await fn();
       } catch (err) {
-        if (!isLocked(err) || Date.now() + pause > until) throw err;
+        if (!isLockedStoreError(err) || Date.now() + pause > until) throw err;
         await new Promise((r) => setTimeout(r, pause));
       }
     }

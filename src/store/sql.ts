@@ -84,8 +84,7 @@ const TRANSIENT_PG = new Set([
  * failed message (R8).
  */
 export function isTransientStoreError(err: unknown): boolean {
-  // The store wraps driver errors (STORE_QUERY_FAILED with context.sqlstate, or a cause): look through.
-  for (let e = err, depth = 0; e && depth < 6; e = (e as { cause?: unknown }).cause, depth++) {
+  for (const e of causes(err)) {
     const code = (e as { code?: unknown }).code;
     const state = (e as { context?: { sqlstate?: unknown } }).context?.sqlstate;
     if (typeof state === 'string' && TRANSIENT_PG.has(state)) return true;
@@ -93,6 +92,18 @@ export function isTransientStoreError(err: unknown): boolean {
     if (e instanceof Error && /Connection terminated|connection timeout|Client has encountered a connection error/i.test(e.message)) return true;
   }
   return false;
+}
+
+/** SQLite's write lock is held by another connection (SQLITE_BUSY, SQLITE_LOCKED), directly or as a cause. */
+export function isLockedStoreError(err: unknown): boolean {
+  return causes(err).some((e) => { const code = (e as { code?: unknown }).code; return typeof code === 'string' && /^SQLITE_(BUSY|LOCKED)/.test(code); });
+}
+
+/** An error and its causes: the store wraps driver errors (STORE_QUERY_FAILED with context.sqlstate, or a cause). */
+function causes(err: unknown): unknown[] {
+  const out: unknown[] = [];
+  for (let e = err, depth = 0; e && depth < 6; e = (e as { cause?: unknown }).cause, depth++) out.push(e);
+  return out;
 }
 
 const TRANSIENT_CODES = new Set([
