@@ -6,8 +6,10 @@
  * The key is the ticket the message will thread to when its headers or address token name a
  * known one; otherwise the thread's root as the headers give it (the first References id, else
  * In-Reply-To, else its own Message-ID), which is what a quick reply-all to a message not yet
- * processed names too. A reply that names its ticket only by a token in the body is threaded
- * correctly but may be processed beside, not after, mail of that ticket received just before it.
+ * processed names too. Threaded correctly but possibly processed beside, not after, mail of its
+ * ticket received just before it: a reply that names its ticket only by a token in the body; one
+ * whose client dropped References, answering an unprocessed original that had References; one
+ * that reaches a ticket while an earlier reply, laned before the ticket existed, still waits.
  */
 export interface LaneInput {
   inReplyTo: readonly string[];
