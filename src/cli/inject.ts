@@ -13,6 +13,7 @@ import { errorCode, errorMessage } from '../shared/errors.js';
 import { EX_CONFIG, ConfigError } from '../config/index.js';
 import type { App } from '../compose.js';
 import type { Logger } from '../shared/logger.js';
+import type { IntakeRepo } from '../store/index.js';
 
 // Every command-line or config error of the pipe exits 75 (see pipe-intake.ts).
 const HINT = PIPE_HINT;
@@ -99,6 +100,19 @@ async function processStored(app: App, intakeId: number, logger: Logger) {
   }
 }
 
+/** How long `--process` waits for a message another process claimed first. */
+const CLAIMED_ELSEWHERE_WAIT_MS = 30_000;
+
+/** The row once it is no longer waiting or being processed, or as it is after the wait. */
+async function settledRow(intake: Pick<IntakeRepo, 'get'>, id: number) {
+  const until = Date.now() + CLAIMED_ELSEWHERE_WAIT_MS;
+  for (;;) {
+    const row = (await intake.get(id))!;
+    if ((row.status !== 'received' && row.status !== 'processing') || Date.now() >= until) return row;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 type InjectOptions = { config: string; recipient: string[]; sender?: string; json?: boolean; process?: boolean };
 
 async function inject(file: string | undefined, opts: InjectOptions): Promise<void> {
@@ -119,7 +133,8 @@ async function inject(file: string | undefined, opts: InjectOptions): Promise<vo
       // without one, or with --process, it is processed here and now.
       const here = !result.duplicate && (opts.process === true || !(await intake.daemonRunning()));
       const outcome = here ? await processStored(await processHere(), result.intakeId, logger) : undefined;
-      const row = (await intake.intake.get(result.intakeId))!;
+      // --process promises the ticket: a daemon that claimed the message first is waited for.
+      const row = opts.process === true && !outcome ? await settledRow(intake.intake, result.intakeId) : (await intake.intake.get(result.intakeId))!;
       logger.info({ event: 'ingest:accepted', via: 'pipe', intake_id: result.intakeId, message_id: result.messageId, duplicate: result.duplicate, ticket_id: row.ticket_id, processed_here: here }, 'message accepted');
       const out = { intake_id: result.intakeId, message_id: result.messageId, duplicate: result.duplicate, status: row.status, ticket_id: row.ticket_id, error: outcome?.error ?? row.error };
       const queued = !here && !result.duplicate && row.status === 'received';
