@@ -7,10 +7,6 @@
 
 /** Charset names iconv and the WHATWG give UTF-7 (RFC 2152), compared without case and punctuation. */
 const UTF7 = /^(?:(?:cs)?unicode11)?utf7$|^xunicode20utf7$/;
-/** The spellings a charset parameter gives UTF-7, as bytes to find (case as mail writes them). */
-const UTF7_NAMES = ['utf-7', 'UTF-7', 'utf7', 'UTF7', 'Utf-7', 'Utf7'].map((n) => Buffer.from(n, 'latin1'));
-/** Part header blocks are searched this far (a block longer than this is not a MIME header). */
-const MAX_HEADER_BLOCK = 64 * 1024;
 
 export { decodeUtf7 } from './header-charset.js';
 
@@ -21,21 +17,14 @@ export interface Utf7Parts {
 
 /**
  * Which of the text/plain and text/html bodies are UTF-7: every part of that type declares it.
- * Only header blocks are read (the message's own, and each one after a boundary line), so a
- * body that quotes a Content-Type line is not taken for one.
+ * Only header blocks are read (the message's own, and each one after a boundary line, as
+ * parse/raw-scan.ts keeps them), so a body that quotes a Content-Type line is not taken for one.
  */
-export function utf7TextParts(raw: Buffer): Utf7Parts {
-  const none = { plain: false, html: false };
-  // Nearly no mail says UTF-7: look for the name in the bytes before making a string of them.
-  if (!UTF7_NAMES.some((n) => raw.includes(n))) return none;
-  const text = raw.toString('latin1');
-  const starts = [0, ...[...text.matchAll(/\n--[^\r\n]*\r?\n/g)].map((m) => m.index + m[0].length)];
+export function utf7TextParts(headerBlocks: readonly string[]): Utf7Parts {
   const seen = { plain: { utf7: 0, other: 0 }, html: { utf7: 0, other: 0 } };
-  const blank = /\r?\n\r?\n/g;
-  for (const start of starts) {
-    blank.lastIndex = start;
-    const end = blank.exec(text)?.index ?? text.length;
-    const block = text.slice(start, Math.min(end, start + MAX_HEADER_BLOCK));
+  // Nearly no mail says UTF-7: look for the name before reading any Content-Type.
+  if (!headerBlocks.some((b) => /utf[^a-z0-9]*7/i.test(b))) return { plain: false, html: false };
+  for (const block of headerBlocks) {
     const ct = /^content-type:[ \t]*text\/(plain|html)\b([^\r\n]*(?:\r?\n[ \t][^\r\n]*)*)/im.exec(block);
     if (!ct) continue;
     const charset = /charset[ \t]*=[ \t]*"?([^";\s]+)/i.exec(ct[2]!)?.[1] ?? '';

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { Readable, type Transform } from 'node:stream';
 
 const SLICE = 64 * 1024;
 import { MailParser, type ParsedMail, type AttachmentStream, type MessageText, type MailParserOptions } from 'mailparser';
@@ -27,8 +27,9 @@ export type StreamedMail = Omit<ParsedMail, 'attachments'> & { attachments: Arra
 /**
  * mailparser's simpleParser, except that each attachment streams into `sink` as it is decoded
  * instead of being collected into a Buffer; cid: links stay as they are (simpleParser keepCidLinks).
+ * `tap` (a pass-through) sees the raw bytes on their way to the parser.
  */
-export function parseMail(raw: Buffer, options: MailParserOptions, sink: ContentSink): Promise<StreamedMail> {
+export function parseMail(source: Buffer | Readable, options: MailParserOptions, sink: ContentSink, tap?: Transform): Promise<StreamedMail> {
   return new Promise((resolve, reject) => {
     // MailParser may emit a non-fatal 'error' and still reach 'end': settle once.
     let settled = false;
@@ -73,7 +74,14 @@ export function parseMail(raw: Buffer, options: MailParserOptions, sink: Content
     });
     // In slices through pipe(), so the parser waits while a sink writes: handed the whole message
     // at once it would decode it all into the attachment streams' buffers before any drained.
-    Readable.from(slices(raw)).pipe(parser);
+    const input = Buffer.isBuffer(source) ? Readable.from(slices(source)) : source;
+    input.on('error', (err) => { parser.destroy(); settle(err); });
+    if (tap) {
+      tap.on('error', (err) => settle(err));
+      input.pipe(tap).pipe(parser);
+    } else {
+      input.pipe(parser);
+    }
   });
 }
 

@@ -1,4 +1,6 @@
+import type { Readable } from 'node:stream';
 import type { AddressObject } from 'mailparser';
+import { RawScan, PREFIX_BYTES } from './raw-scan.js';
 import { parseMail, memorySink, type ContentSink, type StreamedMail } from './mail-stream.js';
 import { normalizeAddress } from '../shared/addresses.js';
 import { cutReply } from './reply-cut.js';
@@ -95,11 +97,18 @@ function header(mail: StreamedMail, name: string): string | null {
 
 const TOKEN_IN_BODY = /\[DG-([0-9]+-[0-9a-f]{16})\]/gi;
 
-/** Parses raw RFC 5322 bytes into a ParsedMessage. Throws on input mailparser cannot read at all. */
-export async function parseMessage(raw: Buffer, opts: ParseOptions): Promise<ParsedMessage> {
+/**
+ * Parses an RFC 5322 message (its bytes, or a stream of them such as its spool file) into a
+ * ParsedMessage. Throws on input mailparser cannot read at all.
+ */
+export async function parseMessage(source: Buffer | Readable, opts: ParseOptions): Promise<ParsedMessage> {
+  // What the repairs below read of the raw bytes, kept while the message streams through.
+  const scan = new RawScan();
   // mailparser's own HTML conversion is skipped: html-text.ts guards it (R61) and it would run twice.
-  const mail = await parseMail(raw, { skipImageLinks: true, skipTextToHtml: true, skipTextLinks: true, skipHtmlToText: true }, opts.sink ?? memorySink);
-  const utf7 = utf7TextParts(raw);
+  const mail = await parseMail(source, { skipImageLinks: true, skipTextToHtml: true, skipTextLinks: true, skipHtmlToText: true }, opts.sink ?? memorySink, scan);
+  // The header repairs read the header block, the first text part's charset and a body sample.
+  const raw = Buffer.isBuffer(source) && source.length <= PREFIX_BYTES ? source : scan.prefix;
+  const utf7 = utf7TextParts(scan.headerBlocks);
   const rawHtml = typeof mail.html === 'string' ? stripBodyControls(utf7.html ? decodeUtf7(mail.html) : mail.html) : null;
   let text = stripBodyControls(utf7.plain ? decodeUtf7(mail.text ?? '') : mail.text ?? '');
   const body = rawHtml !== null && rawHtml.trim() !== '' ? htmlBody(rawHtml, text.trim() === '') : null;

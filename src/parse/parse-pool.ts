@@ -3,9 +3,12 @@ import { startModuleThread } from '../shared/threads.js';
 import { DeskgateError } from '../shared/errors.js';
 import { parseMessage, type ParsedMessage } from './parse-message.js';
 import { fileSink } from './file-sink.js';
+import { sourceStream, sourceSize, type MessageSource } from './message-source.js';
+
+export type { MessageSource };
 
 export interface MessageParser {
-  parse(raw: Buffer, hints?: { replyHint?: boolean }): Promise<ParsedMessage>;
+  parse(source: MessageSource, hints?: { replyHint?: boolean }): Promise<ParsedMessage>;
   close(): Promise<void>;
 }
 
@@ -26,7 +29,7 @@ export interface ParserOptions {
 
 interface Job {
   id: number;
-  raw: Buffer;
+  source: MessageSource;
   replyHint: boolean;
   resolve: (m: ParsedMessage) => void;
   reject: (e: unknown) => void;
@@ -61,7 +64,7 @@ export function createMessageParser(opts: ParserOptions): MessageParser {
   const timeoutMs = opts.timeoutMs ?? 30_000;
   if (opts.workers === 0) {
     const sink = opts.attachmentsDir ? fileSink(opts.attachmentsDir) : undefined;
-    return { parse: (raw, hints) => parseMessage(raw, { replyLine: opts.replyLine, ...hints, ...(sink ? { sink } : {}) }), close: async () => {} };
+    return { parse: (source, hints) => parseMessage(sourceStream(source), { replyLine: opts.replyLine, ...hints, ...(sink ? { sink } : {}) }), close: async () => {} };
   }
   let nextId = 1;
   let closed = false;
@@ -94,7 +97,7 @@ export function createMessageParser(opts: ParserOptions): MessageParser {
     }
     settle(slot);
     if ('error' in msg) {
-      job.reject(new DeskgateError(msg.code ?? 'PARSE_MIME_INVALID', `cannot parse message: ${msg.error}`, { context: { bytes: job.raw.length } }));
+      job.reject(new DeskgateError(msg.code ?? 'PARSE_MIME_INVALID', `cannot parse message: ${msg.error}`, { context: { bytes: sourceSize(job.source) } }));
     } else {
       // Structured clone turns Buffers into plain Uint8Arrays.
       for (const a of msg.result.attachments) if (a.content) a.content = Buffer.from(a.content.buffer, a.content.byteOffset, a.content.byteLength);
@@ -106,7 +109,7 @@ export function createMessageParser(opts: ParserOptions): MessageParser {
   function onTimeout(index: number, slot: Slot): void {
     const job = settle(slot);
     retire(index, slot);
-    job?.reject(new DeskgateError('PARSE_TIMEOUT', `parsing took longer than ${timeoutMs} ms`, { context: { bytes: job.raw.length, timeout_ms: timeoutMs } }));
+    job?.reject(new DeskgateError('PARSE_TIMEOUT', `parsing took longer than ${timeoutMs} ms`, { context: { bytes: sourceSize(job.source), timeout_ms: timeoutMs } }));
     pump();
   }
 
@@ -117,9 +120,9 @@ export function createMessageParser(opts: ParserOptions): MessageParser {
     retire(index, slot);
     if (job && !closed) {
       if (err.code === 'ERR_WORKER_OUT_OF_MEMORY') {
-        job.reject(new DeskgateError('PARSE_TOO_BIG', `parsing needs more than the parser's ${opts.maxMemoryMb} MB of memory`, { context: { bytes: job.raw.length, memory_mb: opts.maxMemoryMb } }));
+        job.reject(new DeskgateError('PARSE_TOO_BIG', `parsing needs more than the parser's ${opts.maxMemoryMb} MB of memory`, { context: { bytes: sourceSize(job.source), memory_mb: opts.maxMemoryMb } }));
       } else if (++job.deaths >= MAX_DEATHS) {
-        job.reject(new DeskgateError('PARSE_WORKER_DIED', `parser thread stopped: ${err.message}`, { context: { bytes: job.raw.length } }));
+        job.reject(new DeskgateError('PARSE_WORKER_DIED', `parser thread stopped: ${err.message}`, { context: { bytes: sourceSize(job.source) } }));
       } else {
         queue.unshift(job);
       }
@@ -146,15 +149,15 @@ export function createMessageParser(opts: ParserOptions): MessageParser {
       slot.job = job;
       slot.worker.ref(); // a busy thread keeps the process alive until it answers; an idle one does not
       // The timer starts when the thread says it began (see onReply), so boot time is not counted.
-      slot.worker.postMessage({ id: job.id, raw: job.raw, replyHint: job.replyHint });
+      slot.worker.postMessage({ id: job.id, source: job.source, replyHint: job.replyHint });
     }
   }
 
   return {
-    parse(raw: Buffer, hints: { replyHint?: boolean } = {}): Promise<ParsedMessage> {
+    parse(source: MessageSource, hints: { replyHint?: boolean } = {}): Promise<ParsedMessage> {
       if (closed) return Promise.reject(new DeskgateError('PARSE_CLOSED', 'the parser is closed'));
       return new Promise((resolve, reject) => {
-        queue.push({ id: nextId++, raw, replyHint: hints.replyHint ?? false, resolve, reject, deaths: 0 });
+        queue.push({ id: nextId++, source, replyHint: hints.replyHint ?? false, resolve, reject, deaths: 0 });
         pump();
       });
     },

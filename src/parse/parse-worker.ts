@@ -1,5 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { parseMessage } from './parse-message.js';
+import { sourceStream } from './message-source.js';
 import { fileSink } from './file-sink.js';
 
 /**
@@ -8,9 +9,12 @@ import { fileSink } from './file-sink.js';
  */
 const { replyLine, attachmentsDir } = workerData as { replyLine: string; attachmentsDir?: string };
 const sink = attachmentsDir ? fileSink(attachmentsDir) : undefined;
-parentPort!.on('message', (msg: { id: number; raw: Uint8Array; replyHint: boolean }) => {
+type Source = Uint8Array | { path: string; size: number };
+parentPort!.on('message', (msg: { id: number; source: Source; replyHint: boolean }) => {
   parentPort!.postMessage({ id: msg.id, started: true });
-  parseMessage(Buffer.from(msg.raw.buffer, msg.raw.byteOffset, msg.raw.byteLength), { replyLine, replyHint: msg.replyHint, ...(sink ? { sink } : {}) }).then(
+  // Structured clone (or a SharedArrayBuffer) gives a Uint8Array: read it as a Buffer, uncopied.
+  const source = msg.source instanceof Uint8Array ? Buffer.from(msg.source.buffer, msg.source.byteOffset, msg.source.byteLength) : msg.source;
+  parseMessage(sourceStream(source), { replyLine, replyHint: msg.replyHint, ...(sink ? { sink } : {}) }).then(
     (result) => parentPort!.postMessage({ id: msg.id, result }),
     (err: unknown) => {
       const code = (err as { code?: unknown } | null)?.code;

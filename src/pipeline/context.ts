@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { Sql, IntakeRepo, TicketsRepo, RawStore, AttachmentSink } from '../store/index.js';
 import type { MessageParser } from '../parse/index.js';
 import type { Directory, RulesSettings } from '../rules/index.js';
@@ -27,7 +28,7 @@ export interface PipelineContext {
   /** R43: messages per sender and hour that are processed (the next as many are suspended). */
   readonly limits: { perSenderPerHour: number };
   /** R44: authenticates an SMTP message (SPF for its session, DKIM, DMARC, ARC). */
-  authenticate: (raw: Buffer, session: { ip: string | null; helo: string | null; sender: string | null; messageId?: string | null }) => Promise<AuthOutcome>;
+  authenticate: (raw: Buffer | Readable, session: { ip: string | null; helo: string | null; sender: string | null; messageId?: string | null }) => Promise<AuthOutcome>;
   /** R46: hands one update to the trigger engine, inside the caller's transaction. */
   notify: (event: UpdateEvent, ticketId: number, now: Date) => Promise<void>;
 }

@@ -1,7 +1,8 @@
 import { DeskgateError, errorMessage, errorCode as sharedErrorCode } from '../shared/errors.js';
 import type { NodeLease } from '../shared/node-id.js';
 import { createWaker } from '../shared/waker.js';
-import { byteBatches, type ParsedMessage } from '../parse/index.js';
+import { stat } from 'node:fs/promises';
+import { byteBatches, sourceStream, type MessageSource, type ParsedMessage } from '../parse/index.js';
 import type { AuthOutcome } from '../trust/index.js';
 import type { Metrics } from '../shared/metrics.js';
 import type { WriteGate } from '../shared/write-gate.js';
@@ -64,7 +65,13 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: {
   const waker = createWaker();
   let loop: Promise<void> | undefined;
 
-  async function readRaw(row: IntakeRow): Promise<Buffer> {
+  /**
+   * The message as the parser and the checks read it: a spool file is streamed by them, never
+   * read whole here (issue 15); bytes in the database are read.
+   */
+  async function sourceOf(row: IntakeRow): Promise<MessageSource> {
+    const path = row.raw_path ? ctx.raw.localPath(row.raw_path) : undefined;
+    if (path) return { path, size: (await stat(path)).size }; // a missing file fails here, as a read did
     if (row.raw_path) return ctx.raw.read(row.raw_path);
     const bytes = await ctx.intake.rawBytes(row.id);
     if (!bytes) throw new DeskgateError('STORE_RAW_MISSING', `raw bytes of intake ${row.id} are missing`);
@@ -77,14 +84,14 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: {
   async function prepare(row: IntakeRow): Promise<Prepared | Error> {
     try {
       const replyHint = row.envelope_to.some((a) => a.includes('+'));
-      const raw = await readRaw(row);
+      const source = await sourceOf(row);
       const needsAuth = ctx.trust.verify && row.via === 'smtp' && !row.skip_checks.includes('unverified_agent');
       // R44: the inputs are the session's (IP, HELO, MAIL FROM, kept in the intake row) and the
       // raw bytes, so checking here gives what checking in the session would, without making the
       // 250 wait on DNS.
       const [parsed, auth] = await Promise.all([
-        ctx.parser.parse(raw, { replyHint }),
-        needsAuth ? ctx.authenticate(raw, { ip: row.remote_ip, helo: row.helo, sender: row.envelope_from, messageId: row.message_id }) : Promise.resolve(null),
+        ctx.parser.parse(source, { replyHint }),
+        needsAuth ? ctx.authenticate(sourceStream(source), { ip: row.remote_ip, helo: row.helo, sender: row.envelope_from, messageId: row.message_id }) : Promise.resolve(null),
       ]);
       // R61: HTML reduced to text or converted in part is logged here, not printed by the converter.
       if (parsed.notes.length) log.warn({ event: 'parse:html_limited', intake_id: row.id, message_id: parsed.messageId, flags: parsed.flags, notes: parsed.notes }, 'HTML body past the converter limits: simplified or truncated');

@@ -48,6 +48,8 @@ export interface SpoolFile {
 export interface Spool {
   open(now: Date): Promise<SpoolFile>;
   read(ref: string): Promise<Buffer>;
+  /** The file a ref names, for a reader that streams it (undefined: the bytes are in the database). */
+  localPath?(ref: string): string;
   remove(ref: string): Promise<void>;
   syncDirs(dirs: Iterable<string>): Promise<void>;
 }
@@ -116,6 +118,10 @@ export class FileSpool implements Spool {
     } finally {
       await fh.close();
     }
+  }
+
+  localPath(relPath: string): string {
+    return join(this.dataDir, relPath);
   }
 
   remove(relPath: string): Promise<void> {
@@ -194,6 +200,11 @@ export class RawStore {
 
   read(ref: string): Promise<Buffer> {
     return this.spool.read(ref);
+  }
+
+  /** The file a ref names when the spool is files (to stream it), else undefined. */
+  localPath(ref: string): string | undefined {
+    return this.spool.localPath?.(ref);
   }
 
   remove(ref: string): Promise<void> {

@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import { createRequire } from 'node:module';
 import type { AuthSummary, AuthWord } from './auth-results.js';
 import type { ResolveFn } from './dns-resolver.js';
@@ -7,7 +8,7 @@ import { errorCode } from '../shared/errors.js';
 // mailauth 4 is CommonJS without type declarations. Loaded on first use: it takes ~0.2 s, which
 // CLI commands that never authenticate (inject with trust off, tickets, …) should not pay.
 type Authenticate = {
-  authenticate: (input: Buffer, opts: Record<string, unknown>) => Promise<{
+  authenticate: (input: Buffer | Readable, opts: Record<string, unknown>) => Promise<{
     spf?: { status?: { result?: string; comment?: string | false } } | false;
     dkim?: { results?: Array<{ status?: { result?: string; comment?: string | false; aligned?: string | false } }> };
     dmarc?: { status?: { result?: string; comment?: string | false }; policy?: string; error?: string } | false;
@@ -59,10 +60,10 @@ function logFailedChecks(log: Logger, checks: Array<[Check, CheckResult]>, messa
  * temperror: it never counts as a pass, and is logged with the check and the reason.
  */
 export async function authenticateMessage(
-  raw: Buffer, session: { ip: string | null; helo: string | null; sender: string | null; mta: string; messageId?: string | null }, resolve: ResolveFn, log: Logger = silentLogger(),
+  raw: Buffer | Readable, session: { ip: string | null; helo: string | null; sender: string | null; mta: string; messageId?: string | null }, resolve: ResolveFn, log: Logger = silentLogger(),
 ): Promise<AuthOutcome> {
   // Only for the log lines of a failed check: the intake row usually knows it; read it only then.
-  const messageId = () => (session.messageId !== undefined ? session.messageId : messageIdOf(raw));
+  const messageId = () => (session.messageId !== undefined ? session.messageId : Buffer.isBuffer(raw) ? messageIdOf(raw) : null);
   try {
     const r = await mailauth().authenticate(raw, {
       ip: session.ip ?? undefined, helo: session.helo ?? undefined, sender: session.sender ?? '', mta: session.mta,
