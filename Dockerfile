@@ -4,6 +4,7 @@ FROM node:20-bookworm AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 COPY src ./src
+COPY scripts/bundle.mjs ./scripts/bundle.mjs
 RUN npm ci --no-audit --no-fund && npm prune --omit=dev
 
 # Run: a small image with only the runtime, as a non-root user.

@@ -3,23 +3,28 @@
  * that creates the database, as an MTA finds it), summarised as CPU time by package, plus the
  * modules it loads per package (test/helpers/module-log.mjs) and the inclusive time of
  * deskgate's own steps.
- *   npx tsx bench/pipe-profile.ts [runs=3]   (figures are the run with the least total time)
+ *   npx tsx bench/pipe-profile.ts [runs=3] [daemon]   (figures are the run with the least total time)
+ * With `daemon`, a `deskgate serve` runs on the store, so inject only stores (as bench/pipe.ts).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { benchMail, benchConfig, fmt, ROOT } from './lib/load.js';
+import { benchMail, benchConfig, fmt, ROOT, startChild, stopChild } from './lib/load.js';
+import { freePort } from '../test/helpers/net.js';
 
 interface ProfileNode { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }
 interface Profile { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[]; startTime: number; endTime: number }
 
 const RUNS = Number(process.argv[2] ?? 3);
-const b = benchConfig(0);
+const DAEMON = process.argv[3] === 'daemon';
+const b = benchConfig(DAEMON ? await freePort() : 0);
+const serve = DAEMON ? await startChild([join(ROOT, 'dist/main.js'), 'serve', '-c', b.config], /serve:ready/) : undefined;
+if (serve) await new Promise((r) => setTimeout(r, 1500)); // its first heartbeat
 const run = Date.now();
 const inject = (i: number, nodeArgs: string[], env: NodeJS.ProcessEnv = {}) => {
-  const r = spawnSync(process.execPath, [...nodeArgs, join(ROOT, 'dist/main.js'), 'inject', '-c', b.config],
+  const r = spawnSync(process.execPath, [...nodeArgs, process.env.DESKGATE_BENCH_MAIN ?? join(ROOT, 'dist/main.js'), 'inject', '-c', b.config],
     { input: benchMail(`prof-${run}-${i}`, 4096, undefined, `Carol ${i} <carol-${run}-${i}@customer.test>`), env: { ...process.env, ...env } });
   if (r.status !== 0) throw new Error(`inject exited ${r.status}: ${r.stderr}`);
 };
@@ -48,7 +53,7 @@ function summarise(p: Profile) {
   for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
   const self = new Map<string, number>();
   const steps = new Map<string, number>();
-  const step = /^(loadConfigOrExit|composeApp|acceptMessage|processOne|close|parseMessage|compileTemplate)$/;
+  const step = /^(loadConfigOrExit|composeApp|composeIntake|openStore|daemonRunning|acceptMessage|processOne|close|parseMessage|compileTemplate)$/;
   p.samples.forEach((id, i) => {
     const t = p.timeDeltas[i]! / 1000;
     const n = byId.get(id)!;
@@ -88,5 +93,6 @@ console.log('CPU time by owner of the running code (ms, modules loaded):');
 for (const [k, t] of [...best.self].sort((x, y) => y[1] - x[1]).slice(0, 25)) console.log(`  ${fmt(t, 1).padStart(7)}  ${k}${modules.has(k) ? ` (${modules.get(k)})` : ''}`);
 console.log('deskgate steps, inclusive (ms):');
 for (const [k, t] of [...best.steps].sort((x, y) => y[1] - x[1])) console.log(`  ${fmt(t, 1).padStart(7)}  ${k}`);
+if (serve) await stopChild(serve.child);
 rmSync(dir, { recursive: true, force: true });
 rmSync(b.dir, { recursive: true, force: true });

@@ -29,24 +29,27 @@ const timed = (fn: () => void): number => {
   fn();
   return Number(process.hrtime.bigint() - t0) / 1e6;
 };
-const runs: Record<'cat' | 'node' | 'inject', number[]> = { cat: [], node: [], inject: [] };
+const runs: Record<'cat' | 'node' | 'inject' | 'modules', number[]> = { cat: [], node: [], inject: [], modules: [] };
 const loadBefore = loadavg()[0]!;
 for (let i = 0; i < N; i++) {
   runs.cat.push(timed(() => spawnSync('sh', ['-c', 'cat > /dev/null'], { input: mailOf('cat', i) })));
   runs.node.push(timed(() => spawnSync(process.execPath, ['-e', '0'])));
-  let r!: ReturnType<typeof spawnSync>;
-  runs.inject.push(timed(() => { r = spawnSync(process.execPath, [join(ROOT, 'dist/main.js'), 'inject', '-c', b.config, '--json'], { input: mailOf('pipe', i) }); }));
-  if (r.status !== 0) throw new Error(`inject exited ${r.status}: ${r.stderr}`);
-  const out = JSON.parse(String(r.stdout)) as { status: string; ticket_id: number | null };
-  if (DAEMON ? out.status === 'failed' : out.status !== 'done' || !out.ticket_id) throw new Error(`inject ${i}: ${r.stdout}`);
+  // In turns: from the bundle (what an MTA runs) and from the modules as built (DESKGATE_NO_BUNDLE).
+  for (const [arm, env] of [['inject', {}], ['modules', { DESKGATE_NO_BUNDLE: '1' }]] as const) {
+    let r!: ReturnType<typeof spawnSync>;
+    runs[arm].push(timed(() => { r = spawnSync(process.execPath, [join(ROOT, 'dist/main.js'), 'inject', '-c', b.config, '--json'], { input: mailOf(arm, i), env: { ...process.env, ...env } }); }));
+    if (r.status !== 0) throw new Error(`inject exited ${r.status}: ${r.stderr}`);
+    const out = JSON.parse(String(r.stdout)) as { status: string; ticket_id: number | null };
+    if (DAEMON ? out.status === 'failed' : out.status !== 'done' || !out.ticket_id) throw new Error(`inject ${i}: ${r.stdout}`);
+  }
 }
 if (serve) {
   const db = new Database(join(b.dataDir, 'deskgate.sqlite'), { readonly: true });
   const until = Date.now() + 60_000;
-  while ((db.prepare(`SELECT count(*) FROM intake WHERE status = 'done'`).pluck().get() as number) < N && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+  while ((db.prepare(`SELECT count(*) FROM intake WHERE status = 'done'`).pluck().get() as number) < 2 * N && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
   const done = db.prepare(`SELECT count(*) FROM intake WHERE status = 'done'`).pluck().get() as number;
   db.close();
-  if (done < N) throw new Error(`the daemon made ${done} of ${N} tickets`);
+  if (done < 2 * N) throw new Error(`the daemon made ${done} of ${2 * N} tickets`);
   await stopChild(serve.child);
 }
 const stat = (v: number[]) => {
@@ -57,10 +60,11 @@ const line = (v: number[]) => {
   const s = stat(v);
   return `min ${fmt(s.min, 1)} ms, median ${fmt(s.median, 1)} ms, mean ${fmt(s.mean, 1)} ms (${fmt(1000 / s.mean, 1)}/s)`;
 };
-const [cat, node, inject] = [stat(runs.cat), stat(runs.node), stat(runs.inject)];
+const [cat, node, inject, modules] = [stat(runs.cat), stat(runs.node), stat(runs.inject), stat(runs.modules)];
 console.log(`pipe: ${N} messages of 4 KB, one process each; load average ${fmt(loadBefore, 2)} before, ${fmt(loadavg()[0]!, 2)} after`);
 console.log(`  cat > /dev/null     ${line(runs.cat)}`);
 console.log(`  node -e 0           ${line(runs.node)}  (Node's own start)`);
+console.log(`  inject, modules     ${line(runs.modules)}  (DESKGATE_NO_BUNDLE=1: the modules as built)`);
 console.log(`  deskgate inject     ${line(runs.inject)}  (${DAEMON ? 'stored; the running daemon made every ticket' : 'stored, parsed, threaded, ticket and notifications queued'})`);
-console.log(`  inject minus node start: min ${fmt(inject.min - node.min, 1)} ms, median ${fmt(inject.median - node.median, 1)} ms; ratio of medians to cat ${fmt(cat.median / inject.median, 3)}, to node start ${fmt(node.median / inject.median, 2)}`);
+console.log(`  inject minus node start: min ${fmt(inject.min - node.min, 1)} ms, median ${fmt(inject.median - node.median, 1)} ms; ratio of medians to cat ${fmt(cat.median / inject.median, 3)}, to node start ${fmt(node.median / inject.median, 2)}, bundle to modules ${fmt(inject.median / modules.median, 2)}`);
 rmSync(b.dir, { recursive: true, force: true });

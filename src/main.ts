@@ -1,8 +1,7 @@
 #!/usr/bin/env node
-import { Command, CommanderError } from 'commander';
-import { registerCommands } from './cli/commands.js';
-import { isPipeIntake, PIPE_HINT } from './cli/pipe-intake.js';
-import { CliError, EX_SOFTWARE, EX_TEMPFAIL, EX_USAGE } from './cli/context.js';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { isPipeIntake } from './cli/pipe-intake.js';
 
 /**
  * `deskgate -c FILE inject …` as `deskgate inject … -c FILE`: admins put the config first too,
@@ -19,41 +18,23 @@ function hoistConfig(argv: string[]): string[] {
 }
 
 const argv = hoistConfig(process.argv);
-// An MTA bounces 64 for good: a pipe intake's command-line errors defer instead (see inject.ts).
-const pipeIntake = isPipeIntake(argv.slice(2));
+// An MTA starts `deskgate inject` once per message, so its start is the pipe's cost (issue 15):
+// it runs from the bundle `npm run build` makes (scripts/bundle.mjs), a few files instead of
+// hundreds of modules. DESKGATE_NO_BUNDLE=1 runs the modules as built, as every other command does.
+const bundle = new URL('./bundle/main-cli.js', import.meta.url);
+const bundled = isPipeIntake(argv.slice(2)) && process.env.DESKGATE_NO_BUNDLE !== '1' && existsSync(fileURLToPath(bundle));
+type Cli = typeof import('./cli/main-cli.js');
 
-/** The `deskgate` command: parses arguments and hands over to one command module. */
-const program = new Command('deskgate')
-  .description('deskgate: self-hosted helpdesk mail gateway')
-  .version('0.1.0')
-  .showHelpAfterError(!pipeIntake)
-  .exitOverride();
-if (pipeIntake) program.configureOutput({ outputError: () => {} });
-if (pipeIntake) {
-  // An uncaught error would exit 1, which an MTA bounces; a stored message is deduplicated on retry (R7).
-  process.on('uncaughtException', (err) => {
-    process.stderr.write(`deskgate inject: unexpected error: ${err.stack ?? String(err)}\n`);
-    process.exit(EX_TEMPFAIL);
-  });
-}
-
-try {
-  // Only the running command's module is loaded (an MTA starts inject once per message).
-  await registerCommands(program, argv.slice(2));
-  await program.parseAsync(argv);
-} catch (err) {
-  if (err instanceof CommanderError) {
-    if (err.exitCode !== 0 && pipeIntake) {
-      const line = err.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
-      process.stderr.write(`deskgate inject: ${line} (${PIPE_HINT})\n`);
+async function loadCli(): Promise<Cli> {
+  if (bundled) {
+    try {
+      return (await import(bundle.href)) as Cli;
+    } catch (err) {
+      // A broken bundle must not bounce mail (exit 1): the modules as built do the same work.
+      process.stderr.write(`deskgate: the inject bundle did not load (${(err as Error).message}); using the built modules\n`);
     }
-    process.exitCode = err.exitCode === 0 ? 0 : pipeIntake ? EX_TEMPFAIL : EX_USAGE;
-  } else if (err instanceof CliError) {
-    if (err.message) process.stderr.write(`deskgate: ${err.message}\n`);
-    process.exitCode = err.exitCode;
-  } else {
-    process.stderr.write(`deskgate: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
-    // 70 would bounce a piped message: defer it instead.
-    process.exitCode = pipeIntake ? EX_TEMPFAIL : EX_SOFTWARE;
   }
+  return import('./cli/main-cli.js');
 }
+
+await (await loadCli()).runCli(argv);

@@ -1,9 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { loadConfig, parseConfigText } from '../../src/config/index.js';
 import { runCli, startTestDaemon, ROOT } from '../helpers/daemon.js';
@@ -92,6 +92,31 @@ describe('the Docker image config (config/deskgate.docker.yaml)', () => {
         await d.stop();
       }
       assert.equal(await run(), 1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the Docker build stage', () => {
+  it('builds dist/ and the inject bundle from exactly the files it COPYs (npm ci runs npm run build)', async () => {
+    const stage = dockerfile.split(/^FROM /m)[1]!;
+    const copies = [...stage.matchAll(/^COPY (?!--)(.+)$/gm)].map((m) => m[1]!.trim().split(/\s+/));
+    assert.ok(copies.length > 0);
+    const dir = mkdtempSync(join(tmpdir(), 'dg-docker-build-'));
+    try {
+      // COPY a b c ./ copies each into the directory; COPY src ./dest copies one to dest.
+      for (const args of copies) {
+        const dest = args.at(-1)!;
+        for (const src of args.slice(0, -1)) cpSync(join(ROOT, src), dest.endsWith('/') && args.length > 2 ? join(dir, dest, basename(src)) : join(dir, dest), { recursive: true });
+      }
+      symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules')); // what npm ci installs
+      const code = await new Promise<number | null>((resolve) => {
+        const child = spawn('npm', ['run', 'build', '--silent'], { cwd: dir, stdio: ['ignore', 'inherit', 'inherit'] });
+        child.on('exit', resolve);
+      });
+      assert.equal(code, 0, 'npm run build in the build stage');
+      assert.ok(existsSync(join(dir, 'dist/main.js')) && existsSync(join(dir, 'dist/bundle/main-cli.js')), 'dist/main.js and dist/bundle/main-cli.js');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
