@@ -1,4 +1,8 @@
 import { z } from 'zod';
+
+// Config is validated once per process: zod's JIT (a compiled fast path per object schema, made
+// with new Function) costs more than it saves here, and inject starts once per message (issue 15).
+z.config({ jitless: true });
 import { parseDuration, parseSize } from '../shared/units.js';
 import { isPlausibleAddress, normalizeAddress } from '../shared/addresses.js';
 import { ruleSetSchema, triggerSchema, automationSchema } from '../triggers/definitions.js';
