@@ -58,12 +58,23 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: {
    */
   txBudgetMs?: number;
   /** serve on SQLite: intake commits go first (shared/write-gate.ts). */
-  gate?: Pick<WriteGate, 'wanted' | 'clear'>;
+  gate?: Pick<WriteGate, 'wanted' | 'acquire' | 'release'>;
 }) {
   const log = ctx.logger.child({ stage: 'pipeline' });
   let running = false;
   const waker = createWaker();
   let loop: Promise<void> | undefined;
+
+  /** A write (transaction or statement) that holds the SQLite lock only while no intake commit waits for it. */
+  async function gated<T>(write: () => Promise<T>): Promise<T> {
+    if (!opts.gate) return write();
+    await opts.gate.acquire();
+    try {
+      return await write();
+    } finally {
+      opts.gate.release();
+    }
+  }
 
   /**
    * The message as the parser and the checks read it: a spool file is streamed by them, never
@@ -172,12 +183,13 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: {
     // every message would make one commit (one fsync) per message under a steady SMTP load.
     const more = (started: number) => Date.now() - started < budget && !(opts.gate?.wanted() && Date.now() - started >= MIN_HOLD_MS);
     while (outcomes.length < rows.length) {
-      await opts.gate?.clear();
-      const started = Date.now();
-      outcomes.push(...(await ctx.sql.tx(async () => {
-        const out: Outcome[] = [];
-        for (let i = outcomes.length; i < rows.length && (out.length === 0 || more(started)); i++) out.push(await handle(rows[i]!, parsed[i]!, now));
-        return out;
+      outcomes.push(...(await gated(() => {
+        const started = Date.now();
+        return ctx.sql.tx(async () => {
+          const out: Outcome[] = [];
+          for (let i = outcomes.length; i < rows.length && (out.length === 0 || more(started)); i++) out.push(await handle(rows[i]!, parsed[i]!, now));
+          return out;
+        });
       })));
     }
     const m = opts.metrics;
@@ -232,15 +244,14 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: {
   async function step(): Promise<number> {
     await releaseLeftovers();
     await opts.lease.renew();
-    await opts.gate?.clear(); // the claim is a write too
     const now = ctx.clock.now().toISOString();
-    const small = await ctx.intake.claimSmall(ctx.nodeId, opts.batchSize, now, BIG_MESSAGE, opts.lanes);
+    const small = await gated(() => ctx.intake.claimSmall(ctx.nodeId, opts.batchSize, now, BIG_MESSAGE, opts.lanes)); // the claim is a write too
     if (small.length > 0) {
       await processClaimed(small);
       return small.length;
     }
     if (bigInFlight) return 0;
-    const big = await ctx.intake.claimBig(ctx.nodeId, now, BIG_MESSAGE, opts.lanes);
+    const big = await gated(() => ctx.intake.claimBig(ctx.nodeId, now, BIG_MESSAGE, opts.lanes));
     if (big.length === 0) return 0;
     bigInFlight = processClaimed(big)
       .then(() => undefined, async (err: unknown) => {

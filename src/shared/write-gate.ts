@@ -1,45 +1,80 @@
 /**
- * SQLite has one write lock, and its waits are not fair: a processing thread that begins its
- * next transaction the moment it commits keeps the listener's intake commit waiting behind one
- * batch after another. In serve the listener goes first (issue 15): it marks, in memory both
- * threads share, that a commit is waiting; a processing thread ends its transaction after the
- * message in hand and begins the next only when no intake commit waits.
+ * SQLite has one write lock, and its waits are not fair; worse, better-sqlite3 waits for it
+ * synchronously (SQLite's busy handler sleeps on the calling thread, in steps of up to 25 ms),
+ * so a listener whose BEGIN waits behind a processing transaction freezes every SMTP session.
+ * In serve the two sides agree in memory they share (issue 15):
+ * - the listener marks that an intake commit wants the lock, then waits without blocking its
+ *   event loop until no processing transaction holds it, and only then begins;
+ * - processing marks that it holds the lock before it begins, ends its transaction after the
+ *   message in hand when a commit is wanted, and begins the next only when none is.
+ * Each side sets its own flag before it reads the other's (sequentially consistent atomics),
+ * so at most one of them goes on; when both see the other, processing gives way.
  */
 export interface WriteGate {
-  /** Listener: an intake commit is about to take the lock … */
-  enter(): void;
-  /** … and has released it. */
+  /** Listener: an intake commit wants the lock; resolves once no processing transaction holds it (or after maxMs). */
+  enter(maxMs?: number): Promise<void>;
+  /** Listener: the commit is done. */
   leave(): void;
   /** Processing: whether an intake commit waits (end the transaction after this message). */
   wanted(): boolean;
   /** Processing: resolves once no intake commit waits (at most `maxMs` later). */
   clear(maxMs?: number): Promise<void>;
+  /**
+   * Processing: before BEGIN; resolves when it may take the lock (no intake commit waits, or
+   * one has waited longer than maxMs, so a dead listener cannot stop processing).
+   */
+  acquire(maxMs?: number): Promise<void>;
+  /** Processing: after COMMIT or ROLLBACK. */
+  release(): void;
 }
+
+const WAITING = 0;
+const HELD = 1;
 
 /** The shared memory behind a gate: made by the listener, handed to each processing thread. */
 export function newWriteGateMemory(): SharedArrayBuffer {
-  return new SharedArrayBuffer(4);
+  return new SharedArrayBuffer(8);
+}
+
+/** Resolves once cell `at` is 0 or `until` has passed, without blocking the event loop. */
+async function whileSet(cells: Int32Array, at: number, until: number): Promise<void> {
+  for (let n = Atomics.load(cells, at); n > 0 && Date.now() < until; n = Atomics.load(cells, at)) {
+    const r = Atomics.waitAsync(cells, at, n, Math.max(1, until - Date.now()));
+    if (!r.async) continue;
+    // waitAsync alone does not keep Node's event loop alive: a timer does, for as long.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([r.value, new Promise((resolve) => { timer = setTimeout(resolve, Math.max(1, until - Date.now())); })]);
+    clearTimeout(timer);
+  }
 }
 
 export function writeGate(memory: SharedArrayBuffer): WriteGate {
-  const waiting = new Int32Array(memory);
+  const cells = new Int32Array(memory);
   return {
-    enter() { Atomics.add(waiting, 0, 1); },
-    leave() {
-      Atomics.sub(waiting, 0, 1);
-      Atomics.notify(waiting, 0);
+    async enter(maxMs = 1000) {
+      Atomics.add(cells, WAITING, 1);
+      await whileSet(cells, HELD, Date.now() + maxMs);
     },
-    wanted: () => Atomics.load(waiting, 0) > 0,
-    async clear(maxMs = 1000) {
+    leave() {
+      Atomics.sub(cells, WAITING, 1);
+      Atomics.notify(cells, WAITING);
+    },
+    wanted: () => Atomics.load(cells, WAITING) > 0,
+    clear: (maxMs = 1000) => whileSet(cells, WAITING, Date.now() + maxMs),
+    async acquire(maxMs = 1000) {
       const until = Date.now() + maxMs;
-      for (let n = Atomics.load(waiting, 0); n > 0 && Date.now() < until; n = Atomics.load(waiting, 0)) {
-        const r = Atomics.waitAsync(waiting, 0, n, Math.max(1, until - Date.now()));
-        if (!r.async) continue;
-        // waitAsync alone does not keep Node's event loop alive: a timer does, for as long.
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([r.value, new Promise((resolve) => { timer = setTimeout(resolve, Math.max(1, until - Date.now())); })]);
-        clearTimeout(timer);
+      for (;;) {
+        Atomics.add(cells, HELD, 1);
+        if (Atomics.load(cells, WAITING) === 0 || Date.now() >= until) return;
+        // An intake commit wants the lock: give way until it is done.
+        Atomics.sub(cells, HELD, 1);
+        Atomics.notify(cells, HELD);
+        await whileSet(cells, WAITING, until);
       }
+    },
+    release() {
+      Atomics.sub(cells, HELD, 1);
+      Atomics.notify(cells, HELD);
     },
   };
 }

@@ -27,7 +27,7 @@ export function createIntakeWriter(deps: {
    */
   lockWaitMs?: number;
   /** serve on SQLite: tells the processing threads an intake commit waits (shared/write-gate.ts). */
-  gate?: { enter(): void; leave(): void };
+  gate?: { enter(): Promise<void>; leave(): void };
 }) {
   const maxBatch = deps.maxBatch ?? 256;
   let queue: Pending[] = [];
@@ -55,13 +55,15 @@ export function createIntakeWriter(deps: {
     running = true;
     try {
       while (queue.length > 0) {
+        // Wait for the lock without blocking the event loop: sessions that end their DATA
+        // meanwhile join this batch.
+        await deps.gate?.enter();
         const batch = queue.slice(0, maxBatch);
         queue = queue.slice(batch.length);
         try {
-          await deps.raw.syncDirs(batch.flatMap((p) => p.dirs));
-          deps.gate?.enter();
           let results: InsertResult[];
           try {
+            await deps.raw.syncDirs(batch.flatMap((p) => p.dirs));
             results = await withLockWait(() => insertAll(batch));
           } finally {
             deps.gate?.leave();

@@ -2,7 +2,10 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { newWriteGateMemory, writeGate } from '../../src/shared/write-gate.js';
 
-// Issue 15: on SQLite the listener's intake commits go before processing's next transaction.
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// Issue 15: on SQLite the listener's intake commits go before processing's next transaction,
+// and the listener waits for the lock without blocking its event loop.
 describe('write gate (shared/write-gate.ts)', () => {
   it('processing sees a waiting intake commit and waits until it is done', async () => {
     const memory = newWriteGateMemory();
@@ -10,13 +13,13 @@ describe('write gate (shared/write-gate.ts)', () => {
     const processing = writeGate(memory); // the other thread's view of the same memory
     assert.equal(processing.wanted(), false);
     await processing.clear(); // nothing waits: at once
-    listener.enter();
-    listener.enter(); // two commits waiting
+    await listener.enter();
+    await listener.enter(); // two commits waiting
     assert.equal(processing.wanted(), true);
     let cleared = false;
     const waiting = processing.clear(5000).then(() => { cleared = true; });
     listener.leave();
-    await new Promise((r) => setTimeout(r, 20));
+    await sleep(20);
     assert.equal(cleared, false, 'one commit still waits');
     listener.leave();
     await waiting;
@@ -24,11 +27,76 @@ describe('write gate (shared/write-gate.ts)', () => {
     assert.equal(processing.wanted(), false);
   });
 
-  it('clear() gives up after maxMs, so a listener that died mid-commit cannot stop processing', async () => {
-    const g = writeGate(newWriteGateMemory());
-    g.enter();
-    const t = Date.now();
+  it('the listener waits, without blocking, while a processing transaction holds the lock', async () => {
+    const memory = newWriteGateMemory();
+    const listener = writeGate(memory);
+    const processing = writeGate(memory);
+    await processing.acquire();
+    let entered = false;
+    const entering = listener.enter(5000).then(() => { entered = true; });
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 2);
+    await sleep(30);
+    clearInterval(timer);
+    assert.equal(entered, false, 'not while processing holds it');
+    assert.ok(ticks >= 3, `the event loop ran meanwhile (${ticks} timer ticks)`);
+    assert.equal(processing.wanted(), true, 'processing is told to end its transaction');
+    processing.release();
+    await entering;
+    assert.equal(entered, true);
+    listener.leave();
+  });
+
+  it('acquire gives way to a waiting commit, and goes on once it is done', async () => {
+    const memory = newWriteGateMemory();
+    const listener = writeGate(memory);
+    const processing = writeGate(memory);
+    await listener.enter();
+    let acquired = false;
+    const acquiring = processing.acquire(5000).then(() => { acquired = true; });
+    await sleep(20);
+    assert.equal(acquired, false);
+    listener.leave();
+    await acquiring;
+    assert.equal(acquired, true);
+    processing.release();
+  });
+
+  it('never both at once: interleaved commits and transactions (1,000 turns)', async () => {
+    const memory = newWriteGateMemory();
+    const listener = writeGate(memory);
+    const processing = writeGate(memory);
+    let inside = 0;
+    let overlaps = 0;
+    const turn = async (enter: () => Promise<void>, leave: () => void, n: number) => {
+      for (let i = 0; i < n; i++) {
+        await enter();
+        if (++inside > 1) overlaps++;
+        await (i % 3 === 0 ? sleep(0) : Promise.resolve());
+        inside--;
+        leave();
+        if (i % 5 === 0) await sleep(0);
+      }
+    };
+    await Promise.all([
+      turn(() => listener.enter(5000), () => listener.leave(), 500),
+      turn(() => processing.acquire(5000), () => processing.release(), 500),
+    ]);
+    assert.equal(overlaps, 0);
+  });
+
+  it('neither side waits longer than maxMs on a peer that died holding its flag', async () => {
+    const memory = newWriteGateMemory();
+    const g = writeGate(memory);
+    await g.enter(); // a listener that never leaves
+    let t = Date.now();
     await g.clear(50);
-    assert.ok(Date.now() - t < 1000);
+    await writeGate(memory).acquire(50);
+    assert.ok(Date.now() - t < 1000, 'processing goes on');
+    const fresh = newWriteGateMemory();
+    await writeGate(fresh).acquire(); // a processing thread that never releases
+    t = Date.now();
+    await writeGate(fresh).enter(50);
+    assert.ok(Date.now() - t < 1000, 'the listener goes on (SQLite\'s busy timeout then guards the lock)');
   });
 });
