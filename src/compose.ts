@@ -39,6 +39,8 @@ export interface ComposeOptions {
   listener?: boolean;
   /** A processing batch commits after this long and goes on in a new transaction (see createIntakeProcessor). */
   txBudgetMs?: number;
+  /** false: metrics count nothing and prom-client is not loaded (CLI commands serve no /metrics). */
+  metrics?: boolean;
   /** The intake half, when the caller composed it first (inject: store, then process only if no daemon does). */
   intake?: Intake;
   /**
@@ -54,7 +56,7 @@ export async function composeApp(initial: Config, opts: ComposeOptions) {
   let current = settingsOf(initial);
   // readOnly (list/show/stats commands): no data_dir, migration, secret file or staff sync is written.
   const readOnly = opts.readOnly ?? false;
-  const metrics = createMetrics({ processMetrics: opts.processMetrics !== false });
+  const metrics = createMetrics({ processMetrics: opts.processMetrics !== false, enabled: opts.metrics !== false });
   // The intake half (store, accept path, backlog gate, key): inject may have built it already.
   const base = opts.intake ?? await composeIntake(config, {
     logger: opts.logger, clock, readOnly, metrics, ...(opts.listener ? { listener: true } : {}),

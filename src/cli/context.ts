@@ -50,7 +50,7 @@ export async function withApp<T>(file: string | undefined, fn: (app: App, config
   const { composeApp } = await import('../compose.js');
   let app: App;
   try {
-    app = await composeApp(config, { logger, parseWorkers: 0, readOnly: opts.readOnly ?? false });
+    app = await composeApp(config, { logger, parseWorkers: 0, readOnly: opts.readOnly ?? false, metrics: false });
   } catch (err) {
     if (err instanceof DeskgateError && err.code === 'STORE_SCHEMA_OLD') throw new CliError(`${err.code}: ${err.message}`, EX_TEMPFAIL);
     throw err;
@@ -81,7 +81,7 @@ export async function withIntake<T>(file: string | undefined, fn: (intake: Intak
   let app: App | undefined;
   const toApp = async (): Promise<App> => {
     const { composeApp } = await import('../compose.js');
-    return (app ??= await composeApp(config, { logger, parseWorkers: 0, intake }));
+    return (app ??= await composeApp(config, { logger, parseWorkers: 0, intake, metrics: false }));
   };
   try {
     return await fn(intake, config, logger, toApp);

@@ -1,4 +1,18 @@
-import { Registry, AggregatorRegistry, Counter, Gauge, Histogram, collectDefaultMetrics, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+import { createRequire } from 'node:module';
+import type * as Prom from 'prom-client';
+import type { MetricObjectWithValues, MetricValue } from 'prom-client';
+
+type PromParts = Pick<typeof Prom, 'Registry' | 'AggregatorRegistry' | 'Counter' | 'Gauge' | 'Histogram' | 'collectDefaultMetrics'>;
+
+/** prom-client, loaded only by a process that serves /metrics (issue 15: inject starts per message). */
+const promClient = (): PromParts => createRequire(import.meta.url)('prom-client') as PromParts;
+
+/** Stand-ins with prom-client's shape that count nothing, for commands that serve no /metrics. */
+function inert(): PromParts {
+  class Metric { inc(): void {} set(): void {} observe(): void {} labels(): this { return this; } }
+  class Registry { contentType = 'text/plain; version=0.0.4'; async metrics(): Promise<string> { return ''; } async getMetricsAsJSON(): Promise<unknown[]> { return []; } }
+  return { Registry, AggregatorRegistry: Registry, Counter: Metric, Gauge: Metric, Histogram: Metric, collectDefaultMetrics: () => {} } as unknown as PromParts;
+}
 
 /** One registry's metrics as JSON (a processing thread's, sent to the listener's thread). */
 export type MetricsSnapshot = MetricObjectWithValues<MetricValue<string>>[];
@@ -7,7 +21,8 @@ export type MetricsSnapshot = MetricObjectWithValues<MetricValue<string>>[];
  * The Prometheus metrics of interfaces.md. One registry per daemon; I/O modules get the
  * object and count, pure modules never see it.
  */
-export function createMetrics(opts: { processMetrics?: boolean } = {}) {
+export function createMetrics(opts: { processMetrics?: boolean; /** false: count nothing, load no metrics library (CLI commands). */ enabled?: boolean } = {}) {
+  const { Registry, AggregatorRegistry, Counter, Gauge, Histogram, collectDefaultMetrics } = opts.enabled === false ? inert() : promClient();
   const registry = new Registry();
   let queueSource: (() => Promise<Record<string, number>>) | undefined;
   let backlog: (() => { highWater: number; full: boolean }) | undefined;

@@ -61,7 +61,7 @@ describe('deskgate inject loads only what the pipe needs (issue 15)', () => {
     assert.deepEqual(others.flatMap((p) => ofDist(run.modules, p)), []);
   });
 
-  it('no metrics library (prom-client): metrics are only served by serve', { todo: 'src/shared/metrics.ts imports prom-client at load; compose builds metrics for every command' }, async () => {
+  it('no metrics library (prom-client): metrics are only served by serve', async () => {
     assert.deepEqual(ofPackage(run.modules, 'prom-client'), []);
   });
 });
