@@ -11,19 +11,26 @@ fi
 
 # The IMAP tests poll a real Dovecot, the PostgreSQL tests a throwaway cluster (initdb in a
 # temp dir); they start these themselves. Install what is missing, with one apt-get update.
-need_dovecot=0; need_pg=0
+need_dovecot=0; need_pg=0; need_postfix=0
 command -v /usr/sbin/dovecot >/dev/null 2>&1 || need_dovecot=1
+# The MTA-in-front tests run a private Postfix instance (test/helpers/postfix.ts).
+command -v /usr/sbin/postfix >/dev/null 2>&1 || need_postfix=1
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need_pg=1
 if [ -n "${DESKGATE_TEST_DATABASE_URL:-}" ]; then need_pg=0; fi
-if [ "$need_dovecot$need_pg" != 00 ]; then
+if [ "$need_dovecot$need_pg$need_postfix" != 000 ]; then
   if [ "$(id -u)" != 0 ]; then
-    echo "dovecot-imapd or postgresql is missing; run as root (or apt-get install dovecot-imapd postgresql) for the IMAP and PostgreSQL tests" >&2
+    echo "dovecot-imapd, postgresql or postfix is missing; run as root (or apt-get install dovecot-imapd postgresql postfix) for the IMAP, PostgreSQL and MTA tests" >&2
     exit 1
   fi
   apt-get update -qq
   first=()
   [ "$need_dovecot" = 1 ] && first+=(dovecot-imapd)
   [ "$need_pg" = 1 ] && first+=(postgresql-common)
+  if [ "$need_postfix" = 1 ]; then
+    # Only the binaries: "No configuration" leaves no system instance configured or running.
+    echo 'postfix postfix/main_mailer_type select No configuration' | debconf-set-selections
+    first+=(postfix)
+  fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${first[@]}" >/dev/null
   if [ "$need_pg" = 1 ]; then
     # Only the binaries are needed: no package cluster to create, start or keep running.

@@ -110,10 +110,16 @@ export class PrivatePostfix {
     await this.postfix('reload');
   }
 
-  /** Messages in the queue (incoming, active, deferred, hold). */
-  async queued(): Promise<number> {
+  /** Tries every deferred message now (`postqueue -f`), as an admin does after fixing the next hop. */
+  async flush(): Promise<void> {
+    await run('/usr/sbin/postqueue', ['-c', this.dir, '-f']);
+  }
+
+  /** Messages in the queue (incoming, active, deferred, hold), or only those with a recipient `to`. */
+  async queued(to?: string): Promise<number> {
     const { stdout } = await run('/usr/sbin/postqueue', ['-c', this.dir, '-j'], { maxBuffer: 64 * 1024 * 1024 });
-    return stdout.split('\n').filter((l) => l.trim() !== '').length;
+    const entries = stdout.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as { recipients: Array<{ address: string }> });
+    return to === undefined ? entries.length : entries.filter((e) => e.recipients.some((r) => r.address === to)).length;
   }
 
   log(): string {
