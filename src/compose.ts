@@ -47,7 +47,7 @@ export interface ComposeOptions {
    * serve on SQLite (shared/write-gate.ts): the listener marks its intake commits here, and a
    * processing thread's processor yields to them.
    */
-  writeGate?: { memory: SharedArrayBuffer; side: 'listener' | 'processing' };
+  writeGate?: { memory: SharedArrayBuffer; side: 'listener' | 'processing'; /** processing: the thread's index */ slot?: number };
 }
 
 export async function composeApp(initial: Config, opts: ComposeOptions) {
@@ -111,7 +111,7 @@ export async function composeApp(initial: Config, opts: ComposeOptions) {
   // Staff names come from the config; keep the users table in step so the CLI shows them.
   if (!readOnly && opts.syncStaff !== false) await syncStaff(config);
   const processor = createIntakeProcessor(ctx, { batchSize: config.processing.batch_size, batchBytes: config.processing.batch_bytes, metrics, lease, ...(opts.lanes ? { lanes: opts.lanes } : {}), ...(opts.txBudgetMs !== undefined ? { txBudgetMs: opts.txBudgetMs } : {}),
-    ...(opts.writeGate?.side === 'processing' ? { gate: writeGate(opts.writeGate.memory) } : {}) });
+    ...(opts.writeGate?.side === 'processing' ? { gate: writeGate(opts.writeGate.memory, opts.writeGate.slot ?? 0) } : {}) });
   // Who hears of new intake: this app's processor, or (serve) the processing threads.
   base.onIntakeCommitted(() => processor.kick());
   return {

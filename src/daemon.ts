@@ -32,7 +32,7 @@ export interface Daemon {
 export async function startDaemon(config: Config, opts: { logger: Logger; clock?: Clock; parseWorkers?: number; closeTimeoutMs?: number }): Promise<Daemon> {
   const threads = config.processing.workers > 0;
   // SQLite's one write lock: the processing threads let the listener's intake commits go first.
-  const gate = threads && config.store.backend === 'sqlite' ? newWriteGateMemory() : undefined;
+  const gate = threads && config.store.backend === 'sqlite' ? newWriteGateMemory(config.processing.workers) : undefined;
   const app = await composeApp(config, { ...opts, listener: threads, ...(gate ? { writeGate: { memory: gate, side: 'listener' as const } } : {}) });
   await app.backlog.start();
   app.metrics.setBacklogSource(() => app.backlog);

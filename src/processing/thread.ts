@@ -42,7 +42,7 @@ async function main(): Promise<void> {
     ...(data.config.store.backend === 'sqlite' ? { txBudgetMs: TX_BUDGET_MS } : {}),
     ...(data.count > 1 ? { lanes: { index: data.index, count: data.count } } : {}),
     ...(data.parseWorkers !== undefined ? { parseWorkers: data.parseWorkers } : {}),
-    ...(data.writeGate ? { writeGate: { memory: data.writeGate, side: 'processing' as const } } : {}),
+    ...(data.writeGate ? { writeGate: { memory: data.writeGate, side: 'processing' as const, slot: data.index } } : {}),
   });
   // A thread started again after its predecessor died takes back what that one held.
   const reclaimed = await app.reclaimOwn();

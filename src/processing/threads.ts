@@ -4,6 +4,7 @@ import type { Config } from '../config/index.js';
 import { startModuleThread } from '../shared/threads.js';
 import { currentSurroundings, type Logger } from '../shared/logger.js';
 import { DeskgateError } from '../shared/errors.js';
+import { clearHeld } from '../shared/write-gate.js';
 import type { MetricsSnapshot } from '../shared/metrics.js';
 import type { ProcessingThreadData, ToThread, FromThread } from './protocol.js';
 
@@ -83,6 +84,7 @@ export async function startProcessingThreads(config: Config, opts: { nodeId: str
       worker.on('exit', (code) => {
         slot.exited = true;
         slot.leads = [];
+        if (opts.writeGate) clearHeld(opts.writeGate, index); // it may have died inside a transaction
         if (!ready) reject(new DeskgateError('PROCESSING_THREAD_DIED', `processing thread ${index} ended before it was ready (exit code ${code})`));
         if (stopping || !ready || slots[index] !== slot) return;
         const again = Date.now() - slot.startedAt > 60_000 ? 0 : slot.restarts + 1;

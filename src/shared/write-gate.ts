@@ -28,12 +28,23 @@ export interface WriteGate {
   release(): void;
 }
 
+/** Cell 0: intake commits waiting. Cell 1 + k: processing thread k holds the lock (one cell each, so a dead thread's mark can be cleared). */
 const WAITING = 0;
-const HELD = 1;
+const held = (slot: number) => 1 + slot;
 
-/** The shared memory behind a gate: made by the listener, handed to each processing thread. */
-export function newWriteGateMemory(): SharedArrayBuffer {
-  return new SharedArrayBuffer(8);
+/** The shared memory behind a gate: made by the listener, handed to each of `threads` processing threads. */
+export function newWriteGateMemory(threads = 1): SharedArrayBuffer {
+  return new SharedArrayBuffer(4 * (1 + Math.max(1, threads)));
+}
+
+/**
+ * The thread host, when processing thread `slot` ended: a thread that died inside a transaction
+ * (its connection, and with it SQLite's lock, went with it) must not leave the listener waiting.
+ */
+export function clearHeld(memory: SharedArrayBuffer, slot: number): void {
+  const cells = new Int32Array(memory);
+  Atomics.store(cells, held(slot), 0);
+  Atomics.notify(cells, held(slot));
 }
 
 /** Resolves once cell `at` is 0 or `until` has passed, without blocking the event loop. */
@@ -48,12 +59,15 @@ async function whileSet(cells: Int32Array, at: number, until: number): Promise<v
   }
 }
 
-export function writeGate(memory: SharedArrayBuffer): WriteGate {
+/** One side's view of the gate; a processing thread gives its own slot (its thread index). */
+export function writeGate(memory: SharedArrayBuffer, slot = 0): WriteGate {
   const cells = new Int32Array(memory);
+  const HELD = held(slot);
   return {
     async enter(maxMs = 1000) {
       Atomics.add(cells, WAITING, 1);
-      await whileSet(cells, HELD, Date.now() + maxMs);
+      const until = Date.now() + maxMs;
+      for (let at = held(0); at < cells.length; at++) await whileSet(cells, at, until);
     },
     leave() {
       Atomics.sub(cells, WAITING, 1);

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { newWriteGateMemory, writeGate } from '../../src/shared/write-gate.js';
+import { newWriteGateMemory, writeGate, clearHeld } from '../../src/shared/write-gate.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -83,6 +83,29 @@ describe('write gate (shared/write-gate.ts)', () => {
       turn(() => processing.acquire(5000), () => processing.release(), 500),
     ]);
     assert.equal(overlaps, 0);
+  });
+
+  it('with two processing threads the listener waits for both; a thread that died holding the lock is cleared by its host', async () => {
+    const memory = newWriteGateMemory(2);
+    const listener = writeGate(memory);
+    const first = writeGate(memory, 0);
+    const second = writeGate(memory, 1);
+    await first.acquire();
+    await second.acquire(); // thread 1 dies here, inside its transaction
+    let entered = false;
+    const entering = listener.enter(5000).then(() => { entered = true; });
+    first.release();
+    await sleep(20);
+    assert.equal(entered, false, 'thread 1 still holds it');
+    const t = Date.now();
+    clearHeld(memory, 1); // the host saw thread 1 exit
+    await entering;
+    assert.ok(Date.now() - t < 1000, 'at once, not after the wait runs out');
+    listener.leave();
+    // Its replacement starts from a clear slot.
+    await writeGate(memory, 1).acquire(100);
+    writeGate(memory, 1).release();
+    assert.equal(first.wanted(), false);
   });
 
   it('neither side waits longer than maxMs on a peer that died holding its flag', async () => {
