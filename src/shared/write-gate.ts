@@ -28,13 +28,19 @@ export interface WriteGate {
   release(): void;
 }
 
-/** Cell 0: intake commits waiting. Cell 1 + k: processing thread k holds the lock (one cell each, so a dead thread's mark can be cleared). */
+/**
+ * Cell 0: intake commits waiting. Cell 1: processing threads waiting to begin. Cell 2 + k:
+ * processing thread k holds the lock (one cell each, so a dead thread's mark can be cleared).
+ */
 const WAITING = 0;
-const held = (slot: number) => 1 + slot;
+const WANTS = 1;
+const held = (slot: number) => 2 + slot;
+/** How long an intake commit lets a waiting processing thread go first (turns, so neither starves). */
+const TURN_MS = 50;
 
 /** The shared memory behind a gate: made by the listener, handed to each of `threads` processing threads. */
 export function newWriteGateMemory(threads = 1): SharedArrayBuffer {
-  return new SharedArrayBuffer(4 * (1 + Math.max(1, threads)));
+  return new SharedArrayBuffer(4 * (2 + Math.max(1, threads)));
 }
 
 /**
@@ -65,6 +71,9 @@ export function writeGate(memory: SharedArrayBuffer, slot = 0): WriteGate {
   const HELD = held(slot);
   return {
     async enter(maxMs = 1000) {
+      // Under a steady SMTP load commits follow each other at once: a processing thread that
+      // waits is let in first, for one transaction (it gives way again after MIN_HOLD_MS).
+      if (Atomics.load(cells, WANTS) > 0) await whileSet(cells, WANTS, Date.now() + TURN_MS);
       Atomics.add(cells, WAITING, 1);
       const until = Date.now() + maxMs;
       for (let at = held(0); at < cells.length; at++) await whileSet(cells, at, until);
@@ -77,13 +86,25 @@ export function writeGate(memory: SharedArrayBuffer, slot = 0): WriteGate {
     clear: (maxMs = 1000) => whileSet(cells, WAITING, Date.now() + maxMs),
     async acquire(maxMs = 1000) {
       const until = Date.now() + maxMs;
-      for (;;) {
-        Atomics.add(cells, HELD, 1);
-        if (Atomics.load(cells, WAITING) === 0 || Date.now() >= until) return;
-        // An intake commit wants the lock: give way until it is done.
-        Atomics.sub(cells, HELD, 1);
-        Atomics.notify(cells, HELD);
-        await whileSet(cells, WAITING, until);
+      let wanting = false;
+      try {
+        for (;;) {
+          Atomics.add(cells, HELD, 1);
+          if (Atomics.load(cells, WAITING) === 0 || Date.now() >= until) return;
+          // An intake commit wants the lock: give way until it is done, and say so, so the
+          // listener lets this thread in before its next commit.
+          Atomics.sub(cells, HELD, 1);
+          Atomics.notify(cells, HELD);
+          if (!wanting) Atomics.add(cells, WANTS, 1);
+          wanting = true;
+          await whileSet(cells, WAITING, until);
+        }
+      } finally {
+        // Only now, holding the mark: the listener waiting on WANTS then waits for this transaction.
+        if (wanting) {
+          Atomics.sub(cells, WANTS, 1);
+          Atomics.notify(cells, WANTS);
+        }
       }
     },
     release() {

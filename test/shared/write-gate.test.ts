@@ -62,6 +62,26 @@ describe('write gate (shared/write-gate.ts)', () => {
     processing.release();
   });
 
+  it('turns: a processing thread that waited goes before the next intake commit, so a steady SMTP load cannot starve it', async () => {
+    const memory = newWriteGateMemory();
+    const listener = writeGate(memory);
+    const processing = writeGate(memory);
+    await listener.enter();
+    const order: string[] = [];
+    const acquiring = processing.acquire(5000).then(() => order.push('processing'));
+    await sleep(10);
+    listener.leave();
+    // The next commit comes at once, in the same turn of the loop, as under load.
+    const next = listener.enter(5000).then(() => order.push('listener'));
+    await acquiring;
+    await sleep(10);
+    assert.deepEqual(order, ['processing'], 'the commit waits while the thread holds the lock');
+    processing.release();
+    await next;
+    assert.deepEqual(order, ['processing', 'listener']);
+    listener.leave();
+  });
+
   it('never both at once: interleaved commits and transactions (1,000 turns)', async () => {
     const memory = newWriteGateMemory();
     const listener = writeGate(memory);
