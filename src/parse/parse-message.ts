@@ -103,11 +103,11 @@ const TOKEN_IN_BODY = /\[DG-([0-9]+-[0-9a-f]{16})\]/gi;
  */
 export async function parseMessage(source: Buffer | Readable, opts: ParseOptions): Promise<ParsedMessage> {
   // What the repairs below read of the raw bytes, kept while the message streams through.
-  const scan = new RawScan();
+  const scan = new RawScan(!Buffer.isBuffer(source));
   // mailparser's own HTML conversion is skipped: html-text.ts guards it (R61) and it would run twice.
   const mail = await parseMail(source, { skipImageLinks: true, skipTextToHtml: true, skipTextLinks: true, skipHtmlToText: true }, opts.sink ?? memorySink, scan);
   // The header repairs read the header block, the first text part's charset and a body sample.
-  const raw = Buffer.isBuffer(source) && source.length <= PREFIX_BYTES ? source : scan.prefix;
+  const raw = Buffer.isBuffer(source) ? source.subarray(0, PREFIX_BYTES) : scan.prefix;
   const utf7 = utf7TextParts(scan.headerBlocks);
   const rawHtml = typeof mail.html === 'string' ? stripBodyControls(utf7.html ? decodeUtf7(mail.html) : mail.html) : null;
   let text = stripBodyControls(utf7.plain ? decodeUtf7(mail.text ?? '') : mail.text ?? '');

@@ -15,6 +15,11 @@ const MAX_HEADER_BYTES = 1024 * 1024;
  */
 export class RawScan extends Transform {
   readonly headerBlocks: string[] = [];
+  /** keepPrefix false: the caller has the bytes already (a Buffer source), so none are copied. */
+  constructor(private readonly keepPrefix = true) {
+    super();
+  }
+
   private readonly prefixChunks: Buffer[] = [];
   private prefixBytes = 0;
   private blocksBytes = 0;
@@ -23,13 +28,13 @@ export class RawScan extends Transform {
   /** An unfinished line: whole in a header block; in a body, only its first two characters. */
   private carry = '';
 
-  /** The message's first PREFIX_BYTES (all of it when shorter). */
+  /** The message's first PREFIX_BYTES (all of it when shorter); empty unless keepPrefix. */
   get prefix(): Buffer {
     return Buffer.concat(this.prefixChunks);
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    if (this.prefixBytes < PREFIX_BYTES) {
+    if (this.keepPrefix && this.prefixBytes < PREFIX_BYTES) {
       const part = chunk.subarray(0, PREFIX_BYTES - this.prefixBytes);
       this.prefixChunks.push(Buffer.from(part)); // a copy: the chunk may be a view of a larger buffer
       this.prefixBytes += part.length;
