@@ -12,7 +12,7 @@ const sink = attachmentsDir ? fileSink(attachmentsDir) : undefined;
 type Source = Uint8Array | { path: string; size: number };
 parentPort!.on('message', (msg: { id: number; source: Source; replyHint: boolean }) => {
   parentPort!.postMessage({ id: msg.id, started: true });
-  // Structured clone (or a SharedArrayBuffer) gives a Uint8Array: read it as a Buffer, uncopied.
+  // Structured clone gives a Uint8Array: read it as a Buffer, uncopied.
   const source = msg.source instanceof Uint8Array ? Buffer.from(msg.source.buffer, msg.source.byteOffset, msg.source.byteLength) : msg.source;
   parseMessage(sourceStream(source), { replyLine, replyHint: msg.replyHint, ...(sink ? { sink } : {}) }).then(
     (result) => parentPort!.postMessage({ id: msg.id, result }),

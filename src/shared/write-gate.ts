@@ -17,8 +17,6 @@ export interface WriteGate {
   leave(): void;
   /** Processing: whether an intake commit waits (end the transaction after this message). */
   wanted(): boolean;
-  /** Processing: resolves once no intake commit waits (at most `maxMs` later). */
-  clear(maxMs?: number): Promise<void>;
   /**
    * Processing: before BEGIN; resolves when it may take the lock (no intake commit waits, or
    * one has waited longer than maxMs, so a dead listener cannot stop processing).
@@ -83,7 +81,6 @@ export function writeGate(memory: SharedArrayBuffer, slot = 0): WriteGate {
       Atomics.notify(cells, WAITING);
     },
     wanted: () => Atomics.load(cells, WAITING) > 0,
-    clear: (maxMs = 1000) => whileSet(cells, WAITING, Date.now() + maxMs),
     async acquire(maxMs = 1000) {
       const until = Date.now() + maxMs;
       let wanting = false;

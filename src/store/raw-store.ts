@@ -1,11 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, rm, type FileHandle } from 'node:fs/promises';
 import { join, dirname } from 'node:path';
 import type { Readable } from 'node:stream';
 
-
-/** Files from this size on are read into a SharedArrayBuffer (see FileSpool.read). */
-const SHARED_OVER = 1024 * 1024;
 /**
  * What writing one raw message produced: the bytes in memory (small messages, committed with
  * the intake row) or the path of an fsynced file relative to data_dir (large ones).
@@ -97,27 +94,8 @@ export class FileSpool implements Spool {
     }
   }
 
-  /**
-   * A big file is read into shared memory, so handing it to a parser thread copies nothing
-   * (issue 15: a 34 MB message is held once, not once per thread).
-   */
-  async read(relPath: string): Promise<Buffer> {
-    const path = join(this.dataDir, relPath);
-    const fh = await open(path, 'r');
-    try {
-      const { size } = await fh.stat();
-      if (size < SHARED_OVER) return await fh.readFile();
-      const bytes = Buffer.from(new SharedArrayBuffer(size));
-      let at = 0;
-      while (at < size) {
-        const { bytesRead } = await fh.read(bytes, at, size - at, at);
-        if (bytesRead === 0) throw new Error(`${path} ended at byte ${at} of ${size}`);
-        at += bytesRead;
-      }
-      return bytes;
-    } finally {
-      await fh.close();
-    }
+  read(relPath: string): Promise<Buffer> {
+    return readFile(join(this.dataDir, relPath));
   }
 
   localPath(relPath: string): string {

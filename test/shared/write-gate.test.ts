@@ -12,12 +12,13 @@ describe('write gate (shared/write-gate.ts)', () => {
     const listener = writeGate(memory);
     const processing = writeGate(memory); // the other thread's view of the same memory
     assert.equal(processing.wanted(), false);
-    await processing.clear(); // nothing waits: at once
+    await processing.acquire(); // nothing waits: at once
+    processing.release();
     await listener.enter();
     await listener.enter(); // two commits waiting
     assert.equal(processing.wanted(), true);
     let cleared = false;
-    const waiting = processing.clear(5000).then(() => { cleared = true; });
+    const waiting = processing.acquire(5000).then(() => { cleared = true; });
     listener.leave();
     await sleep(20);
     assert.equal(cleared, false, 'one commit still waits');
@@ -25,6 +26,7 @@ describe('write gate (shared/write-gate.ts)', () => {
     await waiting;
     assert.equal(cleared, true);
     assert.equal(processing.wanted(), false);
+    processing.release();
   });
 
   it('the listener waits, without blocking, while a processing transaction holds the lock', async () => {
@@ -133,7 +135,6 @@ describe('write gate (shared/write-gate.ts)', () => {
     const g = writeGate(memory);
     await g.enter(); // a listener that never leaves
     let t = Date.now();
-    await g.clear(50);
     await writeGate(memory).acquire(50);
     assert.ok(Date.now() - t < 1000, 'processing goes on');
     const fresh = newWriteGateMemory();
