@@ -71,6 +71,16 @@ describe('trust and abuse over SMTP (R41-R45)', () => {
     assert.deepEqual(c.auth, { spf: 'fail', dkim: 'pass', dmarc: 'pass' });
   });
 
+  it('R44: a DKIM-signed agent reply too big to keep in memory is checked from its spool file, as streamed: pass', async () => {
+    const body = `#tags big-log\nThe log you asked for:\n${'2026-12-02 07:00:00 printer: paper jam in tray 2\n'.repeat(9000)}`;
+    const { row } = await send(await signed(mail({ from: 'Bob <bob@acme.test>', inReplyTo: opening, body })), 'bob@acme.test');
+    assert.equal(row!.status, 'done', row!.error_code ?? '');
+    assert.ok(row!.raw_path, 'past 256 KB the message is a spool file (issue 15: DKIM reads it as a stream)');
+    const t = (await show());
+    assert.ok(t.tags.includes('big-log'), 'the agent\'s Mail API command applied');
+    assert.deepEqual(t.comments!.at(-1)!.auth, { spf: 'fail', dkim: 'pass', dmarc: 'pass' });
+  });
+
   it('R41: release processes a suspended message, skipping the check that held it; delete removes one', async () => {
     const { row } = await send(mail({ from: 'Bob <bob@acme.test>', inReplyTo: opening, body: '#tags released\nFrom my phone.' }), 'bob@acme.test');
     assert.equal(row!.error_code, 'unverified_agent');
