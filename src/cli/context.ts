@@ -39,22 +39,31 @@ export function loadConfigOrExit(file: string | undefined): Config {
   }
 }
 
+/** A short CLI command's logger: stderr, at warn when the config says info (DESKGATE_LOG_LEVEL overrides). */
+function cliLogger(config: Config): Logger {
+  return createLogger(process.env.DESKGATE_LOG_LEVEL as never ?? (config.log.level === 'info' ? 'warn' : config.log.level), {}, { format: config.log.format });
+}
+
+/** Opening the store: a database that needs a migration first (read-only commands do not migrate) exits 75 with the reason, not as a crash. */
+async function opening<T>(open: Promise<T>): Promise<T> {
+  try {
+    return await open;
+  } catch (err) {
+    if (err instanceof DeskgateError && err.code === 'STORE_SCHEMA_OLD') throw new CliError(`${err.code}: ${err.message}`, EX_TEMPFAIL);
+    throw err;
+  }
+}
+
 /** Opens the app for a short CLI command: parsing inline (no worker threads), logs at warn. */
 export async function withApp<T>(file: string | undefined, fn: (app: App, config: Config, logger: Logger) => Promise<T> | T, opts: { readOnly?: boolean } = {}): Promise<T> {
   const config = loadConfigOrExit(file);
-  const logger = createLogger(process.env.DESKGATE_LOG_LEVEL as never ?? (config.log.level === 'info' ? 'warn' : config.log.level), {}, { format: config.log.format });
+  const logger = cliLogger(config);
   if (opts.readOnly && !existsSync(databaseFile(config.data_dir))) {
     process.stderr.write(`deskgate: no database at ${databaseFile(config.data_dir)} yet (STORE_NO_DATABASE): showing an empty helpdesk; deskgate serve or inject creates it\n`);
   }
   // Loaded here, not at the top: `--help`, `config schema` and check-config need none of it.
   const { composeApp } = await import('../compose.js');
-  let app: App;
-  try {
-    app = await composeApp(config, { logger, parseWorkers: 0, readOnly: opts.readOnly ?? false, metrics: false });
-  } catch (err) {
-    if (err instanceof DeskgateError && err.code === 'STORE_SCHEMA_OLD') throw new CliError(`${err.code}: ${err.message}`, EX_TEMPFAIL);
-    throw err;
-  }
+  const app = await opening(composeApp(config, { logger, parseWorkers: 0, readOnly: opts.readOnly ?? false, metrics: false }));
   try {
     return await fn(app, config, logger);
   } finally {
@@ -69,15 +78,9 @@ export async function withApp<T>(file: string | undefined, fn: (app: App, config
  */
 export async function withIntake<T>(file: string | undefined, fn: (intake: Intake, config: Config, logger: Logger, process: () => Promise<App>) => Promise<T>): Promise<T> {
   const config = loadConfigOrExit(file);
-  const logger = createLogger(process.env.DESKGATE_LOG_LEVEL as never ?? (config.log.level === 'info' ? 'warn' : config.log.level), {}, { format: config.log.format });
+  const logger = cliLogger(config);
   const { composeIntake } = await import('../compose-intake.js');
-  let intake: Intake;
-  try {
-    intake = await composeIntake(config, { logger, clock: systemClock });
-  } catch (err) {
-    if (err instanceof DeskgateError && err.code === 'STORE_SCHEMA_OLD') throw new CliError(`${err.code}: ${err.message}`, EX_TEMPFAIL);
-    throw err;
-  }
+  const intake = await opening(composeIntake(config, { logger, clock: systemClock }));
   let app: App | undefined;
   const toApp = async (): Promise<App> => {
     const { composeApp } = await import('../compose.js');
