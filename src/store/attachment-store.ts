@@ -1,4 +1,4 @@
-import { mkdir, open, rename, stat, rm } from 'node:fs/promises';
+import { mkdir, open, rename, stat, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes, createHash } from 'node:crypto';
 
@@ -24,18 +24,38 @@ export class AttachmentStore implements AttachmentSink {
    * that content is stored already.
    */
   async putStream(content: AsyncIterable<Buffer | Uint8Array>): Promise<{ sha256: string; size: number }> {
-    const dir = join(this.dataDir, 'attachments');
-    await mkdir(dir, { recursive: true });
-    const tmp = join(dir, `incoming.${randomBytes(8).toString('hex')}.tmp`);
     const hash = createHash('sha256');
     let size = 0;
-    const fh = await open(tmp, 'w', 0o640);
-    try {
+    const tmp = await this.writeTemp(async (fh) => {
       for await (const chunk of content) {
         hash.update(chunk);
         size += chunk.length;
         await fh.write(chunk);
       }
+    });
+    const sha256 = hash.digest('hex');
+    if (await this.has(sha256)) await rm(tmp, { force: true }); // the same content is stored already
+    else await this.install(tmp, sha256);
+    return { sha256, size };
+  }
+
+  async put(sha256: string, content: Buffer): Promise<void> {
+    if (await this.has(sha256)) return; // already there: content-addressed, so identical
+    await this.install(await this.writeTemp((fh) => fh.write(content)), sha256);
+  }
+
+  private has(sha256: string): Promise<boolean> {
+    return stat(this.pathFor(sha256)).then(() => true, () => false);
+  }
+
+  /** Writes a new temp file in data_dir/attachments with `fill` and fsyncs it; on any failure it is gone. */
+  private async writeTemp(fill: (fh: FileHandle) => Promise<unknown>): Promise<string> {
+    const dir = join(this.dataDir, 'attachments');
+    await mkdir(dir, { recursive: true });
+    const tmp = join(dir, `incoming.${randomBytes(8).toString('hex')}.tmp`);
+    const fh = await open(tmp, 'w', 0o640);
+    try {
+      await fill(fh);
       await fh.sync();
     } catch (err) {
       await fh.close().catch(() => {});
@@ -43,35 +63,14 @@ export class AttachmentStore implements AttachmentSink {
       throw err;
     }
     await fh.close();
-    const sha256 = hash.digest('hex');
-    const final = this.pathFor(sha256);
-    try {
-      await stat(final);
-      await rm(tmp, { force: true }); // the same content is stored already
-    } catch {
-      await mkdir(join(dir, sha256.slice(0, 2)), { recursive: true });
-      await rename(tmp, final).catch(async (err: unknown) => { await rm(tmp, { force: true }); throw err; });
-    }
-    return { sha256, size };
+    return tmp;
   }
 
-  async put(sha256: string, content: Buffer): Promise<void> {
-    const final = this.pathFor(sha256);
-    try {
-      await stat(final);
-      return; // already there: content-addressed, so identical
-    } catch { /* not yet stored */ }
+  /** Renames a written temp file to its sha256 path (removing it when that fails). */
+  private async install(tmp: string, sha256: string): Promise<void> {
     await mkdir(join(this.dataDir, 'attachments', sha256.slice(0, 2)), { recursive: true });
-    const tmp = `${final}.${randomBytes(6).toString('hex')}.tmp`;
-    const fh = await open(tmp, 'w', 0o640);
     try {
-      await fh.write(content);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    try {
-      await rename(tmp, final);
+      await rename(tmp, this.pathFor(sha256));
     } catch (err) {
       await rm(tmp, { force: true });
       throw err;
