@@ -24,7 +24,7 @@ const serve = DAEMON ? await startChild([join(ROOT, 'dist/main.js'), 'serve', '-
 if (serve) await new Promise((r) => setTimeout(r, 1500)); // its first heartbeat
 const run = Date.now();
 const inject = (i: number, nodeArgs: string[], env: NodeJS.ProcessEnv = {}) => {
-  const r = spawnSync(process.execPath, [...nodeArgs, process.env.DESKGATE_BENCH_MAIN ?? join(ROOT, 'dist/main.js'), 'inject', '-c', b.config],
+  const r = spawnSync(process.execPath, [...nodeArgs, join(ROOT, 'dist/main.js'), 'inject', '-c', b.config],
     { input: benchMail(`prof-${run}-${i}`, 4096, undefined, `Carol ${i} <carol-${run}-${i}@customer.test>`), env: { ...process.env, ...env } });
   if (r.status !== 0) throw new Error(`inject exited ${r.status}: ${r.stderr}`);
 };

@@ -48,11 +48,13 @@ export async function composeIntake(config: Config, opts: IntakeOptions) {
   const meta = createMetaRepo(sql);
   // Read-only without a key yet: no token was ever signed, so a throwaway key matches none.
   const secret = (await sharedSecret(config, store.backend, meta, readOnly)) ?? randomBytes(32).toString('hex');
-  // SQLite's busy wait runs on the caller's loop: the listener's is kept short (issue 15).
-  if (opts.listener) store.sqlite?.pragma(`busy_timeout = ${LISTENER_BUSY_MS}`);
-  // A WAL checkpoint runs in the commit that crosses its threshold, on that connection's thread:
-  // the processing threads' connections do them (SQLite's default, 1000 pages), never the listener's.
-  if (opts.listener) store.sqlite?.pragma('wal_autocheckpoint = 0');
+  if (opts.listener && store.sqlite) {
+    // SQLite's busy wait runs on the caller's loop: the listener's is kept short (issue 15).
+    store.sqlite.pragma(`busy_timeout = ${LISTENER_BUSY_MS}`);
+    // A WAL checkpoint runs in the commit that crosses its threshold, on that connection's thread:
+    // the processing threads' connections do them (SQLite's default, 1000 pages), never the listener's.
+    store.sqlite.pragma('wal_autocheckpoint = 0');
+  }
   const backlog = createBacklogGate({ pending: () => intake.pendingCount(), highWater: config.processing.backlog_high_water, logger: opts.logger });
   let kick = (): void => {};
   const writer = createIntakeWriter({

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { Readable, type Transform } from 'node:stream';
-
-const SLICE = 64 * 1024;
 import { MailParser, type ParsedMail, type AttachmentStream, type MessageText, type MailParserOptions } from 'mailparser';
+
+/** The message goes to mailparser in slices of this size (see parseMail). */
+const SLICE = 64 * 1024;
 
 /** An attachment's decoded bytes as stored: their sha256 and size, and the bytes when kept in memory. */
 export interface StoredContent { sha256: string; size: number; content?: Buffer }

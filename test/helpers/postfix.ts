@@ -1,7 +1,6 @@
 import { execFile } from 'node:child_process';
 import { chownSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { userInfo } from 'node:os';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from './net.js';
@@ -17,14 +16,14 @@ const POSTFIX = '/usr/sbin/postfix';
 export function postfixUnavailable(): string | undefined {
   if (!existsSync(POSTFIX)) return 'Postfix is not installed (apt-get install postfix)';
   if (userInfo().uid !== 0) return 'a private Postfix instance needs root to start';
-  if (!readFileSync('/etc/passwd', 'utf8').split('\n').some((l) => l.startsWith('postfix:'))) return 'no postfix user';
+  if (uidOf('postfix') === undefined) return 'no postfix user';
   return undefined;
 }
 
-function ids(name: string): number {
+/** A user's uid from /etc/passwd, or undefined. */
+function uidOf(name: string): number | undefined {
   const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith(`${name}:`));
-  if (!line) throw new Error(`no ${name} user`);
-  return Number(line.split(':')[2]);
+  return line === undefined ? undefined : Number(line.split(':')[2]);
 }
 
 /**
@@ -87,7 +86,7 @@ export class PrivatePostfix {
     chmodSync(this.dir, 0o755); // postfix's own processes (mail_owner) walk into it
     mkdirSync(join(this.dir, 'queue'));
     mkdirSync(join(this.dir, 'data'));
-    chownSync(join(this.dir, 'data'), ids('postfix'), 0);
+    chownSync(join(this.dir, 'data'), uidOf('postfix')!, 0);
     writeFileSync(join(this.dir, 'main.cf'), this.mainCf());
     writeFileSync(join(this.dir, 'master.cf'), this.masterCf());
     await this.postfix('start');
