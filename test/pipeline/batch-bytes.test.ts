@@ -74,3 +74,24 @@ it('issue 15, R63: a spooled message reaches the parser as its file, never read 
     env.cleanup();
   }
 });
+
+it('R8: a spooled message whose file is gone is kept as failed (ENOENT, not a parse error of a parser thread); the rest of its batch is stored', async () => {
+  const env = makeEnv((c) => { c.processing = { parse_workers: 1 }; });
+  const app = await composeApp(env.config, { logger: silentLogger() });
+  try {
+    const row = (id: string, rawPath: string | null, raw: Buffer) => ({
+      dedupeKey: `mid:${id}`, messageId: id, rawPath, rawInline: rawPath ? null : raw, rawSize: raw.length,
+      rawSha256: sha256Hex(raw), via: 'smtp' as const, envelopeFrom: 'carol@customer.test', envelopeTo: [SUPPORT], remoteIp: '127.0.0.1', helo: 'x',
+      sender: 'carol@customer.test', subject: id, receivedAt: new Date().toISOString(), contentDigest: null,
+    });
+    const raw = mail({ messageId: '<gone@customer.test>', subject: 'gone' });
+    const ok = mail({ messageId: '<kept@customer.test>', subject: 'kept' });
+    await app.intake.insert(row('<gone@customer.test>', 'raw/2026-12-02/no-such-file.eml', raw));
+    await app.intake.insert(row('<kept@customer.test>', null, ok));
+    const outcomes = await app.processor.drain();
+    assert.deepEqual(outcomes.map((o) => [o.status, o.status === 'failed' ? o.code : null]), [['failed', 'ENOENT'], ['done', null]]);
+  } finally {
+    await app.close();
+    env.cleanup();
+  }
+});
