@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { isPipeIntake } from './cli/pipe-intake.js';
+import { loadBundle } from './cli/code-cache.js';
 
 /**
  * `deskgate -c FILE inject …` as `deskgate inject … -c FILE`: admins put the config first too,
@@ -19,16 +20,21 @@ function hoistConfig(argv: string[]): string[] {
 
 const argv = hoistConfig(process.argv);
 // An MTA starts `deskgate inject` once per message, so its start is the pipe's cost (issue 15):
-// it runs from the bundle `npm run build` makes (scripts/bundle.mjs), a few files instead of
-// hundreds of modules. DESKGATE_NO_BUNDLE=1 runs the modules as built, as every other command does.
-const bundle = new URL('./bundle/main-cli.js', import.meta.url);
-const bundled = isPipeIntake(argv.slice(2)) && process.env.DESKGATE_NO_BUNDLE !== '1' && existsSync(fileURLToPath(bundle));
+// it runs from the CommonJS bundle `npm run build` makes (scripts/bundle.mjs), inject's code
+// alone in one file, with the V8 code cache the build's warm-up run wrote beside it.
+// DESKGATE_NO_BUNDLE=1 runs the modules as built, as every other command does.
+const bundle = fileURLToPath(new URL('./bundle/inject.cjs', import.meta.url));
+const bundled = isPipeIntake(argv.slice(2)) && process.env.DESKGATE_NO_BUNDLE !== '1' && existsSync(bundle);
 type Cli = typeof import('./cli/main-cli.js');
 
 async function loadCli(): Promise<Cli> {
   if (bundled) {
     try {
-      return (await import(bundle.href)) as Cli;
+      const loaded = loadBundle<Cli>(bundle, `${bundle}.cache`);
+      // The build's warm-up run (scripts/bundle.mjs) writes the cache once inject has run.
+      if (process.env.DESKGATE_CODE_CACHE_WRITE === '1') process.once('exit', () => loaded.writeCache());
+      if (process.env.DESKGATE_BUNDLE_REPORT === '1') process.stderr.write(`deskgate: inject bundle, code cache ${loaded.cache}\n`);
+      return loaded.exports;
     } catch (err) {
       // A broken bundle must not bounce mail (exit 1): the modules as built do the same work.
       process.stderr.write(`deskgate: the inject bundle did not load (${(err as Error).message}); using the built modules\n`);

@@ -15,13 +15,13 @@ import { COMMAND_MODULES } from '../../src/cli/commands.js';
 const HOOK = pathToFileURL(join(ROOT, 'test/helpers/module-log.mjs')).href;
 
 /**
- * Runs the built CLI and returns its result and every module URL it loaded. Unless `bundled`,
- * from the modules as built (DESKGATE_NO_BUNDLE), whose names say what is loaded; the bundle
- * holds what that module graph reaches (scripts/bundle.mjs).
+ * Runs the built CLI and returns its result and every module URL it loaded, from the modules as
+ * built (DESKGATE_NO_BUNDLE), whose names say what is loaded; the bundle holds what that module
+ * graph reaches (scripts/bundle.mjs; inject-bundle.test.ts tests the bundle itself).
  */
-async function loadedBy(env: TestEnv, args: string[], input?: Buffer, bundled = false) {
+async function loadedBy(env: TestEnv, args: string[], input?: Buffer) {
   const log = join(env.dir, `modules-${uniqueId('log')}.txt`);
-  const r = await runCli(args, { input, env: { DESKGATE_MODULE_LOG: log, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${HOOK}`, ...(bundled ? {} : { DESKGATE_NO_BUNDLE: '1' }) } });
+  const r = await runCli(args, { input, env: { DESKGATE_MODULE_LOG: log, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${HOOK}`, DESKGATE_NO_BUNDLE: '1' } });
   const modules = readFileSync(log, 'utf8').split('\n').filter(Boolean);
   return { ...r, modules };
 }
@@ -99,34 +99,6 @@ describe('with deskgate serve running, inject only stores its message (issue 15)
     const pipeline = ['compose.js', 'pipeline/process-intake.js', 'parse/parse-message.js', 'outbound/sender.js'];
     assert.deepEqual(pipeline.flatMap((p) => ofDist(run.modules, p)), []);
     assert.ok(ofPackage(run.modules, 'better-sqlite3').length > 0, 'the module log works');
-  });
-});
-
-describe('inject runs from the bundle npm run build makes (issue 15)', () => {
-  let env: TestEnv;
-  before(() => { env = makeEnv(); });
-  after(() => env.cleanup());
-
-  it('R6: it stores and processes the message, loading bundle files and the SQLite addon only', async () => {
-    const run = await loadedBy(env, ['inject', '-c', env.configPath, '--json'], mail({ messageId: uniqueId('bundle'), subject: 'From the bundle' }), true);
-    assert.equal(run.code, 0, run.stderr);
-    const out = JSON.parse(run.stdout) as { status: string; ticket_id: number | null };
-    assert.equal(out.status, 'done');
-    assert.ok(out.ticket_id);
-    const dist = pathToFileURL(join(ROOT, 'dist')).href;
-    const ours = run.modules.filter((u) => u.startsWith(`${dist}/`));
-    assert.deepEqual(ours.filter((u) => !u.startsWith(`${dist}/bundle/`)), [`${dist}/main.js`, `${dist}/cli/pipe-intake.js`]);
-    const packages = new Set(run.modules.filter((u) => u.includes('/node_modules/')).map((u) => /node_modules\/((?:@[^/]+\/)?[^/]+)\/(?!.*node_modules\/)/.exec(u)![1]));
-    // The native SQLite addon (and its loader), and liquidjs, which templates.ts requires at run time.
-    const outside = ['better-sqlite3', 'bindings', 'file-uri-to-path', 'liquidjs'];
-    assert.deepEqual([...packages].filter((p) => !outside.includes(p ?? "")), [], 'packages loaded from node_modules, not the bundle');
-    assert.ok(packages.has('better-sqlite3'));
-  });
-
-  it('other commands run from the modules as built (their threads are found next to their callers)', async () => {
-    const run = await loadedBy(env, ['tickets', 'list', '-c', env.configPath, '--json'], undefined, true);
-    assert.equal(run.code, 0, run.stderr);
-    assert.deepEqual(run.modules.filter((u) => u.includes('/dist/bundle/')), []);
   });
 });
 

@@ -116,7 +116,7 @@ describe('the Docker build stage', () => {
         child.on('exit', resolve);
       });
       assert.equal(code, 0, 'npm run build in the build stage');
-      assert.ok(existsSync(join(dir, 'dist/main.js')) && existsSync(join(dir, 'dist/bundle/main-cli.js')), 'dist/main.js and dist/bundle/main-cli.js');
+      for (const built of ['dist/main.js', 'dist/bundle/inject.cjs', 'dist/bundle/inject.cjs.cache']) assert.ok(existsSync(join(dir, built)), built);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
