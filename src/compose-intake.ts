@@ -8,7 +8,6 @@ import { createAcceptMessage } from './ingest/accept-message.js'; // not ingest/
 import { createDirectory, supportAddressOf } from './rules/people.js';
 import type { Metrics } from './shared/metrics.js';
 import { writeGate } from './shared/write-gate.js';
-import { createIntakeCommitter } from './store/intake-committer.js';
 import type { Clock } from './shared/clock.js';
 import type { Logger } from './shared/logger.js';
 
@@ -58,16 +57,10 @@ export async function composeIntake(config: Config, opts: IntakeOptions) {
   }
   const backlog = createBacklogGate({ pending: () => intake.pendingCount(), highWater: config.processing.backlog_high_water, logger: opts.logger });
   let kick = (): void => {};
-  // serve on SQLite: the group commit's COMMIT (WAL write, fsync) and its lock wait run on a
-  // thread of their own, so the SMTP loop reads the next messages meanwhile (issue 15).
-  const committer = opts.listener && store.sqlite && opts.writeGate
-    ? createIntakeCommitter({ dataDir: config.data_dir, lockWaitMs: LISTENER_LOCK_WAIT_MS, gate: opts.writeGate }, opts.logger)
-    : undefined;
   const writer = createIntakeWriter({
     sql, intake, raw, onCommitted: (added) => { backlog.committed(added); kick(); },
     ...(opts.listener && store.sqlite ? { lockWaitMs: LISTENER_LOCK_WAIT_MS } : {}),
     ...(opts.writeGate ? { gate: writeGate(opts.writeGate) } : {}),
-    ...(committer ? { commit: committer.commit } : {}),
   });
   const lane = config.processing.workers > 1 ? createLaneAssigner({ tickets: createTicketsRepo(sql), secret }) : undefined;
   const accept = createAcceptMessage({ raw, writer, intake, maxSize: config.smtp.max_message_size, now: () => opts.clock.now(), ...(opts.metrics ? { metrics: opts.metrics } : {}), ...(lane ? { lane } : {}) });
@@ -77,8 +70,6 @@ export async function composeIntake(config: Config, opts: IntakeOptions) {
     store, sql, intake, meta, secret, backlog, writer, accept, nodes,
     /** R1/R5: the configured support address an address stands for. */
     supportAddressOf: (address: string) => supportAddressOf(directory, address)?.address,
-    /** Ends the intake commit thread, if serve started one (before the store closes). */
-    async closeWriter(): Promise<void> { await committer?.close(); },
     /** Who hears of new intake (the processor, or serve's processing threads). */
     onIntakeCommitted(fn: () => void): void { kick = fn; },
     /** Whether a `deskgate serve` processes this store now: a heartbeat within the claim lease (R71). */

@@ -167,7 +167,6 @@ export async function composeApp(initial: Config, opts: ComposeOptions) {
       if (lease.started) {
         await sql.tx(async () => { await intake.releaseClaims(nodeId); await outbox.releaseClaims(nodeId); await nodes.remove(nodeId); });
       }
-      await base.closeWriter();
       await store.close();
     },
   };

@@ -51,16 +51,6 @@ export function clearHeld(memory: SharedArrayBuffer, slot: number): void {
   Atomics.notify(cells, held(slot));
 }
 
-/**
- * The intake commit thread's host, when that thread ended: it was the only one to enter, and a
- * thread that died between enter and leave must not leave processing waiting at every acquire.
- */
-export function clearWaiting(memory: SharedArrayBuffer): void {
-  const cells = new Int32Array(memory);
-  Atomics.store(cells, WAITING, 0);
-  Atomics.notify(cells, WAITING);
-}
-
 /** Resolves once cell `at` is 0 or `until` has passed, without blocking the event loop. */
 async function whileSet(cells: Int32Array, at: number, until: number): Promise<void> {
   for (let n = Atomics.load(cells, at); n > 0 && Date.now() < until; n = Atomics.load(cells, at)) {

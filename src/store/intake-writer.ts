@@ -28,22 +28,16 @@ export function createIntakeWriter(deps: {
   lockWaitMs?: number;
   /** serve on SQLite: tells the processing threads an intake commit waits (shared/write-gate.ts). */
   gate?: { enter(): Promise<void>; leave(): void };
-  /**
-   * serve on SQLite: commits the rows on the intake commit thread (intake-committer.ts), which
-   * waits at the gate and for the lock itself; `sql`, `gate` and `lockWaitMs` then go unused.
-   */
-  commit?: (rows: NewIntake[]) => Promise<InsertResult[]>;
 }) {
   const maxBatch = deps.maxBatch ?? 256;
   let queue: Pending[] = [];
   let running = false;
 
-  const insertHere = (batch: Pending[]) => deps.sql.tx(async () => {
+  const insertAll = (batch: Pending[]) => deps.sql.tx(async () => {
     const out: InsertResult[] = [];
     for (const p of batch) out.push(await deps.intake.insert(p.row));
     return out;
   });
-  const insertAll = (batch: Pending[]) => (deps.commit ? deps.commit(batch.map((p) => p.row)) : withLockWait(() => insertHere(batch)));
 
   async function withLockWait<T>(fn: () => Promise<T>): Promise<T> {
     const until = Date.now() + (deps.lockWaitMs ?? 0);
@@ -63,16 +57,16 @@ export function createIntakeWriter(deps: {
       while (queue.length > 0) {
         // Wait for the lock without blocking the event loop: sessions that end their DATA
         // meanwhile join this batch.
-        if (!deps.commit) await deps.gate?.enter();
+        await deps.gate?.enter();
         const batch = queue.slice(0, maxBatch);
         queue = queue.slice(batch.length);
         try {
           let results: InsertResult[];
           try {
             await deps.raw.syncDirs(batch.flatMap((p) => p.dirs));
-            results = await insertAll(batch);
+            results = await withLockWait(() => insertAll(batch));
           } finally {
-            if (!deps.commit) deps.gate?.leave();
+            deps.gate?.leave();
           }
           batch.forEach((p, i) => p.resolve(results[i]!));
           deps.onCommitted?.(results.filter((r) => !r.duplicate).length);
