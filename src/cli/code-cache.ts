@@ -9,7 +9,7 @@ import { Script } from 'node:vm';
 // run at build time compiled instead of parsing and compiling ~4 MB of JavaScript per message.
 
 /** The bundle's first line, `//deskgate-build:<id>`, which its cache file starts with too. */
-const BUILD_LINE = /^\/\/deskgate-build:([0-9a-f]+)\n/;
+const BUILD_LINE = /^\/\/deskgate-build:[0-9a-f]+\n/;
 
 export interface LoadedBundle<T> {
   exports: T;
@@ -20,28 +20,27 @@ export interface LoadedBundle<T> {
 }
 
 /**
- * The cache file is the build line plus V8's data. V8 checks its version, flags and the
- * source's length, not the source itself, so the build id is what ties a cache to its bundle.
+ * The cache file is the bundle's build line plus V8's data. V8 checks its version, flags and the
+ * source's length, not the source itself, so the build line is what ties a cache to its bundle.
  */
-function cachedDataFor(cachePath: string, buildId: string): Buffer | undefined {
+function cachedDataFor(cachePath: string, buildLine: string): Buffer | undefined {
   let file: Buffer;
   try {
     file = readFileSync(cachePath);
   } catch {
     return undefined;
   }
-  const head = `//deskgate-build:${buildId}\n`;
-  return file.subarray(0, head.length).toString('latin1') === head ? file.subarray(head.length) : undefined;
+  return file.subarray(0, buildLine.length).toString('latin1') === buildLine ? file.subarray(buildLine.length) : undefined;
 }
 
 /** Loads `bundlePath` as a CommonJS module, with its code cache from `cachePath` when it fits. */
 export function loadBundle<T>(bundlePath: string, cachePath: string): LoadedBundle<T> {
   const bytes = readFileSync(bundlePath);
-  // The build writes the bundle as ASCII: read that as a one-byte string, ~4x faster than UTF-8.
+  // The build writes the bundle as ASCII: read that as a one-byte string, ~3x faster than UTF-8.
   const source = isAscii(bytes) ? bytes.toString('latin1') : bytes.toString('utf8');
-  const buildId = BUILD_LINE.exec(source)?.[1];
-  if (!buildId) throw new Error(`${bundlePath} has no build line`);
-  const cachedData = cachedDataFor(cachePath, buildId);
+  const buildLine = BUILD_LINE.exec(source)?.[0];
+  if (!buildLine) throw new Error(`${bundlePath} has no build line`);
+  const cachedData = cachedDataFor(cachePath, buildLine);
   // Node's own CommonJS wrapper, on the first line so that stack traces keep their lines.
   const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, { filename: bundlePath, cachedData });
   const module = { exports: {} as T };
@@ -51,7 +50,7 @@ export function loadBundle<T>(bundlePath: string, cachePath: string): LoadedBund
     cache: cachedData === undefined ? 'none' : script.cachedDataRejected ? 'rejected' : 'accepted',
     writeCache() {
       const tmp = `${cachePath}.${process.pid}.tmp`;
-      writeFileSync(tmp, Buffer.concat([Buffer.from(`//deskgate-build:${buildId}\n`, 'latin1'), script.createCachedData()]));
+      writeFileSync(tmp, Buffer.concat([Buffer.from(buildLine, 'latin1'), script.createCachedData()]));
       renameSync(tmp, cachePath);
     },
   };

@@ -1,5 +1,6 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { isAscii } from 'node:buffer';
 import { cpSync, readFileSync, writeFileSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { makeEnv, type TestEnv } from '../helpers/env.js';
 import { runCli, ROOT } from '../helpers/daemon.js';
 import { mail, uniqueId } from '../helpers/mail.js';
+import { runLoggingModules, packagesOf } from '../helpers/loaded-modules.js';
 
 // `deskgate inject` runs from one CommonJS bundle with a V8 code cache (scripts/bundle.mjs,
 // src/cli/code-cache.ts) so that an MTA's pipe starts fast (issue 15). These tests check that it
@@ -14,7 +16,6 @@ import { mail, uniqueId } from '../helpers/mail.js';
 // never costs a message.
 
 const BUNDLE = join(ROOT, 'dist/bundle/inject.cjs');
-const HOOK = pathToFileURL(join(ROOT, 'test/helpers/module-log.mjs')).href;
 const REPORT = { DESKGATE_BUNDLE_REPORT: '1' };
 
 const injectJson = async (env: TestEnv, input: Buffer, extra: NodeJS.ProcessEnv = {}) => {
@@ -29,7 +30,7 @@ describe('inject runs from its bundle with the code cache (issue 15)', () => {
   after(() => env.cleanup());
 
   it('R6: the build wrote an ASCII bundle and a cache that V8 accepts; the message becomes a ticket', async () => {
-    assert.ok(readFileSync(BUNDLE).every((b) => b < 0x80), 'the bundle is ASCII (read as a one-byte string)');
+    assert.ok(isAscii(readFileSync(BUNDLE)), 'the bundle is ASCII (read as a one-byte string)');
     const r = await injectJson(env, mail({ messageId: uniqueId('cache'), subject: 'From the cache' }));
     assert.match(r.stderr, /inject bundle, code cache accepted/);
     assert.equal(r.out.status, 'done');
@@ -37,18 +38,12 @@ describe('inject runs from its bundle with the code cache (issue 15)', () => {
   });
 
   it('loads only main.js and the loader from dist, and only the SQLite addon from node_modules', async () => {
-    const log = join(env.dir, 'modules.txt');
-    const r = await runCli(['inject', '-c', env.configPath, '--json'], {
-      input: mail({ messageId: uniqueId('modules'), subject: 'Modules' }),
-      env: { DESKGATE_MODULE_LOG: log, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${HOOK}` },
-    });
+    const r = await runLoggingModules(env.dir, ['inject', '-c', env.configPath, '--json'], { input: mail({ messageId: uniqueId('modules'), subject: 'Modules' }) });
     assert.equal(r.code, 0, r.stderr);
-    const modules = readFileSync(log, 'utf8').split('\n').filter(Boolean);
     const dist = pathToFileURL(join(ROOT, 'dist')).href;
-    assert.deepEqual(modules.filter((u) => u.startsWith(`${dist}/`)).sort(), [`${dist}/cli/code-cache.js`, `${dist}/cli/pipe-intake.js`, `${dist}/main.js`]);
-    const packages = new Set(modules.filter((u) => u.includes('/node_modules/')).map((u) => /node_modules\/((?:@[^/]+\/)?[^/]+)\/(?!.*node_modules\/)/.exec(u)![1]));
+    assert.deepEqual(r.modules.filter((u) => u.startsWith(`${dist}/`)).sort(), [`${dist}/cli/code-cache.js`, `${dist}/cli/pipe-intake.js`, `${dist}/main.js`]);
     // liquidjs is in the bundle too (scripts/bundle.mjs rewrites templates.js's createRequire).
-    assert.deepEqual([...packages].sort(), ['better-sqlite3', 'bindings', 'file-uri-to-path']);
+    assert.deepEqual([...packagesOf(r.modules)].sort(), ['better-sqlite3', 'bindings', 'file-uri-to-path']);
   });
 
   it('other commands run from the modules as built', async () => {
@@ -61,14 +56,14 @@ describe('inject runs from its bundle with the code cache (issue 15)', () => {
 describe('the bundle stores what the modules store (issue 15)', () => {
   // Replies cut at quote headers in other languages (the bundle's regular expressions hold them
   // as \u escapes), HTML, a legacy charset (iconv) and the notifications' Liquid templates.
-  const arms: Array<{ name: string; env: TestEnv; extra: NodeJS.ProcessEnv }> = [];
+  const envs: TestEnv[] = [];
   const shown: Record<string, unknown[]> = {};
   const scrub = (v: unknown): unknown => JSON.parse(JSON.stringify(v, (k, x) =>
     /(_at|^at|^message_id|^in_reply_to|^references)$/.test(k) ? undefined : x));
   before(async () => {
     for (const [name, extra] of [['bundle', {}], ['modules', { DESKGATE_NO_BUNDLE: '1' }]] as const) {
       const env = makeEnv();
-      arms.push({ name, env, extra });
+      envs.push(env);
       const first = `<first-${name}@customer.test>`;
       const mails = [
         mail({ messageId: first, subject: 'Le scanner', body: 'Bonjour, le scanner est en panne.\n' }),
@@ -84,9 +79,9 @@ describe('the bundle stores what the modules store (issue 15)', () => {
       shown[name]!.push(scrub(JSON.parse((await runCli(['outbox', 'list', '-c', env.configPath, '--json'])).stdout)));
     }
   });
-  after(() => { for (const a of arms) a.env.cleanup(); });
+  after(() => { for (const env of envs) env.cleanup(); });
 
-  it('R13, R62: the same tickets, comments (reply cut, HTML, charset), audit and notifications', () => {
+  it('R9, R10, R53, R62, R64: the same tickets, threading, comments (reply cut, HTML, charset), audit and notifications', () => {
     assert.equal(shown.bundle!.length, 4, 'three tickets and the outbox');
     assert.deepEqual(shown.bundle, shown.modules);
     const scanner = shown.bundle![0] as { comments: Array<{ body: string }> };

@@ -1,30 +1,22 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { Command } from 'commander';
 import { makeEnv, waitFor, type TestEnv } from '../helpers/env.js';
-import { runCli, ROOT, spawnServe, waitExit, cliJson } from '../helpers/daemon.js';
+import { runCli, spawnServe, waitExit, cliJson } from '../helpers/daemon.js';
+import { runLoggingModules } from '../helpers/loaded-modules.js';
 import { mail, uniqueId } from '../helpers/mail.js';
 import { COMMAND_MODULES } from '../../src/cli/commands.js';
 
 // An MTA starts `deskgate inject` once per message, so what inject loads is its start time
 // (issue 15). Guarded by which modules load, not by a timing, which is noise on a shared machine.
 
-const HOOK = pathToFileURL(join(ROOT, 'test/helpers/module-log.mjs')).href;
-
 /**
  * Runs the built CLI and returns its result and every module URL it loaded, from the modules as
  * built (DESKGATE_NO_BUNDLE), whose names say what is loaded; the bundle holds what that module
  * graph reaches (scripts/bundle.mjs; inject-bundle.test.ts tests the bundle itself).
  */
-async function loadedBy(env: TestEnv, args: string[], input?: Buffer) {
-  const log = join(env.dir, `modules-${uniqueId('log')}.txt`);
-  const r = await runCli(args, { input, env: { DESKGATE_MODULE_LOG: log, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${HOOK}`, DESKGATE_NO_BUNDLE: '1' } });
-  const modules = readFileSync(log, 'utf8').split('\n').filter(Boolean);
-  return { ...r, modules };
-}
+const loadedBy = (env: TestEnv, args: string[], input?: Buffer) =>
+  runLoggingModules(env.dir, args, { ...(input ? { input } : {}), env: { DESKGATE_NO_BUNDLE: '1' } });
 
 /** Loaded modules of a package (a node_modules/<name>/ path, nested copies included). */
 const ofPackage = (modules: string[], name: string) => modules.filter((u) => u.includes(`/node_modules/${name}/`));

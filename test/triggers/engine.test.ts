@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { runTriggers, conditionHolds, resolveRecipients, nullifies, headerSafe, DEFAULT_TRIGGERS, type Trigger, type UpdateEvent, type Condition, type StaffLookup } from '../../src/triggers/index.js';
 import { composeNotification } from '../../src/outbound/index.js';
 import { parseConfigText, ConfigError } from '../../src/config/index.js';
@@ -164,6 +165,16 @@ describe('R51/R52/R53 rule sets in the config', () => {
     assert.equal(p[0]!.path, 'triggers[0].actions[0].subject');
     assert.equal(p[0]!.line, 10);
     assert.match(p[0]!.message, /template error/);
+  });
+  it('R53: the date filter names months and days in English whatever the server\'s locale', () => {
+    // A process of its own: the default locale is read from LANG when a process starts.
+    const script = `const t = await import(${JSON.stringify(new URL('../../src/triggers/templates.ts', import.meta.url).href)});
+      console.log(JSON.stringify([new Intl.DateTimeFormat().resolvedOptions().locale, t.renderTemplate(t.compileTemplate('{{ d | date: "%A %d %B" }}'), { d: '2026-11-23T10:00:00Z' })]));`;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { env: { ...process.env, LANG: 'de_DE.UTF-8', LC_ALL: 'de_DE.UTF-8' }, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const [serverLocale, rendered] = JSON.parse(r.stdout) as [string, string];
+    assert.equal(serverLocale, 'de-DE', 'the child runs in a German locale');
+    assert.equal(rendered, 'Monday 23 November');
   });
   it('R52: an automation that does not nullify its conditions is refused', async () => {
     const p = problems('automations:\n  - id: a1\n    name: A\n    conditions: { all: [{ field: status, value: pending }, { field: hours_since_updated, op: gte, value: 24 }] }\n    actions:\n      - { add_tags: [x] }\n');
