@@ -17,6 +17,7 @@ import { createIntakeProcessor, type PipelineContext } from './pipeline/index.js
 import type { LaneFilter } from './store/index.js';
 import { systemClock, type Clock } from './shared/clock.js';
 import type { Logger } from './shared/logger.js';
+import { freshScratchDir, removeScratchDir } from './store/scratch.js';
 
 /**
  * The composition root: builds every stage from one validated Config. serve, inject and the
@@ -91,11 +92,15 @@ export async function composeApp(initial: Config, opts: ComposeOptions) {
     onQueued: () => sender.kick(),
   };
   const notifier = createNotifier(notifierDeps);
+  // PostgreSQL: big mail and attachments pass through this node's scratch files, never whole in memory.
+  const scratchDir = store.backend === 'postgres' && !readOnly ? await freshScratchDir(config.data_dir, nodeId) : undefined;
   const parser = createMessageParser({ workers: opts.parseWorkers ?? config.processing.parse_workers, replyLine: config.email.reply_line, timeoutMs: config.processing.parse_timeout, maxMemoryMb: Math.floor(config.processing.parse_memory / 1024 ** 2),
     // SQLite's content store is files: the parser streams attachments straight into it (issue 15).
-    ...(attachments instanceof AttachmentStore && !readOnly ? { attachmentsDir: attachments.dataDir } : {}) });
+    ...(attachments instanceof AttachmentStore && !readOnly ? { attachmentsDir: attachments.dataDir } : {}),
+    ...(scratchDir ? { scratchDir } : {}) });
   const ctx: PipelineContext = {
     sql, intake, tickets, raw, attachments, parser,
+    ...(scratchDir ? { scratchDir } : {}),
     get directory() { return current.directory; },
     get settings() { return current.rules; },
     get trust() { return current.trust; },
@@ -161,6 +166,7 @@ export async function composeApp(initial: Config, opts: ComposeOptions) {
       backlog.stop();
       await sender.stop();
       await parser.close();
+      if (scratchDir) await removeScratchDir(scratchDir);
       lease.stop();
       await leadership.release();
       // A clean stop hands its claims back at once instead of letting them wait out the lease.

@@ -1,3 +1,6 @@
+import { open, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { randomBytes, createHash } from 'node:crypto';
 import { AttachmentStore } from '../store/attachment-store.js';
 import type { ContentSink } from './mail-stream.js';
 
@@ -5,4 +8,62 @@ import type { ContentSink } from './mail-stream.js';
 export function fileSink(dataDir: string): ContentSink {
   const store = new AttachmentStore(dataDir);
   return (content) => store.putStream(content);
+}
+
+/**
+ * PostgreSQL (issue 14): the content store is the database, which the parser thread cannot
+ * reach, so each attachment streams into a scratch file of this node (hashed on the way) and
+ * the processing stage streams that into the database. No fsync: the file is only a hand-over;
+ * the database write is what makes it durable. A big attachment is never held in memory.
+ */
+export function scratchSink(dir: string): ContentSink {
+  return async (content) => {
+    const file = join(dir, `attachment.${randomBytes(8).toString('hex')}`);
+    const hash = createHash('sha256');
+    let size = 0;
+    const fh = await open(file, 'w', 0o600);
+    try {
+      // One chunk written before the next is read, as AttachmentStore.putStream does.
+      for await (const chunk of content) {
+        hash.update(chunk as Buffer);
+        size += (chunk as Buffer).length;
+        await fh.write(chunk as Buffer);
+      }
+      await fh.close();
+    } catch (err) {
+      await fh.close().catch(() => {});
+      await rm(file, { force: true });
+      throw err;
+    }
+    return { sha256: hash.digest('hex'), size, file };
+  };
+}
+
+/** Where a parser puts attachments: the file content store, scratch files, or (neither) memory. */
+export interface SinkOptions { attachmentsDir?: string | undefined; scratchDir?: string | undefined }
+
+export function sinkFor(opts: SinkOptions): ContentSink | undefined {
+  if (opts.attachmentsDir) return fileSink(opts.attachmentsDir);
+  if (opts.scratchDir) return scratchSink(opts.scratchDir);
+  return undefined;
+}
+
+/**
+ * One parse with `base`: when it fails, the scratch files it had written are removed (a parse
+ * that succeeds hands them to the processing stage, which removes them once stored).
+ */
+export async function parseCleaning<T>(base: ContentSink | undefined, run: (sink: ContentSink | undefined) => Promise<T>): Promise<T> {
+  if (!base) return run(undefined);
+  const files: string[] = [];
+  const sink: ContentSink = async (content) => {
+    const stored = await base(content);
+    if (stored.file) files.push(stored.file);
+    return stored;
+  };
+  try {
+    return await run(sink);
+  } catch (err) {
+    await Promise.all(files.map((f) => rm(f, { force: true })));
+    throw err;
+  }
 }

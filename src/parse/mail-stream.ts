@@ -5,8 +5,11 @@ import { MailParser, type ParsedMail, type AttachmentStream, type MessageText, t
 /** The message goes to mailparser in slices of this size (see parseMail). */
 const SLICE = 64 * 1024;
 
-/** An attachment's decoded bytes as stored: their sha256 and size, and the bytes when kept in memory. */
-export interface StoredContent { sha256: string; size: number; content?: Buffer }
+/**
+ * An attachment's decoded bytes as stored: their sha256 and size, and the bytes when kept in
+ * memory, or the scratch file they were streamed into for the processing stage to store.
+ */
+export interface StoredContent { sha256: string; size: number; content?: Buffer; file?: string }
 
 /**
  * Where each attachment's decoded bytes go while mailparser decodes them (issue 15: big mail is

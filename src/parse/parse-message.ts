@@ -23,6 +23,11 @@ export interface ParsedAttachment {
   inline: boolean;
   /** The bytes, unless the parser streamed them into the content store already (see ParseOptions.sink). */
   content?: Buffer;
+  /**
+   * A scratch file holding the bytes (PostgreSQL: see ParseOptions.sink); the processing stage
+   * streams it into the database and removes it.
+   */
+  file?: string;
 }
 
 /** Headers that mark robots and lists (R42) and authentication results (R44), kept verbatim. */
@@ -124,6 +129,7 @@ export async function parseMessage(source: Buffer | Readable, opts: ParseOptions
     contentId: a.contentId ?? a.cid ?? null,
     inline: a.contentDisposition === 'inline' || a.related === true,
     ...(a.content ? { content: a.content } : {}),
+    ...(a.file ? { file: a.file } : {}),
   }));
   const tokenSource = `${text}\n${rawHtml ?? ''}`;
   const bodyTokens = [...new Set([...tokenSource.matchAll(TOKEN_IN_BODY)].map((m) => m[1]!.toLowerCase()))];

@@ -2,7 +2,7 @@ import type { Worker } from 'node:worker_threads';
 import { startModuleThread } from '../shared/threads.js';
 import { DeskgateError } from '../shared/errors.js';
 import { parseMessage, type ParsedMessage } from './parse-message.js';
-import { fileSink } from './file-sink.js';
+import { sinkFor, parseCleaning } from './file-sink.js';
 import { sourceStream, sourceSize, type MessageSource } from './message-source.js';
 
 export type { MessageSource };
@@ -25,6 +25,11 @@ export interface ParserOptions {
    * decoded and come back without their bytes. Without it they come back in `content`.
    */
   attachmentsDir?: string;
+  /**
+   * PostgreSQL: a directory of this node's where attachments stream into scratch files while
+   * decoded; they come back as `file` for the processing stage to store and remove.
+   */
+  scratchDir?: string;
 }
 
 interface Job {
@@ -63,8 +68,11 @@ const MAX_DEATHS = 2;
 export function createMessageParser(opts: ParserOptions): MessageParser {
   const timeoutMs = opts.timeoutMs ?? 30_000;
   if (opts.workers === 0) {
-    const sink = opts.attachmentsDir ? fileSink(opts.attachmentsDir) : undefined;
-    return { parse: (source, hints) => parseMessage(sourceStream(source), { replyLine: opts.replyLine, ...hints, ...(sink ? { sink } : {}) }), close: async () => {} };
+    const sink = sinkFor(opts);
+    return {
+      parse: (source, hints) => parseCleaning(sink, (s) => parseMessage(sourceStream(source), { replyLine: opts.replyLine, ...hints, ...(s ? { sink: s } : {}) })),
+      close: async () => {},
+    };
   }
   let nextId = 1;
   let closed = false;
@@ -131,7 +139,7 @@ export function createMessageParser(opts: ParserOptions): MessageParser {
   }
 
   function spawn(index: number): Slot {
-    const worker = newWorker({ replyLine: opts.replyLine, attachmentsDir: opts.attachmentsDir }, opts.maxMemoryMb);
+    const worker = newWorker({ replyLine: opts.replyLine, attachmentsDir: opts.attachmentsDir, scratchDir: opts.scratchDir }, opts.maxMemoryMb);
     const slot: Slot = { worker, job: null, timer: undefined, gone: false };
     worker.on('message', (msg: WorkerReply) => onReply(index, slot, msg));
     worker.on('error', (err) => onDeath(index, slot, err));

@@ -1,20 +1,20 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { parseMessage } from './parse-message.js';
 import { sourceStream } from './message-source.js';
-import { fileSink } from './file-sink.js';
+import { sinkFor, parseCleaning, type SinkOptions } from './file-sink.js';
 
 /**
  * Runs MIME parsing off the event loop that serves SMTP sessions, one message at a time. It
  * says when it starts a message, so the pool's timeout counts the parse, not thread boot.
  */
-const { replyLine, attachmentsDir } = workerData as { replyLine: string; attachmentsDir?: string };
-const sink = attachmentsDir ? fileSink(attachmentsDir) : undefined;
+const { replyLine, ...sinkOptions } = workerData as { replyLine: string } & SinkOptions;
+const sink = sinkFor(sinkOptions);
 type Source = Uint8Array | { path: string; size: number };
 parentPort!.on('message', (msg: { id: number; source: Source; replyHint: boolean }) => {
   parentPort!.postMessage({ id: msg.id, started: true });
   // Structured clone gives a Uint8Array: read it as a Buffer, uncopied.
   const source = msg.source instanceof Uint8Array ? Buffer.from(msg.source.buffer, msg.source.byteOffset, msg.source.byteLength) : msg.source;
-  parseMessage(sourceStream(source), { replyLine, replyHint: msg.replyHint, ...(sink ? { sink } : {}) }).then(
+  parseCleaning(sink, (s) => parseMessage(sourceStream(source), { replyLine, replyHint: msg.replyHint, ...(s ? { sink: s } : {}) })).then(
     (result) => parentPort!.postMessage({ id: msg.id, result }),
     (err: unknown) => {
       const code = (err as { code?: unknown } | null)?.code;

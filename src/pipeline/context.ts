@@ -15,6 +15,11 @@ export interface PipelineContext {
   raw: RawStore;
   attachments: AttachmentSink;
   parser: MessageParser;
+  /**
+   * PostgreSQL: this node's directory for hand-over files (a big message's raw bytes, the
+   * attachments the parser streamed), so big mail is never whole in memory (issue 14).
+   */
+  scratchDir?: string;
   /** These four read the current settings snapshot (src/settings.ts): a reload swaps it. */
   readonly directory: Directory;
   readonly settings: RulesSettings;

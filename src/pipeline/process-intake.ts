@@ -1,7 +1,8 @@
 import { DeskgateError, errorMessage, errorCode as sharedErrorCode } from '../shared/errors.js';
 import type { NodeLease } from '../shared/node-id.js';
 import { createWaker } from '../shared/waker.js';
-import { stat } from 'node:fs/promises';
+import { stat, rm } from 'node:fs/promises';
+import { writeScratch } from '../store/scratch.js';
 import { byteBatches, sourceStream, type MessageSource, type ParsedMessage } from '../parse/index.js';
 import type { AuthOutcome } from '../trust/index.js';
 import type { Metrics } from '../shared/metrics.js';
@@ -78,24 +79,44 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: {
 
   /**
    * The message as the parser and the checks read it: a spool file is streamed by them, never
-   * read whole here (issue 15); bytes in the database are read.
+   * read whole here (issue 15); on PostgreSQL a big message is streamed from the database into a
+   * scratch file first (issue 14), named in `scratch` for the caller to remove; small bytes in
+   * the database are read.
    */
-  async function sourceOf(row: IntakeRow): Promise<MessageSource> {
+  async function sourceOf(row: IntakeRow, scratch: string[]): Promise<MessageSource> {
     const path = row.raw_path ? ctx.raw.localPath(row.raw_path) : undefined;
     if (path) return { path, size: (await stat(path)).size }; // a missing file fails here, as a read did
+    if (row.raw_path && ctx.scratchDir && row.raw_size > BIG_MESSAGE) {
+      const file = await writeScratch(ctx.scratchDir, `raw-${row.id}`, ctx.raw.stream(row.raw_path));
+      scratch.push(file);
+      return { path: file, size: (await stat(file)).size };
+    }
     if (row.raw_path) return ctx.raw.read(row.raw_path);
     const bytes = await ctx.intake.rawBytes(row.id);
     if (!bytes) throw new DeskgateError('STORE_RAW_MISSING', `raw bytes of intake ${row.id} are missing`);
     return bytes;
   }
 
+  /** Content-addressed and idempotent, so safe before the transaction commits. */
+  async function storeAttachments(parsed: ParsedMessage, scratch: string[]): Promise<void> {
+    for (const a of parsed.attachments) if (a.file) scratch.push(a.file);
+    // One at a time per message: on PostgreSQL each is a transaction of its own on the pool.
+    // (On SQLite the parser streamed them into the store already and sends no bytes.)
+    for (const a of parsed.attachments) {
+      if (a.content) await ctx.attachments.put(a.sha256, a.content);
+      else if (a.file) await ctx.attachments.putFile!(a.sha256, a.file);
+      delete a.file;
+    }
+  }
+
   interface Prepared { parsed: ParsedMessage; auth: AuthOutcome | null }
 
   /** The async part of processing: MIME parse (worker thread) and, for SMTP mail, authentication (DNS). */
   async function prepare(row: IntakeRow): Promise<Prepared | Error> {
+    const scratch: string[] = [];
     try {
       const replyHint = row.envelope_to.some((a) => a.includes('+'));
-      const source = await sourceOf(row);
+      const source = await sourceOf(row, scratch);
       const needsAuth = ctx.trust.verify && row.via === 'smtp' && !row.skip_checks.includes('unverified_agent');
       // R44: the inputs are the session's (IP, HELO, MAIL FROM, kept in the intake row) and the
       // raw bytes, so checking here gives what checking in the session would, without making the
@@ -106,13 +127,12 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: {
       ]);
       // R61: HTML reduced to text or converted in part is logged here, not printed by the converter.
       if (parsed.notes.length) log.warn({ event: 'parse:html_limited', intake_id: row.id, message_id: parsed.messageId, flags: parsed.flags, notes: parsed.notes }, 'HTML body past the converter limits: simplified or truncated');
-      // Content-addressed and idempotent, so safe before the transaction commits. One at a time
-      // per message: on PostgreSQL each is a transaction of its own on the pool. (On SQLite the
-      // parser streamed them into the store already and sends no bytes.)
-      for (const a of parsed.attachments) if (a.content) await ctx.attachments.put(a.sha256, a.content);
+      await storeAttachments(parsed, scratch);
       return { parsed, auth };
     } catch (err) {
       return err instanceof Error ? err : new Error(String(err));
+    } finally {
+      await Promise.all(scratch.map((f) => rm(f, { force: true })));
     }
   }
 

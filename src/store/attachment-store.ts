@@ -5,6 +5,8 @@ import { randomBytes, createHash } from 'node:crypto';
 /** Where attachments go: stored once by their sha256, so a re-processed message rewrites nothing. */
 export interface AttachmentSink {
   put(sha256: string, content: Buffer): Promise<void>;
+  /** The bytes of a scratch file the parser streamed them into (PostgreSQL), streamed in. */
+  putFile?(sha256: string, path: string): Promise<void>;
 }
 
 /**

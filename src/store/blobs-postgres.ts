@@ -12,12 +12,16 @@ export interface BlobWriter {
   finish(): Promise<{ key: string; size: number }>;
   /** Removes everything written so far. */
   abort(): Promise<void>;
+  /** Stores what is still buffered without marking the blob complete; returns the chunks written. */
+  flush(): Promise<number>;
 }
 
 export interface PgBlobStore {
   writer(opts?: { key?: string }): Promise<BlobWriter>;
   /** Content-addressed bytes (attachments by sha256): a no-op when the key is stored already. */
   put(key: string, bytes: Buffer): Promise<void>;
+  /** The same, streamed: one chunk in memory at a time, whatever the size. */
+  putStream(key: string, content: AsyncIterable<Buffer | Uint8Array>): Promise<void>;
   has(key: string): Promise<boolean>;
   read(key: string): Promise<Buffer>;
   /** The bytes one chunk at a time: at most one chunk in memory. */
@@ -88,6 +92,11 @@ export function createPgBlobStore(sql: PgSql): PgBlobStore {
         state = 'finished';
         return { key, size };
       }),
+      flush: () => serial(async () => {
+        open();
+        await flush(true);
+        return seq;
+      }),
       abort: () => serial(async () => {
         if (state === 'aborted') return;
         state = 'aborted';
@@ -108,6 +117,32 @@ export function createPgBlobStore(sql: PgSql): PgBlobStore {
     }));
   }
 
+  /**
+   * Chunks go in under a key of their own (an incomplete blob, swept if this node dies), then
+   * one transaction moves them to `key` or, when another node stored the content meanwhile,
+   * drops them: content-addressed, so either copy is the same bytes.
+   */
+  async function putStream(key: string, content: AsyncIterable<Buffer | Uint8Array>): Promise<void> {
+    if (await out(() => has(key))) return;
+    const w = await writer({ key: `incoming/${randomUUID()}` });
+    let size = 0;
+    try {
+      for await (const c of content) { size += c.length; await w.write(Buffer.isBuffer(c) ? c : Buffer.from(c)); }
+      const chunks = await w.flush();
+      await out(() => sql.tx(async () => {
+        const inserted = await sql.run('INSERT INTO blobs (key, size, chunks, complete, created_at) VALUES (?, ?, ?, 1, ?) ON CONFLICT (key) DO NOTHING',
+          [key, size, chunks, new Date().toISOString()]);
+        if (inserted === 1) await sql.run('UPDATE blob_chunks SET blob_key = ? WHERE blob_key = ?', [key, w.key]);
+        await sql.run('DELETE FROM blobs WHERE key = ?', [w.key]);
+      }));
+    } catch (err) {
+      await w.abort().catch(() => {});
+      throw err;
+    }
+  }
+
+  const has = async (key: string) => (await sql.value<number>('SELECT complete FROM blobs WHERE key = ?', [key])) === 1;
+
   async function header(key: string): Promise<{ size: number; chunks: number }> {
     const row = await sql.get<{ size: number; chunks: number }>('SELECT size, chunks FROM blobs WHERE key = ? AND complete = 1', [key]);
     if (!row) throw missing(key);
@@ -126,7 +161,8 @@ export function createPgBlobStore(sql: PgSql): PgBlobStore {
   return {
     writer,
     put,
-    has: async (key) => (await sql.value<number>('SELECT complete FROM blobs WHERE key = ?', [key])) === 1,
+    putStream,
+    has,
     async read(key) {
       const { size } = await header(key);
       const parts: Buffer[] = [];

@@ -1,5 +1,6 @@
 import type { PgBlobStore } from './blobs-postgres.js';
 import type { Spool, SpoolFile } from './raw-store.js';
+import { createReadStream } from 'node:fs';
 import type { AttachmentSink } from './attachment-store.js';
 
 const PREFIX = 'blob:';
@@ -23,6 +24,7 @@ export function pgSpool(blobs: PgBlobStore): Spool {
       };
     },
     read: (ref) => blobs.read(keyOf(ref)),
+    stream: (ref) => blobs.stream(keyOf(ref)),
     remove: (ref) => blobs.remove(keyOf(ref)),
     // Each chunk committed when it was written: nothing to sync.
     async syncDirs() {},
@@ -31,5 +33,8 @@ export function pgSpool(blobs: PgBlobStore): Spool {
 
 /** Attachments by content in PostgreSQL: `attachment/<sha256>`, stored once. */
 export function pgAttachments(blobs: PgBlobStore): AttachmentSink {
-  return { put: (sha256, content) => blobs.put(`attachment/${sha256}`, content) };
+  return {
+    put: (sha256, content) => blobs.put(`attachment/${sha256}`, content),
+    putFile: (sha256, path) => blobs.putStream(`attachment/${sha256}`, createReadStream(path, { highWaterMark: 256 * 1024 })),
+  };
 }

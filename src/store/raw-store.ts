@@ -47,6 +47,8 @@ export interface Spool {
   read(ref: string): Promise<Buffer>;
   /** The file a ref names, for a reader that streams it (undefined: the bytes are in the database). */
   localPath?(ref: string): string;
+  /** The bytes a chunk at a time (PostgreSQL's blobs); without it, read() whole. */
+  stream?(ref: string): AsyncIterable<Buffer>;
   remove(ref: string): Promise<void>;
   syncDirs(dirs: Iterable<string>): Promise<void>;
 }
@@ -178,6 +180,12 @@ export class RawStore {
 
   read(ref: string): Promise<Buffer> {
     return this.spool.read(ref);
+  }
+
+  /** The bytes of a ref a chunk at a time where the spool can (the database), else whole. */
+  stream(ref: string): AsyncIterable<Buffer> {
+    const spool = this.spool;
+    return spool.stream?.(ref) ?? (async function* whole() { yield await spool.read(ref); })();
   }
 
   /** The file a ref names when the spool is files (to stream it), else undefined. */

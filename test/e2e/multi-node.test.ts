@@ -6,6 +6,11 @@ import { mail, uniqueId } from '../helpers/mail.js';
 import { SmtpClient } from '../helpers/smtp.js';
 import { Dovecot, IMAP_USER, IMAP_PASS } from '../helpers/dovecot.js';
 import { openStore, type Store } from '../../src/store/index.js';
+import { SmtpSink } from '../helpers/sink.js';
+import { freePort } from '../helpers/net.js';
+import { cliJson } from '../helpers/daemon.js';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 /**
  * R71: several `deskgate serve` nodes on one PostgreSQL database. Each node is a real process;
@@ -157,9 +162,13 @@ describe('several nodes on one PostgreSQL (R71)', { skip }, () => {
     }
   });
 
-  it('R71, R52: automations on two nodes run once per interval between them: each ticket\'s automation fires once', async () => {
+  it('R71, R52, R59: automations on two nodes run on the leader only, once per interval; each outbox mail reaches the smarthost once; the other node takes over after the leader is SIGKILLed', async () => {
+    const sink = await new SmtpSink().start();
+    const [portA, portB] = [await freePort(), await freePort()];
     const e = env((c) => {
       c.automations_interval = '1s';
+      c.metrics = { listen: `127.0.0.1:${portA}` };
+      c.outbound = { smtp: { host: '127.0.0.1', port: sink.port, secure: false }, retry_initial: '100ms', retry_max: '400ms', retry_for: '1h' };
       c.automations = {
         defaults: false,
         items: [{
@@ -169,34 +178,77 @@ describe('several nodes on one PostgreSQL (R71)', { skip }, () => {
         }],
       };
     });
-    const a = await start(e);
-    const b = await start(e);
-    const ids = Array.from({ length: 6 }, () => uniqueId('mn-auto'));
-    for (const [i, id] of ids.entries()) {
-      const c = await SmtpClient.connect(i % 2 === 0 ? a.port : b.port);
-      await c.cmd('EHLO auto.test');
-      assert.match(await c.send('carol@customer.test', [SUPPORT], mail({ messageId: id, subject: `auto ${i}` })), /^250/);
-      c.destroy();
+    // The second node: the same config and database, its own /healthz port.
+    const configB = join(e.dir, 'node-b.yaml');
+    writeFileSync(configB, readFileSync(e.configPath, 'utf8').replace(`127.0.0.1:${portA}`, `127.0.0.1:${portB}`));
+    try {
+      const a = await start(e);
+      const b = await spawnServe(configB);
+      nodes.push(b);
+      const deliver = async (n: Node, id: string, subject: string) => {
+        const c = await SmtpClient.connect(n.port);
+        await c.cmd('EHLO auto.test');
+        assert.match(await c.send('carol@customer.test', [SUPPORT], mail({ messageId: id, subject })), /^250/);
+        c.destroy();
+      };
+      const ids = Array.from({ length: 6 }, () => uniqueId('mn-auto'));
+      for (const [i, id] of ids.entries()) await deliver(i % 2 === 0 ? a : b, id, `auto ${i}`);
+      const t0 = Date.now();
+      const fired = () => withStore(e, (s) => s.sql.all<{ ticket_id: number; n: number }>(
+        "SELECT ticket_id, count(*) AS n FROM audit WHERE actor = 'automation:mark-new' AND change = 'tags_added' GROUP BY ticket_id ORDER BY ticket_id"));
+      await waitFor(async () => (await fired()).length === ids.length, 'the automation on every ticket', 30_000);
+      await new Promise((r) => setTimeout(r, 4000)); // four more intervals: nothing fires again
+      // Runs are counted by their own log time from t0, the window `seconds` measures: runs while
+      // the mail was being sent (slow on a loaded machine) are outside it.
+      const runs = runsSince(a.logs() + b.logs(), t0);
+      const seconds = (Date.now() - t0) / 1000;
+      const once = await fired();
+      console.log(`# automations on two nodes: ${runs} runs in ${seconds.toFixed(1)} s (interval 1 s), ${once.length} tickets`);
+      assert.deepEqual(once.map((r) => r.n), ids.map(() => 1), 'each ticket\'s automation fired once');
+      assert.ok(runs <= Math.ceil(seconds) + 3, `${runs} runs in ${seconds.toFixed(1)} s: once per interval across both nodes, not once per node`);
+      // One leader: it alone says so in its log, its /healthz and `deskgate stats`.
+      const leadsAutomations = (n: Node) => /"event":"leader:acquired","task":"automations"/.test(n.logs());
+      assert.equal(Number(leadsAutomations(a)) + Number(leadsAutomations(b)), 1, 'exactly one node took the automations lock');
+      const [leader, other, leaderPort, otherPort] = leadsAutomations(a) ? [a, b, portA, portB] : [b, a, portB, portA];
+      const health = async (port: number) => (await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()) as { node: { id: string; leads: string[] } };
+      assert.ok((await health(leaderPort)).node.leads.includes('automations'), 'the leader\'s /healthz names the task');
+      assert.ok(!(await health(otherPort)).node.leads.includes('automations'), 'the other node\'s /healthz does not');
+      const stats = await cliJson<{ nodes: Array<{ id: string; leads: string[] }> }>(['stats', '-c', e.configPath]);
+      assert.deepEqual(stats.nodes.filter((n) => n.leads.includes('automations')).map((n) => n.id), [(await health(leaderPort)).node.id]);
+      // R59: every outbox row (the default triggers' mail and the automation's) reached the
+      // smarthost once, whichever node sent it.
+      const outboxRows = () => withStore(e, (s) => s.sql.all<{ status: string }>('SELECT status FROM outbox'));
+      const allSent = async () => { const rows = await outboxRows(); return rows.length > 0 && rows.every((r) => r.status === 'sent') && sink.messages.length >= rows.length ? rows : undefined; };
+      const sentOnce = async (what: string) => {
+        const rows = await waitFor(allSent, what, 30_000);
+        await new Promise((r) => setTimeout(r, 500)); // a second copy would arrive now
+        const messageIds = sink.messages.map((m) => m.mail.messageId);
+        assert.equal(sink.messages.length, rows.length, `${sink.messages.length} mails at the smarthost for ${rows.length} outbox rows`);
+        assert.equal(new Set(messageIds).size, messageIds.length, 'no mail twice');
+      };
+      const marked = () => sink.messages.map((m) => m.mail.subject ?? '').filter((t) => t.startsWith('Marked ')).sort();
+      await sentOnce('every outbox row sent');
+      assert.deepEqual(marked(), once.map((r) => `Marked ${r.ticket_id}`).sort(), 'one automation mail per ticket');
+
+      // The leader dies; the other node takes the lock over and runs the automation for new mail.
+      leader.child.kill('SIGKILL');
+      await waitExit(leader.child);
+      const killedAt = Date.now();
+      const later = Array.from({ length: 3 }, () => uniqueId('mn-auto-later'));
+      for (const [i, id] of later.entries()) await deliver(other, id, `later ${i}`);
+      await waitFor(() => leadsAutomations(other), 'the other node takes over the automations', 60_000);
+      const takeoverMs = Date.now() - killedAt;
+      await waitFor(async () => (await fired()).length === ids.length + later.length, 'the automation on the later tickets', 30_000);
+      await new Promise((r) => setTimeout(r, 3000));
+      const after = await fired();
+      await sentOnce('every outbox row sent after the takeover');
+      console.log(`# automations takeover after SIGKILL: ${takeoverMs} ms; ${after.length} tickets marked, ${sink.messages.length} mails at the smarthost`);
+      assert.deepEqual(after.map((r) => r.n), after.map(() => 1), 'still once per ticket');
+      assert.deepEqual(marked(), after.map((r) => `Marked ${r.ticket_id}`).sort(), 'one automation mail per ticket across the takeover');
+      assert.ok((await health(otherPort)).node.leads.includes('automations'));
+      await stopNode(other);
+    } finally {
+      await sink.stop();
     }
-    const t0 = Date.now();
-    const fired = () => withStore(e, (s) => s.sql.all<{ ticket_id: number; n: number }>(
-      "SELECT ticket_id, count(*) AS n FROM audit WHERE actor = 'automation:mark-new' AND change = 'tags_added' GROUP BY ticket_id"));
-    await waitFor(async () => (await fired()).length === ids.length, 'the automation on every ticket', 30_000);
-    await new Promise((r) => setTimeout(r, 4000)); // four more intervals: nothing fires again
-    // Runs are counted by their own log time from t0, the window `seconds` measures: runs while
-    // the mail was being sent (slow on a loaded machine) are outside it.
-    const runs = runsSince(a.logs() + b.logs(), t0);
-    const seconds = (Date.now() - t0) / 1000;
-    const once = await fired();
-    const mails = await withStore(e, (s) => s.sql.value<number>("SELECT count(*) FROM outbox WHERE trigger = 'mark-new'"));
-    console.log(`# automations on two nodes: ${runs} runs in ${seconds.toFixed(1)} s (interval 1 s), ${mails} automation mails for ${ids.length} tickets`);
-    assert.deepEqual(once.map((r) => r.n), ids.map(() => 1), 'each ticket\'s automation fired once');
-    assert.equal(mails, ids.length);
-    // Both nodes tick every second; the leader lock and the claimed run keep it to about one run a second.
-    assert.ok(runs <= Math.ceil(seconds) + 3, `${runs} runs in ${seconds.toFixed(1)} s: once per interval across both nodes, not once per node`);
-    const leads = (a.logs().match(/"event":"leader:acquired"/g)?.length ?? 0) + (b.logs().match(/"event":"leader:acquired"/g)?.length ?? 0);
-    assert.ok(leads >= 1);
-    await stopNode(a);
-    await stopNode(b);
   });
 });

@@ -293,3 +293,43 @@ describe('SMTP intake over real sockets (R5, R6, R7, R8, R10-R14, R61-R64)', () 
     assert.ok(t.id > 0);
   });
 });
+
+describe('big mail (R6, R63; issue 14 on PostgreSQL)', () => {
+  let env: TestEnv;
+  let d: Daemon & { port: number };
+  before(async () => {
+    env = makeEnv((c) => { (c.smtp as Record<string, unknown>).max_message_size = '8MB'; });
+    d = await startTestDaemon(env, { parseWorkers: 1 });
+  });
+  after(async () => {
+    await d.stop();
+    env.cleanup();
+  });
+
+  it('R63, R6: a 3 MB attachment in a message over 1 MB is stored intact, and on PostgreSQL no scratch file stays behind (issue 14)', async () => {
+    const { createHash, randomBytes } = await import('node:crypto');
+    const { readdirSync, existsSync, readFileSync } = await import('node:fs');
+    const content = randomBytes(3 * 1024 * 1024 + 11);
+    const rawBody = [
+      'Content-Type: multipart/mixed; boundary="b1"', '', '--b1', 'Content-Type: text/plain; charset=utf-8', '', 'The log is attached.', '--b1',
+      'Content-Type: application/octet-stream; name="trace.bin"', 'Content-Disposition: attachment; filename="trace.bin"',
+      'Content-Transfer-Encoding: base64', '', content.toString('base64').replace(/.{76}/g, '$&\r\n'), '--b1--', ''].join('\r\n');
+    const reply = await sendMail(d.port, SUPPORT, mail({ rawBody }));
+    assert.match(reply, /^250 /);
+    const intakeId = Number(/queued as (\d+)/.exec(reply)![1]);
+    const row = await waitFor(async () => { const r = await d.app.intake.get(intakeId); return r?.status === 'done' || r?.status === 'failed' ? r : undefined; }, 'the big message processed', 60_000);
+    assert.equal(row.status, 'done', `processing failed: ${row.error}`);
+    const t = (await d.app.views.show(row.ticket_id!))!;
+    const [a] = t.comments![0]!.attachments;
+    const sha = createHash('sha256').update(content).digest('hex');
+    assert.deepEqual([a!.filename, a!.size, a!.sha256], ['trace.bin', content.length, sha]);
+    if (d.app.store.blobs) assert.ok((await d.app.store.blobs.read(`attachment/${sha}`)).equals(content));
+    else assert.ok(readFileSync(`${env.config.data_dir}/attachments/${sha.slice(0, 2)}/${sha}`).equals(content));
+    // PostgreSQL: the raw message was streamed from the database into a scratch file for the
+    // parser, the attachment from a scratch file into the database; both files are gone.
+    const scratch = `${env.config.data_dir}/scratch`;
+    const left = existsSync(scratch) ? readdirSync(scratch, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name) : [];
+    assert.deepEqual(left, []);
+    assert.equal(existsSync(scratch), d.app.store.backend === 'postgres', 'a scratch directory exists only on PostgreSQL');
+  });
+});

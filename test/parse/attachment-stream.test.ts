@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseMessage } from '../../src/parse/parse-message.js';
 import { createMessageParser } from '../../src/parse/index.js';
-import { fileSink } from '../../src/parse/file-sink.js';
+import { fileSink, scratchSink, parseCleaning } from '../../src/parse/file-sink.js';
 import { AttachmentStore } from '../../src/store/attachment-store.js';
 
 // Issue 15 / R63: attachments stream into the content store while they are decoded, hashed on the way.
@@ -59,6 +59,38 @@ describe('R63: attachments stream into the content store', () => {
     } finally {
       await threaded.close();
       await inMemory.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('PostgreSQL (issue 14): parser threads stream attachments into scratch files, hashed on the way, and send no bytes back', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dg-scratch-'));
+    const threaded = createMessageParser({ workers: 1, replyLine: '##- reply above -##', scratchDir: dir });
+    try {
+      const bytes = randomBytes(2 * 1024 * 1024 + 5);
+      const [a] = (await threaded.parse(withAttachment(bytes))).attachments;
+      assert.equal(a!.content, undefined, 'no bytes through the thread boundary');
+      assert.equal(a!.sha256, createHash('sha256').update(bytes).digest('hex'));
+      assert.equal(a!.size, bytes.length);
+      assert.ok(a!.file?.startsWith(dir), `a scratch file in ${dir}: ${a!.file}`);
+      assert.ok(readFileSync(a!.file!).equals(bytes), 'the scratch file holds the decoded bytes');
+    } finally {
+      await threaded.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a parse that fails after an attachment was written leaves no scratch file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dg-scratch-'));
+    try {
+      const sink = scratchSink(dir);
+      await assert.rejects(parseCleaning(sink, async (s) => {
+        await parseMessage(withAttachment(randomBytes(100_000)), { replyLine: '##- reply above -##', sink: s! });
+        assert.equal(readdirSync(dir).length, 1, 'the attachment went to a scratch file');
+        throw new Error('later step failed');
+      }), /later step failed/);
+      assert.deepEqual(readdirSync(dir), []);
+    } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });
