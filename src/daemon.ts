@@ -1,6 +1,6 @@
 import type { Config } from './config/index.js';
 import { composeApp, type App } from './compose.js';
-import { startSmtpListener, type SmtpListener } from './ingest/index.js';
+import { startSmtpListener, type SmtpListener, type SmtpListenerOptions } from './ingest/index.js';
 import { ImapPoller } from './ingest/imap-poller.js';
 import { createImapStateRepo } from './store/index.js';
 import { parseIpList, matchesIp } from './shared/ip-list.js';
@@ -17,6 +17,8 @@ export interface Daemon {
   /** serve's processing threads (processing.workers); undefined when processing runs on this loop (workers: 0). */
   processing: ProcessingThreads | undefined;
   smtp: SmtpListener;
+  /** R73: the LMTP listener, when lmtp: is configured. */
+  lmtp: SmtpListener | undefined;
   pollers: ImapPoller[];
   /** The bound port of metrics.listen, when set. */
   metricsPort: number | undefined;
@@ -51,34 +53,24 @@ export async function startDaemon(config: Config, opts: { logger: Logger; clock?
   }
   const allow = parseIpList(config.smtp.client_allowlist);
   const deny = parseIpList(config.smtp.client_denylist);
+  const common = listenerOptions(config, app, opts.closeTimeoutMs);
   let smtp: SmtpListener;
+  let lmtp: SmtpListener | undefined;
   try {
     smtp = await startSmtpListener({
+      ...common,
       listen: config.smtp.listen,
-      hostname: config.smtp.hostname,
-      maxMessageSize: config.smtp.max_message_size,
-      maxClients: config.smtp.max_clients,
-      maxRecipients: config.smtp.max_recipients,
-      socketTimeoutMs: config.smtp.socket_timeout,
-      reverseLookup: config.smtp.reverse_lookup,
       tls: config.smtp.tls,
-      supportAddressOf: app.supportAddressOf,
-      closeTimeoutMs: opts.closeTimeoutMs ?? config.smtp.close_timeout,
-      metrics: app.metrics,
-      maxHeaderSize: config.smtp.max_header_size,
-      maxSessionsPerIp: config.smtp.max_sessions_per_ip,
-      // R43: the first N are processed, the next N suspended (pipeline), the rest refused here.
-      refuseAfterPerHour: () => 2 * app.config.limits.per_sender_per_hour,
+      maxClients: config.smtp.max_clients,
       isAllowlisted: (ip) => matchesIp(allow, ip),
       isDenylisted: (ip) => matchesIp(deny, ip),
-      backlogFull: () => app.backlog.full,
-      limits: {
-        sessionTimeoutMs: config.smtp.session_timeout,
-        dataTimeoutMs: config.smtp.data_timeout,
-        dataMinRate: config.smtp.data_min_rate,
-        junkCommandLimit: config.smtp.junk_command_limit,
-      },
     }, app.accept, opts.logger);
+    // R73: the MTA on this host; it is the only client, so it is trusted like the allowlist.
+    if (config.lmtp) {
+      lmtp = await startSmtpListener({
+        ...common, lmtp: true, listen: config.lmtp.listen, maxClients: config.lmtp.max_clients, isAllowlisted: () => true, isDenylisted: () => false,
+      }, app.accept, opts.logger).catch(async (err: unknown) => { await smtp.close(); throw err; });
+    }
   } catch (err) {
     await processing?.stop();
     await app.close();
@@ -88,7 +80,7 @@ export async function startDaemon(config: Config, opts: { logger: Logger; clock?
   let stopped = false;
   const health = config.metrics ? await startHealthServer(config.metrics.listen, app.metrics, {
     check: async () => ({
-      smtp: !stopped && smtp.addresses().length > 0,
+      smtp: !stopped && smtp.addresses().length > 0 && (!lmtp || lmtp.addresses().length + lmtp.sockets().length > 0),
       database: await app.sql.value('SELECT 1').then((v) => v === 1, () => false),
       queue: !stopped,
     }),
@@ -122,6 +114,7 @@ export async function startDaemon(config: Config, opts: { logger: Logger; clock?
     app,
     processing,
     smtp,
+    lmtp,
     pollers,
     metricsPort: health?.port,
     stop() {
@@ -130,13 +123,38 @@ export async function startDaemon(config: Config, opts: { logger: Logger; clock?
         if (leadsTimer) clearInterval(leadsTimer);
         await health?.close();
         await Promise.all(pollers.map((p) => p.stop()));
-        await smtp.close();
+        await Promise.all([smtp.close(), lmtp?.close()]);
         await ticks?.stop();
         await processing?.stop();
         await app.processor.stop();
         await app.close(); // stops the sender after the last batch has queued its mail
       })();
       return stopping;
+    },
+  };
+}
+
+/** What the SMTP and LMTP listeners share: one config, one accept path. */
+function listenerOptions(config: Config, app: App, closeTimeoutMs: number | undefined): Omit<SmtpListenerOptions, 'listen' | 'maxClients' | 'isAllowlisted' | 'isDenylisted'> {
+  return {
+    hostname: config.smtp.hostname,
+    maxMessageSize: config.smtp.max_message_size,
+    maxRecipients: config.smtp.max_recipients,
+    socketTimeoutMs: config.smtp.socket_timeout,
+    reverseLookup: config.smtp.reverse_lookup,
+    supportAddressOf: app.supportAddressOf,
+    closeTimeoutMs: closeTimeoutMs ?? config.smtp.close_timeout,
+    metrics: app.metrics,
+    maxHeaderSize: config.smtp.max_header_size,
+    maxSessionsPerIp: config.smtp.max_sessions_per_ip,
+    // R43: the first N are processed, the next N suspended (pipeline), the rest refused here.
+    refuseAfterPerHour: () => 2 * app.config.limits.per_sender_per_hour,
+    backlogFull: () => app.backlog.full,
+    limits: {
+      sessionTimeoutMs: config.smtp.session_timeout,
+      dataTimeoutMs: config.smtp.data_timeout,
+      dataMinRate: config.smtp.data_min_rate,
+      junkCommandLimit: config.smtp.junk_command_limit,
     },
   };
 }

@@ -18,7 +18,7 @@ export function registerServe(program: Command): void {
       // The daemon (SMTP, IMAP, metrics) is loaded only by serve, not by every CLI command.
       const { startDaemon } = await import('../daemon.js');
       const daemon = await startDaemon(config, { logger });
-      logger.info({ event: 'serve:ready', config: config.configPath, data_dir: config.data_dir, smtp: daemon.smtp.addresses(), metrics_port: daemon.metricsPort }, 'deskgate ready');
+      logger.info({ event: 'serve:ready', config: config.configPath, data_dir: config.data_dir, smtp: daemon.smtp.addresses(), ...(daemon.lmtp ? { lmtp: [...daemon.lmtp.addresses(), ...daemon.lmtp.sockets()] } : {}), metrics_port: daemon.metricsPort }, 'deskgate ready');
       notifySystemd(['--ready', `--pid=${process.pid}`]);
       // SIGHUP: re-read the config; an invalid one is refused and the running one stays.
       process.on('SIGHUP', () => void (async () => {

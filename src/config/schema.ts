@@ -50,6 +50,27 @@ const hostPort = z.object({
   port: z.number().int().min(0).max(65535),
 }).strict();
 
+/** A Unix socket to listen on (R73): created at start, with this mode and, when given, owner and group. */
+const socketPath = z.object({
+  path: z.string().min(1).refine((p) => p.startsWith('/'), 'path must be absolute'),
+  /** Octal, as chmod takes it: 0660 lets the owner and the group connect (put the MTA's user in the group). */
+  mode: z.string().regex(/^0?[0-7]{3}$/, 'mode must be octal, e.g. "0660"').default('0660'),
+  /** A user name or uid (chown needs root, or the owner itself with a group it is in). */
+  owner: z.string().min(1).optional(),
+  group: z.string().min(1).optional(),
+}).strict();
+
+/**
+ * R73: LMTP (RFC 2033) for an MTA on this host: the same intake as SMTP, with one reply per
+ * recipient after DATA. The MTA already accepted the mail, so its clients are trusted like the
+ * allowlist (no per-IP session limit, no sender-rate refusal) and SMTP's header refusals (R45)
+ * are left to it.
+ */
+const lmtp = z.object({
+  listen: z.array(z.union([socketPath, hostPort])).min(1, 'lmtp.listen needs a socket path or a host and port'),
+  max_clients: z.number().int().positive().default(50),
+}).strict();
+
 const ipEntry = z.string().refine(isValidIpEntry, { message: 'not an IP address or CIDR range' });
 
 const smtp = z.object({
@@ -208,6 +229,7 @@ export const configSchema = z.object({
   base_url: z.string().url().optional(),
   secret: z.string().optional(),
   smtp: smtp.default(smtp.parse({})),
+  lmtp: lmtp.optional(),
   support_addresses: z.array(supportAddress).min(1, { message: 'at least one support address is needed' }),
   groups: z.array(z.object({ name: z.string().min(1) }).strict()).default([]),
   agents: z.array(agent).default([]),

@@ -8,10 +8,14 @@ import { DeskgateError, errorMessage } from '../shared/errors.js';
 import { normalizeAddress, isPlausibleAddress } from '../shared/addresses.js';
 import { isAccepted, type AcceptMessage } from './accept-message.js';
 import type { Metrics } from '../shared/metrics.js';
+import { prepareSocketPath, applySocketAccess, type SocketListen } from './unix-socket.js';
 import { CLOSE_REPLIES, DataBudget, JunkCounter, dataCheckInterval, pickVictim, type CloseReason, type CutReason, type SessionLimits } from './session-guard.js';
 
 export interface SmtpListenerOptions {
-  listen: ReadonlyArray<{ host: string; port: number }>;
+  /** TCP addresses, and (LMTP) Unix sockets. */
+  listen: ReadonlyArray<{ host: string; port: number } | SocketListen>;
+  /** R73: LMTP (LHLO, one reply per recipient after DATA) instead of SMTP; mail is `via: lmtp`. */
+  lmtp?: boolean;
   hostname: string;
   maxMessageSize: number;
   maxClients: number;
@@ -38,8 +42,10 @@ export interface SmtpListenerOptions {
 }
 
 export interface SmtpListener {
-  /** The bound addresses (port 0 in tests is resolved here). */
+  /** The bound TCP addresses (port 0 in tests is resolved here). */
   addresses(): Array<{ host: string; port: number }>;
+  /** The Unix sockets listened on. */
+  sockets(): string[];
   close(): Promise<void>;
   readonly sessions: number;
 }
@@ -200,11 +206,13 @@ function smtpError(message: string, responseCode: number): Error {
   return Object.assign(new Error(message), { responseCode });
 }
 
-function receivedLine(session: SMTPServerSession, hostname: string, id: string, rcpt: string): string {
+function receivedLine(session: SMTPServerSession, hostname: string, id: string, rcpt: string, lmtp: boolean): string {
   const helo = (session.hostNameAppearsAs || 'unknown').replace(/[^\x21-\x7e]/g, '');
   const rdns = session.clientHostname && session.clientHostname !== `[${session.remoteAddress}]` ? `${session.clientHostname} ` : '';
-  const proto = session.secure ? 'ESMTPS' : 'ESMTP';
-  return `Received: from ${helo} (${rdns}[${session.remoteAddress}])\r\n\tby ${hostname} (deskgate) with ${proto} id ${id}\r\n\tfor <${rcpt}>; ${new Date().toUTCString()}\r\n`;
+  const proto = lmtp ? 'LMTP' : session.secure ? 'ESMTPS' : 'ESMTP';
+  // A Unix socket client has no address: say so, as Postfix and Dovecot do.
+  const from = session.remoteAddress ? `[${session.remoteAddress}]` : 'local';
+  return `Received: from ${helo} (${rdns}${from})\r\n\tby ${hostname} (deskgate) with ${proto} id ${id}\r\n\tfor <${rcpt}>; ${new Date().toUTCString()}\r\n`;
 }
 
 /**
@@ -213,7 +221,8 @@ function receivedLine(session: SMTPServerSession, hostname: string, id: string, 
  * message is durable (R6).
  */
 export async function startSmtpListener(opts: SmtpListenerOptions, accept: AcceptMessage, logger: Logger): Promise<SmtpListener> {
-  const log = logger.child({ stage: 'ingest', via: 'smtp' });
+  const via = opts.lmtp ? 'lmtp' : 'smtp';
+  const log = logger.child({ stage: 'ingest', via });
   let sessions = 0;
   const perIp = new Map<string, number>();
   const counted = new Set<string>();
@@ -235,7 +244,8 @@ export async function startSmtpListener(opts: SmtpListenerOptions, accept: Accep
   };
   const makeServer = () => Object.assign(new Server({
     name: opts.hostname,
-    banner: 'deskgate', // the library writes "<name> ESMTP" before it
+    banner: 'deskgate', // the library writes "<name> ESMTP" (or LMTP) before it
+    lmtp: opts.lmtp ?? false,
     hideENHANCEDSTATUSCODES: false,
     size: opts.maxMessageSize,
     maxClients: opts.maxClients,
@@ -296,9 +306,10 @@ export async function startSmtpListener(opts: SmtpListenerOptions, accept: Accep
       const to = [...new Set(session.envelope.rcptTo.map((r) => normalizeAddress(r.address)))];
       const from = session.envelope.mailFrom ? normalizeAddress(session.envelope.mailFrom.address) || null : null;
       const id = randomBytes(6).toString('hex');
-      accept(stream, { via: 'smtp', from, to, remoteIp: session.remoteAddress, helo: session.hostNameAppearsAs ?? null }, {
-        prefix: receivedLine(session, opts.hostname, id, to[0]!),
-        smtpChecks: { maxHeaderSize: opts.maxHeaderSize, refuseAfterPerHour: opts.isAllowlisted(session.remoteAddress) ? null : opts.refuseAfterPerHour() },
+      accept(stream, { via, from, to, remoteIp: session.remoteAddress || null, helo: session.hostNameAppearsAs ?? null }, {
+        prefix: receivedLine(session, opts.hostname, id, to[0]!, via === 'lmtp'),
+        // LMTP: the MTA in front accepted the mail already and made SMTP's checks (R73).
+        ...(via === 'lmtp' ? {} : { smtpChecks: { maxHeaderSize: opts.maxHeaderSize, refuseAfterPerHour: opts.isAllowlisted(session.remoteAddress) ? null : opts.refuseAfterPerHour() } }),
       })
         .then((result) => {
           if (!isAccepted(result) || stream.sizeExceeded) {
@@ -306,6 +317,7 @@ export async function startSmtpListener(opts: SmtpListenerOptions, accept: Accep
             return cb(smtpError(`5.3.4 Message too big (limit ${opts.maxMessageSize} bytes)`, 552));
           }
           log.info({ event: 'ingest:accepted', session: session.id, remote: session.remoteAddress, intake_id: result.intakeId, message_id: result.messageId, duplicate: result.duplicate, size: result.size }, 'message accepted');
+          // LMTP: smtp-server gives each accepted recipient this reply; one stored message serves them all (R7).
           cb(null, `2.0.0 Ok: queued as ${result.intakeId}${result.duplicate ? ' (duplicate)' : ''}`);
         })
         .catch((err: unknown) => {
@@ -327,25 +339,44 @@ export async function startSmtpListener(opts: SmtpListenerOptions, accept: Accep
 
   const servers: Server[] = [];
   const bound: Array<{ host: string; port: number }> = [];
+  const sockets: string[] = [];
   for (const l of opts.listen) {
     const server = makeServer();
-    server.on('error', (err) => log.error({ event: 'ingest:server_error', err: errorMessage(err) }, 'smtp server error'));
+    server.on('error', (err) => log.error({ event: 'ingest:server_error', err: errorMessage(err) }, `${via} server error`));
+    const where = 'path' in l ? l.path : `${l.host}:${l.port}`;
+    if ('path' in l) await prepareSocketPath(l.path);
     await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error) => reject(new DeskgateError('INGEST_LISTEN', `cannot listen on ${l.host}:${l.port}: ${err.message}`, { cause: err }));
+      const onError = (err: Error) => reject(new DeskgateError('INGEST_LISTEN', `cannot listen on ${where}: ${err.message}`, { cause: err }));
       server.server.once('error', onError);
-      server.listen(l.port, l.host, () => {
+      const ready = () => {
         server.server.off('error', onError);
-        const addr = server.server.address();
-        bound.push({ host: l.host, port: typeof addr === 'object' && addr ? addr.port : l.port });
+        if (!('path' in l)) {
+          const addr = server.server.address();
+          bound.push({ host: l.host, port: typeof addr === 'object' && addr ? addr.port : l.port });
+        }
         resolve();
-      });
+      };
+      if ('path' in l) server.listen(l.path, ready);
+      else server.listen(l.port, l.host, ready);
     });
     servers.push(server);
-    log.info({ event: 'ingest:listening', host: l.host, port: bound[bound.length - 1]!.port, starttls: Boolean(tls) }, 'SMTP listening');
+    if ('path' in l) {
+      try {
+        await applySocketAccess(l);
+      } catch (err) {
+        await Promise.all(servers.map((s) => s.stop(0)));
+        throw err;
+      }
+      sockets.push(l.path);
+      log.info({ event: 'ingest:listening', path: l.path, mode: l.mode, lmtp: via === 'lmtp' }, `${via.toUpperCase()} listening`);
+    } else {
+      log.info({ event: 'ingest:listening', host: l.host, port: bound[bound.length - 1]!.port, starttls: Boolean(tls), lmtp: via === 'lmtp' }, `${via.toUpperCase()} listening`);
+    }
   }
 
   return {
     addresses: () => [...bound],
+    sockets: () => [...sockets],
     get sessions() { return sessions; },
     close: () => Promise.all(servers.map((s) => s.stop(graceMs))).then(() => undefined),
   };

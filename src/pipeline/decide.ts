@@ -26,13 +26,15 @@ type DecideRow = Pick<IntakeRow, 'envelope_to' | 'envelope_from' | 'via'> & Part
 export async function decide(ctx: PipelineContext, row: DecideRow, parsed: ParsedMessage, smtpAuth: AuthOutcome | null = null): Promise<Decided> {
   const sender = parsed.from[0]?.address ?? row.envelope_from;
   const skip = row.skip_checks ?? [];
-  // R44: SMTP mail is authenticated by deskgate; polled and piped mail carries the trusted
-  // server's Authentication-Results; anything else is not believed.
+  // R44: SMTP mail is authenticated by deskgate; polled, piped and LMTP mail carries the trusted
+  // server's Authentication-Results (the MTA in front saw the sending client); anything else is
+  // not believed.
   const auth: AuthSummary | null = !ctx.trust.verify ? null
     : row.via === 'smtp' ? (smtpAuth ? { spf: smtpAuth.spf, dkim: smtpAuth.dkim, dmarc: smtpAuth.dmarc } : null)
     : trustedAuthResults(parsed.trust.authenticationResults, ctx.trust.trustedAuthservId);
   const senderVerified = !ctx.trust.verify || !ctx.trust.requireAuthenticatedAgents || skip.includes('unverified_agent') || auth?.dmarc === 'pass';
-  const nullSender = row.via === 'smtp' && !row.envelope_from;
+  // An empty return path (R42) is known where an envelope came with the mail.
+  const nullSender = (row.via === 'smtp' || row.via === 'lmtp') && !row.envelope_from;
   const automated = skip.includes('automated_response') ? null : automatedReason(parsed.trust, sender, nullSender);
 
   const ids = [...parsed.inReplyTo, ...parsed.references];

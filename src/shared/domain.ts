@@ -2,7 +2,7 @@
 export type TicketStatus = 'new' | 'open' | 'pending' | 'solved' | 'closed';
 export const TICKET_STATUSES: readonly TicketStatus[] = ['new', 'open', 'pending', 'solved', 'closed'];
 export type Role = 'admin' | 'agent' | 'light_agent' | 'end_user';
-export type Via = 'smtp' | 'imap' | 'pipe';
+export type Via = 'smtp' | 'lmtp' | 'imap' | 'pipe';
 
 /** A tag is one word: letters, digits, _ . : - (stored lower-case). */
 export function isValidTag(tag: string): boolean {

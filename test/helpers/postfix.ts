@@ -37,7 +37,11 @@ export class PrivatePostfix {
   port = 0;
   private started = false;
 
-  constructor(private readonly opts: { relayPort: number; relayDomains?: string[]; concurrency?: number }) {}
+  /**
+   * relayPort: deskgate's SMTP port; or lmtp: the Unix socket of deskgate's LMTP listener (R73),
+   * which Postfix's lmtp(8) client then delivers the relay domains to.
+   */
+  constructor(private readonly opts: { relayPort: number; relayDomains?: string[]; concurrency?: number; lmtp?: string }) {}
 
   private mainCf(): string {
     const d = this.dir;
@@ -50,6 +54,7 @@ export class PrivatePostfix {
       'mydestination =', 'local_recipient_maps =', 'alias_maps =', 'alias_database =', 'biff = no',
       `relay_domains = ${(this.opts.relayDomains ?? ['acme.test']).join(', ')}`,
       `relayhost = [127.0.0.1]:${this.opts.relayPort}`,
+      ...(this.opts.lmtp ? [`relay_transport = lmtp:unix:${this.opts.lmtp}`] : []),
       'mynetworks = 127.0.0.0/8',
       'smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination',
       'smtp_dns_support_level = disabled', 'smtp_host_lookup = native',
@@ -70,7 +75,7 @@ export class PrivatePostfix {
       svc('bounce', 'unix', '-', '-', '0', 'bounce'), svc('defer', 'unix', '-', '-', '0', 'bounce'),
       svc('trace', 'unix', '-', '-', '0', 'bounce'), svc('verify', 'unix', '-', '-', '1', 'verify'),
       svc('flush', 'unix', 'n', '1000?', '0', 'flush'), svc('proxymap', 'unix', '-', '-', '-', 'proxymap'),
-      svc('smtp', 'unix', '-', '-', '-', 'smtp'), svc('relay', 'unix', '-', '-', '-', 'smtp'),
+      svc('smtp', 'unix', '-', '-', '-', 'smtp'), svc('relay', 'unix', '-', '-', '-', 'smtp'), svc('lmtp', 'unix', '-', '-', '-', 'lmtp'),
       svc('showq', 'unix', 'n', '-', '-', 'showq'), svc('error', 'unix', '-', '-', '-', 'error'),
       svc('retry', 'unix', '-', '-', '-', 'error'), svc('discard', 'unix', '-', '-', '-', 'discard'),
       svc('anvil', 'unix', '-', '-', '1', 'anvil'), svc('scache', 'unix', '-', '-', '1', 'scache'),

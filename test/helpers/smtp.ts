@@ -54,6 +54,18 @@ export class SmtpClient {
     return c;
   }
 
+  /** connect() over a Unix socket (LMTP, R73). */
+  static async connectPath(path: string): Promise<SmtpClient> {
+    const socket = createConnection({ path });
+    socket.setTimeout(15_000, () => socket.destroy(new Error('SMTP test client timeout')));
+    await new Promise<void>((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject); });
+    const c = new SmtpClient(socket);
+    socket.on('error', () => {});
+    c.greeting = await c.reply();
+    if (!c.greeting.startsWith('220')) throw new Error(`bad greeting: ${c.greeting}`);
+    return c;
+  }
+
   /** Like connect(), but returns whatever the first reply is (e.g. a 421 refusal) in `greeting`. */
   static async open(port: number, opts: { localAddress?: string } = {}): Promise<SmtpClient> {
     const socket = createConnection({ port, host: '127.0.0.1', ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
@@ -92,6 +104,17 @@ export class SmtpClient {
   async cmd(line: string): Promise<string> {
     this.socket.write(line + '\r\n');
     return this.reply();
+  }
+
+  /** LMTP (R73): sends DATA and returns one reply per accepted recipient (or the refusal of DATA). */
+  async lmtpData(raw: Buffer | string, recipients: number): Promise<string[]> {
+    const r = await this.cmd('DATA');
+    if (!r.startsWith('354')) return [r];
+    const text = (Buffer.isBuffer(raw) ? raw.toString('binary') : raw).replace(/\r?\n/g, '\r\n').replace(/^\./gm, '..');
+    this.socket.write(Buffer.from(text + (text.endsWith('\r\n') ? '' : '\r\n') + '.\r\n', 'binary'));
+    const replies: string[] = [];
+    for (let i = 0; i < recipients; i++) replies.push(await this.reply());
+    return replies;
   }
 
   /** Sends DATA with dot-stuffing; returns the final reply to the message. */

@@ -1,0 +1,144 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { makeEnv, waitFor, SUPPORT, BILLING, type TestEnv } from '../helpers/env.js';
+import { startTestDaemon } from '../helpers/daemon.js';
+import { mail, uniqueId } from '../helpers/mail.js';
+import { SmtpClient } from '../helpers/smtp.js';
+import type { Daemon } from '../../src/daemon.js';
+
+/** R73: LMTP (RFC 2033) on a Unix socket and a TCP port, over real sockets, into the same intake as SMTP. */
+describe('LMTP listener (R73)', () => {
+  let env: TestEnv;
+  let d: Daemon & { port: number };
+  let socketPath: string;
+  let lmtpPort: number;
+
+  before(async () => {
+    env = makeEnv((c) => {
+      (c.smtp as Record<string, unknown>).max_recipients = 2;
+      c.lmtp = { listen: [{ path: '/tmp/placeholder', mode: '0620' }, { host: '127.0.0.1', port: 0 }] };
+    });
+    socketPath = join(env.dir, 'run', 'lmtp.sock');
+    const config = { ...env.config, lmtp: { ...env.config.lmtp!, listen: [{ path: socketPath, mode: '0620' }, { host: '127.0.0.1', port: 0 }] } };
+    d = await startTestDaemon({ ...env, config }, { parseWorkers: 1 });
+    lmtpPort = d.lmtp!.addresses()[0]!.port;
+  });
+  after(async () => {
+    await d.stop();
+    env.cleanup();
+  });
+
+  /** Waits for an intake row to be processed; returns it. */
+  const processed = (id: number) => waitFor(async () => {
+    const r = await d.app.intake.get(id);
+    return r && r.status !== 'received' && r.status !== 'processing' ? r : undefined;
+  }, `intake ${id} processed`);
+  const queuedAs = (reply: string) => Number(/queued as (\d+)/.exec(reply)?.[1]);
+
+  it('R73: the socket exists with the configured mode; the greeting says LMTP and LHLO is the hello (EHLO is refused)', async () => {
+    const st = statSync(socketPath);
+    assert.ok(st.isSocket());
+    assert.equal(st.mode & 0o777, 0o620);
+    const c = await SmtpClient.connectPath(socketPath);
+    try {
+      assert.match(c.greeting, /^220 .*LMTP/);
+      assert.match(await c.cmd('EHLO mta.acme.test'), /^5\d\d /);
+      assert.match(await c.cmd('LHLO mta.acme.test'), /^250 /);
+    } finally {
+      await c.quit();
+    }
+  });
+
+  it('R73, R5, R7: one reply per accepted recipient after DATA; an unknown recipient gets 550 at RCPT; one ticket for the message, via lmtp', async () => {
+    const c = await SmtpClient.connectPath(socketPath);
+    try {
+      await c.cmd('LHLO mta.acme.test');
+      assert.match(await c.cmd('MAIL FROM:<carol@customer.test>'), /^250 /);
+      assert.match(await c.cmd(`RCPT TO:<${SUPPORT}>`), /^250 /);
+      assert.match(await c.cmd('RCPT TO:<nobody@elsewhere.test>'), /^550 5\.1\.1 /);
+      assert.match(await c.cmd(`RCPT TO:<${BILLING}>`), /^250 /);
+      const replies = await c.lmtpData(mail({ messageId: uniqueId('lmtp'), subject: 'Printer on fire', to: `${SUPPORT}, ${BILLING}` }), 2);
+      assert.equal(replies.length, 2);
+      for (const r of replies) assert.match(r, /^250 2\.0\.0 Ok: queued as \d+$/);
+      assert.equal(queuedAs(replies[0]!), queuedAs(replies[1]!), 'both recipients name the one stored message');
+      const row = await processed(queuedAs(replies[0]!));
+      assert.equal(row.status, 'done', row.error ?? '');
+      assert.equal(row.via, 'lmtp');
+      assert.deepEqual(row.envelope_to, [SUPPORT, BILLING]);
+      const t = (await d.app.views.show(row.ticket_id!))!;
+      assert.equal(t.via, 'lmtp');
+      assert.equal(t.subject, 'Printer on fire');
+      const raw = (await d.app.raw.read(row.raw_path ?? '').catch(() => undefined)) ?? (await d.app.intake.rawBytes(row.id))!;
+      assert.match(raw.toString('latin1'), /^Received: from mta\.acme\.test \(local\)\r\n\tby mx\.acme\.test \(deskgate\) with LMTP id /);
+    } finally {
+      await c.quit();
+    }
+  });
+
+  it('R73, R7: the same message delivered again (over TCP this time) is a duplicate: 250, nothing new stored', async () => {
+    const id = uniqueId('lmtp-dup');
+    const raw = mail({ messageId: id, subject: 'Twice' });
+    const send = async () => {
+      const c = await SmtpClient.connect(lmtpPort);
+      try {
+        await c.cmd('LHLO mta.acme.test');
+        await c.cmd('MAIL FROM:<carol@customer.test>');
+        await c.cmd(`RCPT TO:<${SUPPORT}>`);
+        return (await c.lmtpData(raw, 1))[0]!;
+      } finally {
+        await c.quit();
+      }
+    };
+    const first = await send();
+    assert.match(first, /^250 .*queued as \d+$/);
+    await processed(queuedAs(first));
+    const again = await send();
+    assert.match(again, /^250 .*queued as \d+ \(duplicate\)$/);
+    assert.equal(queuedAs(again), queuedAs(first));
+    assert.equal(await d.app.sql.value('SELECT count(*) FROM intake WHERE message_id = ?', [id]), 1);
+  });
+
+  it('R73: a recipient past smtp.max_recipients gets 452 and the others are delivered', async () => {
+    const c = await SmtpClient.connectPath(socketPath);
+    try {
+      await c.cmd('LHLO mta.acme.test');
+      await c.cmd('MAIL FROM:<carol@customer.test>');
+      assert.match(await c.cmd(`RCPT TO:<${SUPPORT}>`), /^250 /);
+      assert.match(await c.cmd(`RCPT TO:<${BILLING}>`), /^250 /);
+      assert.match(await c.cmd('RCPT TO:<support+extra@acme.test>'), /^452 4\.5\.3 /);
+      const replies = await c.lmtpData(mail({ messageId: uniqueId('lmtp-many') }), 2);
+      assert.deepEqual(replies.map((r) => r.slice(0, 3)), ['250', '250']);
+    } finally {
+      await c.quit();
+    }
+  });
+
+  it('R73, R42: a message with an empty return path (MAIL FROM:<>) is held as an automated response, not a ticket', async () => {
+    const c = await SmtpClient.connectPath(socketPath);
+    try {
+      await c.cmd('LHLO mta.acme.test');
+      await c.cmd('MAIL FROM:<>');
+      await c.cmd(`RCPT TO:<${SUPPORT}>`);
+      const [reply] = await c.lmtpData(mail({ messageId: uniqueId('lmtp-null'), subject: 'Out of office' }), 1);
+      assert.match(reply!, /^250 /);
+      const row = await processed(queuedAs(reply!));
+      assert.equal(row.status, 'suspended');
+      assert.equal(row.ticket_id, null);
+    } finally {
+      await c.quit();
+    }
+  });
+
+  it('R73: the SMTP listener is unaffected (it still speaks ESMTP and refuses LHLO)', async () => {
+    const c = await SmtpClient.connect(d.port);
+    try {
+      assert.match(c.greeting, /ESMTP/);
+      assert.match(await c.cmd('EHLO client.test'), /^250 /);
+      assert.match(await c.cmd('LHLO client.test'), /^5\d\d /);
+    } finally {
+      await c.quit();
+    }
+  });
+});
