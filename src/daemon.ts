@@ -102,6 +102,7 @@ export async function startDaemon(config: Config, opts: { logger: Logger; clock?
     // R71: one node polls each account; the others stand by and take over when it dies.
     lock: (name) => app.sql.tryLock(name),
     backlogFull: () => app.backlog.full,
+    metrics: app.metrics,
   }));
   const imapLeads = () => pollers.filter((p) => p.polling).map((p) => `imap:${p.accountName}`);
   app.reportLeads(() => [...(processing?.leads() ?? []), ...imapLeads()]);

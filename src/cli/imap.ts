@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { withReadOnlyApp, configOption } from './context.js';
+import { withReadOnlyApp, configOption, loadConfigOrExit, CliError } from './context.js';
+import { systemClock } from '../shared/clock.js';
 import { printJson, table } from './format.js';
 import { createImapStateRepo } from '../store/index.js';
 import { accountKey } from '../ingest/index.js';
@@ -14,7 +15,7 @@ export function registerImap(program: Command): void {
         const key = accountKey(a);
         const s = states.get(key);
         return {
-          account: key, host: a.host, user: a.user, mailbox: a.mailbox, processed_mailbox: a.processed_mailbox ?? null, idle: a.idle,
+          account: key, host: a.host, user: a.user, auth: a.oauth2 ? `oauth2 (${a.oauth2.refresh_token ? 'refresh_token' : 'client_credentials'})` : 'password', mailbox: a.mailbox, processed_mailbox: a.processed_mailbox ?? null, idle: a.idle,
           state: s?.state ?? 'never_started', last_poll_at: s?.last_poll_at ?? null, last_error: s?.last_error ?? null, last_error_at: s?.last_error_at ?? null,
           imported: s?.imported ?? 0, duplicates: s?.duplicates ?? 0, uidvalidity: s?.uidvalidity ?? null, last_uid: s?.last_uid ?? 0,
         };
@@ -24,4 +25,24 @@ export function registerImap(program: Command): void {
       process.stdout.write(table(['ACCOUNT', 'STATE', 'LAST POLL', 'IMPORTED', 'DUPLICATES', 'LAST ERROR'],
         rows.map((r) => [r.account, r.state, r.last_poll_at, r.imported, r.duplicates, r.last_error ? `${r.last_error_at}: ${r.last_error}` : null])) + '\n');
     }));
+  configOption(imap.command('test').argument('[account]', 'an account (as imap status names it), or its user; default: every account')
+    .description('log in to each IMAP account (getting its oauth2 token first), open its mailbox, and say what failed'))
+    .option('--json', 'print JSON')
+    .action(async (account: string | undefined, opts: { config: string; json?: boolean }) => {
+      const config = loadConfigOrExit(opts.config);
+      const accounts = config.imap.filter((a) => account === undefined || accountKey(a) === account || a.user === account);
+      if (accounts.length === 0) throw new CliError(account ? `no imap: account ${account} in the config (deskgate imap status lists them)` : 'no imap: accounts in the config', 1);
+      // imapflow is loaded by this command only.
+      const { checkImapAccount } = await import('../ingest/imap-check.js');
+      const results = [];
+      for (const a of accounts) results.push({ account: accountKey(a), ...(await checkImapAccount(a, systemClock)) });
+      if (opts.json) printJson(results);
+      else {
+        for (const r of results) {
+          process.stdout.write(`${r.account}: ${r.ok ? 'OK' : 'FAILED'}\n`);
+          for (const s of r.steps) process.stdout.write(`  ${s.ok ? 'ok    ' : 'FAILED'} ${s.step.padEnd(8)} ${s.detail}\n`);
+        }
+      }
+      if (results.some((r) => !r.ok)) process.exitCode = 1;
+    });
 }

@@ -155,12 +155,32 @@ const limits = z.object({
   notifications_per_staff_per_hour: z.number().int().positive().default(500),
 }).strict();
 
+/** R72: where a mailbox login gets its access tokens (Microsoft 365, Google Workspace, any RFC 6749 endpoint). */
+const oauth2 = z.object({
+  token_url: z.string().url().refine((u) => {
+    const url = new URL(u);
+    return url.protocol === 'https:' || (url.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname));
+  }, 'token_url must be https:// (http:// only on this host)'),
+  client_id: z.string().min(1),
+  /** Required for client credentials; public clients with a refresh token may leave it out. */
+  client_secret: z.string().min(1).optional(),
+  /** Present: the refresh-token grant (a user's or shared mailbox's delegated access); absent: client credentials. */
+  refresh_token: z.string().min(1).optional(),
+  scope: z.string().min(1).optional(),
+}).strict().refine((o) => o.refresh_token !== undefined || o.client_secret !== undefined, {
+  message: 'oauth2 needs refresh_token (refresh-token grant) or client_secret (client-credentials grant)',
+});
+
+const oneSecret = (what: string) => (a: { pass?: string | undefined; oauth2?: unknown }) => (a.pass !== undefined) !== (a.oauth2 !== undefined)
+  ? true : `${what} needs either pass or oauth2, not ${a.pass !== undefined ? 'both' : 'neither'}`;
+
 const outbound = z.object({
   smtp: z.object({
     host: z.string().min(1),
     port: z.number().int().min(1).max(65535).default(587),
     secure: z.boolean().default(false),
-    auth: z.object({ user: z.string(), pass: z.string() }).strict().optional(),
+    auth: z.object({ user: z.string(), pass: z.string().optional(), oauth2: oauth2.optional() }).strict()
+      .superRefine((a, ctx) => { const r = oneSecret('outbound.smtp.auth')(a); if (r !== true) ctx.addIssue({ code: 'custom', message: r }); }).optional(),
   }).strict().optional(),
   retry_for: duration('2d'),
   retry_initial: duration('1m'),
@@ -173,13 +193,15 @@ const imapAccount = z.object({
   port: z.number().int().min(1).max(65535).default(993),
   secure: z.boolean().default(true),
   user: z.string().min(1),
-  pass: z.string(),
+  /** A password, or (R72) oauth2 for Microsoft 365 and Google, which refuse passwords. */
+  pass: z.string().optional(),
+  oauth2: oauth2.optional(),
   mailbox: z.string().default('INBOX'),
   processed_mailbox: z.string().optional(),
   poll_interval: duration('60s'),
   idle: z.boolean().default(true),
   address: address.optional(),
-}).strict();
+}).strict().superRefine((a, ctx) => { const r = oneSecret('an IMAP account')(a); if (r !== true) ctx.addIssue({ code: 'custom', message: r }); });
 
 const processing = z.object({
   /**

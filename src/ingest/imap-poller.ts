@@ -8,13 +8,17 @@ import { isAccepted, type AcceptMessage } from './accept-message.js';
 import { recipientsFromHeaders } from './recipients.js';
 import { accountKey } from './imap-account.js';
 import { createWaker } from '../shared/waker.js';
+import { TokenSource, type OAuth2Settings, type TokenStatus } from '../shared/oauth2.js';
+import type { Metrics } from '../shared/metrics.js';
 
 export interface ImapAccount {
   host: string;
   port: number;
   secure: boolean;
   user: string;
-  pass: string;
+  /** A password, or oauth2 (R72): one of the two (the config schema checks). */
+  pass?: string | undefined;
+  oauth2?: OAuth2Settings | undefined;
   mailbox: string;
   processed_mailbox?: string | undefined;
   poll_interval: number;
@@ -42,6 +46,7 @@ export interface ImapPollerDeps {
   standbyRetryMs?: number;
   /** processing.backlog_high_water: while true, no more mail is fetched (it stays on the server). */
   backlogFull?: () => boolean;
+  metrics?: Metrics;
 }
 
 /** The keyword that marks a message as imported when there is no processed_mailbox. */
@@ -73,10 +78,32 @@ export class ImapPoller {
   /** The account as `deskgate imap status` names it. */
   get accountName(): string { return this.key; }
   private lock: SqlLock | undefined;
+  /** R72: the account's access tokens, when it logs in with oauth2. */
+  private readonly tokens: TokenSource | undefined;
+  /** A refused token was renewed once already: a second refusal is the account's, not the token's. */
+  private renewedAfterRefusal = false;
 
   constructor(private readonly account: ImapAccount, private readonly deps: ImapPollerDeps) {
     this.key = accountKey(account);
     this.log = deps.logger.child({ stage: 'ingest', via: 'imap', account: this.key });
+    this.tokens = account.oauth2 ? new TokenSource(account.oauth2, {
+      clock: deps.clock, onResult: (ok) => deps.metrics?.oauth2Tokens.inc({ login: `imap:${this.key}`, result: ok ? 'ok' : 'error' }),
+    }) : undefined;
+  }
+
+  /** R72: the account's token state (imap status), or undefined for a password login. */
+  tokenStatus(): TokenStatus | undefined {
+    return this.tokens?.status();
+  }
+
+  /** The token the last login used (R72: the one to throw away when it is refused). */
+  private lastToken: string | undefined;
+
+  /** imapflow's auth: the password, or a current access token (SASL XOAUTH2). */
+  private async credentials(): Promise<{ user: string; pass: string } | { user: string; accessToken: string }> {
+    if (!this.tokens) return { user: this.account.user, pass: this.account.pass ?? '' };
+    this.lastToken = await this.tokens.token();
+    return { user: this.account.user, accessToken: this.lastToken };
   }
 
   start(): void {
@@ -135,11 +162,24 @@ export class ImapPoller {
       try {
         await this.session();
       } catch (err) {
-        const e = err as { authenticationFailed?: boolean; responseText?: string; code?: string };
-        const message = e.authenticationFailed ? `authentication failed for ${this.account.user}: ${e.responseText ?? errorMessage(err)}` : errorMessage(err);
+        const e = err as { authenticationFailed?: boolean; responseText?: string; code?: string; serverResponseCode?: string };
+        // imapflow says authenticationFailed for NO [UNAVAILABLE] too: the server could not check
+        // the login now (its token check is down), which is temporary, not a refusal.
+        const refused = e.authenticationFailed === true && e.serverResponseCode !== 'UNAVAILABLE';
+        // R72: a refused token may have been revoked or expired early: renew it once, at once.
+        if (refused && this.tokens && !this.renewedAfterRefusal) {
+          this.renewedAfterRefusal = true;
+          this.tokens.invalidate(this.lastToken === undefined ? {} : { refused: this.lastToken });
+          this.log.warn({ event: 'imap:token_refused', code: 'IMAP_TOKEN_REFUSED' }, 'the IMAP server refused the access token: getting a new one');
+          continue;
+        }
+        const tokenError = typeof e.code === 'string' && e.code.startsWith('OAUTH2_');
+        const message = refused ? `authentication failed for ${this.account.user}: ${e.responseText ?? errorMessage(err)}`
+          : e.authenticationFailed ? `the server could not check the login now: ${e.responseText ?? errorMessage(err)}` : errorMessage(err);
         await this.deps.state.error(this.key, message, this.now());
-        this.log.error({ event: e.authenticationFailed ? 'imap:auth_failed' : 'imap:error', code: e.authenticationFailed ? 'IMAP_AUTH_FAILED' : 'IMAP_SESSION', cause_code: errorCode(err, 'IMAP_SESSION'), err: message }, e.authenticationFailed ? 'IMAP login refused: check the user and password' : 'IMAP session ended');
-        if (e.authenticationFailed) backoff = Math.max(backoff, 30_000);
+        if (tokenError) this.log.error({ event: 'imap:token_error', code: e.code, err: message }, 'no access token for the IMAP login: retrying with back-off');
+        else this.log.error({ event: refused ? 'imap:auth_failed' : 'imap:error', code: refused ? 'IMAP_AUTH_FAILED' : 'IMAP_SESSION', cause_code: errorCode(err, 'IMAP_SESSION'), err: message }, refused ? `IMAP login refused: check the user and ${this.tokens ? 'the oauth2 app\'s access to the mailbox' : 'password'}` : 'IMAP session ended');
+        if (refused) backoff = Math.max(backoff, 30_000);
       } finally {
         try { this.client?.close(); } catch { /* closed */ }
         this.client = undefined;
@@ -166,7 +206,7 @@ export class ImapPoller {
   private async session(): Promise<void> {
     const a = this.account;
     const client = new ImapFlow({
-      host: a.host, port: a.port, secure: a.secure, auth: { user: a.user, pass: a.pass }, logger: false,
+      host: a.host, port: a.port, secure: a.secure, auth: await this.credentials(), logger: false,
       disableAutoIdle: !a.idle, connectionTimeout: 30_000, greetingTimeout: 15_000, socketTimeout: 5 * 60_000,
       // imapflow waits 15 s of quiet before IDLE by default; deskgate sends nothing between polls,
       // so IDLE at once, or new mail waits for that delay.
@@ -179,6 +219,7 @@ export class ImapPoller {
     client.on('close', () => { closed = true; this.waker.wake(); });
     client.on('exists', () => { newMail = true; this.waker.wake(); });
     await client.connect();
+    this.renewedAfterRefusal = false;
     this.log.info({ event: 'imap:connected', idle: a.idle && Boolean(client.capabilities.has('IDLE')) }, 'IMAP connected');
     if (a.processed_mailbox) await client.mailboxCreate(a.processed_mailbox).catch(() => { /* exists */ });
     const box = await client.mailboxOpen(a.mailbox);

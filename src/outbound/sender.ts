@@ -7,12 +7,34 @@ import type { NodeLease } from '../shared/node-id.js';
 import { createWaker } from '../shared/waker.js';
 import { afterFailure, type RetrySettings } from './retry-policy.js';
 import type { Metrics } from '../shared/metrics.js';
+import { TokenSource, type OAuth2Settings } from '../shared/oauth2.js';
 
 export interface SmarthostConfig {
   host: string;
   port: number;
   secure: boolean;
-  auth?: { user: string; pass: string } | undefined;
+  /** A password, or oauth2 (R72: SASL XOAUTH2, as Exchange Online's SMTP AUTH needs). */
+  auth?: { user: string; pass?: string | undefined; oauth2?: OAuth2Settings | undefined } | undefined;
+}
+
+/**
+ * nodemailer's auth for the smarthost. With oauth2, nodemailer asks provisionCallback for a token
+ * and, when the server refuses it, once more with renew set: the token source then fetches a new
+ * one (R72). A token endpoint that is down fails the delivery like a smarthost that is down: the
+ * message is deferred and retried (R59).
+ */
+function smarthostAuth(auth: NonNullable<SmarthostConfig['auth']>, tokens: TokenSource | undefined): Record<string, unknown> {
+  if (!tokens) return { user: auth.user, pass: auth.pass ?? '' };
+  return {
+    type: 'OAuth2', user: auth.user,
+    // A function, not an arrow: nodemailer calls it on the connection's XOAuth2 object, whose
+    // accessToken is the token just refused. Each pooled connection refused with the old token
+    // asks to renew; throwing away only that token lets one new token serve them all.
+    provisionCallback: function (this: { accessToken?: unknown }, _user: string, renew: boolean, cb: (err: Error | null, token?: string, expires?: number) => void) {
+      if (renew) tokens.invalidate(typeof this?.accessToken === 'string' ? { refused: this.accessToken } : {});
+      tokens.token().then((t) => cb(null, t, tokens.renewAt), (err: Error) => cb(err));
+    },
+  };
 }
 
 export interface DkimConfig {
@@ -37,11 +59,15 @@ export function createOutboundSender(deps: {
 }) {
   const log = deps.logger.child({ stage: 'outbound' });
   const dkim = deps.dkim ? { domainName: deps.dkim.domain, keySelector: deps.dkim.selector, privateKey: readFileSync(deps.dkim.private_key, 'utf8') } : undefined;
+  const auth = deps.smarthost?.auth;
+  const tokens = auth?.oauth2 ? new TokenSource(auth.oauth2, {
+    clock: deps.clock, onResult: (ok) => deps.metrics?.oauth2Tokens.inc({ login: 'smarthost', result: ok ? 'ok' : 'error' }),
+  }) : undefined;
   // nodemailer is loaded when the first message is delivered, not by every CLI command.
   let transport: Transporter | undefined;
   const makeTransport = async (): Promise<Transporter> => (await import('nodemailer')).default.createTransport({
       host: deps.smarthost!.host, port: deps.smarthost!.port, secure: deps.smarthost!.secure,
-      ...(deps.smarthost!.auth ? { auth: deps.smarthost!.auth } : {}),
+      ...(auth ? { auth: smarthostAuth(auth, tokens) } : {}),
       pool: true, maxConnections: 4, connectionTimeout: 15_000, greetingTimeout: 15_000, socketTimeout: 60_000,
       ...(dkim ? { dkim } : {}),
     });
@@ -70,7 +96,10 @@ export function createOutboundSender(deps: {
     } catch (err) {
       const e = err as { responseCode?: number; response?: string; message: string; code?: string };
       const error = e.response ?? `${e.code ?? 'ERROR'}: ${e.message}`;
-      const next = afterFailure({ responseCode: e.responseCode, attempts: row.attempts + 1, createdAt: new Date(row.created_at), now, error }, deps.retry);
+      // A refused login (or no token, R72) is the smarthost's config, not the message's: deferred
+      // until it is fixed, as Postfix's smtp_sasl_auth_soft_bounce does, never failed for good.
+      const responseCode = e.code === 'EAUTH' ? undefined : e.responseCode;
+      const next = afterFailure({ responseCode, attempts: row.attempts + 1, createdAt: new Date(row.created_at), now, error }, deps.retry);
       if (next.kind === 'failed') {
         if (!(await deps.outbox.markFailed(row.id, deps.lease.id, next.reason))) return claimLost(row);
         deps.metrics?.outbound.inc({ result: 'failed' });

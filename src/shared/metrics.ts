@@ -54,6 +54,7 @@ export function createMetrics(opts: { processMetrics?: boolean; /** false: count
     smtpSessions: new Gauge({ name: 'deskgate_smtp_sessions', help: 'Open SMTP sessions', registers: [registry] }),
     smtpRefused: new Counter({ name: 'deskgate_smtp_sessions_refused_total', help: 'SMTP connections refused at connect, by reason (max_clients, too_many_sessions, denylisted)', labelNames: ['reason'] as const, registers: [registry] }),
     smtpClosed: new Counter({ name: 'deskgate_smtp_sessions_closed_total', help: 'SMTP sessions ended by deskgate, by reason (session_timeout, data_timeout, junk_commands, evicted, idle_timeout)', labelNames: ['reason'] as const, registers: [registry] }),
+    oauth2Tokens: new Counter({ name: 'deskgate_oauth2_token_requests_total', help: 'Access token requests to a token endpoint (R72), by login (imap:ACCOUNT, smarthost) and result (ok, error)', labelNames: ['login', 'result'] as const, registers: [registry] }),
     intakeLatency: new Histogram({
       name: 'deskgate_intake_latency_seconds', help: 'From acceptance to the stored ticket comment',
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [registry],

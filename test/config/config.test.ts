@@ -99,3 +99,32 @@ describe('deskgate check-config', () => {
     }
   });
 });
+
+describe('config: OAuth2 logins and LMTP (R72, R73)', () => {
+  const imap = (extra: string) => `${minimal}imap:\n  - { host: outlook.office365.com, user: support@acme.test${extra} }\n`;
+  const oauth2 = 'oauth2: { token_url: "https://login.microsoftonline.com/t/oauth2/v2.0/token", client_id: app, client_secret: "${S}", scope: "https://outlook.office365.com/.default" }';
+  const messages = (text: string) => problems(text, { S: 'secret' }).map((p) => `${p.path}: ${p.message}`);
+
+  it('R72: an IMAP account takes pass or oauth2, exactly one', () => {
+    const c = parseConfigText(imap(`, ${oauth2}`), '/x/d.yaml', { S: 'secret' });
+    assert.equal(c.imap[0]!.oauth2!.client_secret, 'secret');
+    assert.equal(c.imap[0]!.pass, undefined);
+    assert.deepEqual(messages(imap(`, pass: x, ${oauth2}`)), ['imap[0]: an IMAP account needs either pass or oauth2, not both']);
+    assert.deepEqual(messages(imap('')), ['imap[0]: an IMAP account needs either pass or oauth2, not neither']);
+  });
+
+  it('R72: token_url is https (http only on this host); a grant needs a refresh token or a client secret', () => {
+    assert.deepEqual(messages(imap(', oauth2: { token_url: "http://login.example.test/token", client_id: app, client_secret: s }')), ['imap[0].oauth2.token_url: token_url must be https:// (http:// only on this host)']);
+    assert.doesNotThrow(() => parseConfigText(imap(', oauth2: { token_url: "http://127.0.0.1:8080/token", client_id: app, refresh_token: r }'), '/x/d.yaml', {}));
+    assert.deepEqual(messages(imap(', oauth2: { token_url: "https://login.example.test/token", client_id: app }')), ['imap[0].oauth2: oauth2 needs refresh_token (refresh-token grant) or client_secret (client-credentials grant)']);
+    assert.deepEqual(messages(`${minimal}outbound: { smtp: { host: smtp.office365.com, auth: { user: support@acme.test } } }\n`), ['outbound.smtp.auth: outbound.smtp.auth needs either pass or oauth2, not neither']);
+  });
+
+  it('R73: lmtp.listen takes absolute socket paths with an octal mode, and host/port pairs', () => {
+    const c = parseConfigText(`${minimal}lmtp: { listen: [{ path: /run/deskgate/lmtp.sock }, { host: 127.0.0.1, port: 2424 }] }\n`, '/x/d.yaml', {});
+    assert.deepEqual(c.lmtp!.listen, [{ path: '/run/deskgate/lmtp.sock', mode: '0660' }, { host: '127.0.0.1', port: 2424 }]);
+    assert.ok(messages(`${minimal}lmtp: { listen: [{ path: run/lmtp.sock }] }\n`).some((m) => /path must be absolute/.test(m)));
+    assert.ok(messages(`${minimal}lmtp: { listen: [{ path: /run/lmtp.sock, mode: "rw-rw----" }] }\n`).some((m) => /mode must be octal/.test(m)));
+    assert.ok(messages(`${minimal}lmtp: { listen: [] }\n`).some((m) => /lmtp\.listen needs a socket path/.test(m)));
+  });
+});

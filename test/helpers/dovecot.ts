@@ -21,6 +21,13 @@ function uidOf(user: string): { uid: number; gid: number } {
  */
 export class Dovecot {
   readonly dir = mkdtempSync(join(tmpdir(), 'deskgate-dovecot-'));
+
+  /**
+   * oauth2 (R72): XOAUTH2 and OAUTHBEARER logins besides the password, checked by Dovecot's
+   * oauth2 passdb against `introspectionUrl` (a form POST of token=…; the answer must carry
+   * "active"). Dovecot's auth cache stays off, so a revoked token fails the next login.
+   */
+  constructor(private readonly opts: { oauth2?: { introspectionUrl: string } } = {}) {}
   port = 0;
   private child: ChildProcess | undefined;
   private owner = uidOf('dovecot');
@@ -41,7 +48,7 @@ protocols = imap
 listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login${this.opts.oauth2 ? ' xoauth2 oauthbearer\nauth_cache_size = 0' : ''}
 default_internal_user = dovecot
 default_login_user = dovenull
 mail_location = maildir:${this.dir}/mail/%u
@@ -50,8 +57,13 @@ mail_gid = ${this.owner.gid}
 first_valid_uid = ${this.owner.uid}
 passdb {
   driver = passwd-file
-  args = scheme=PLAIN username_format=%u ${this.dir}/passwd
-}
+  args = scheme=PLAIN username_format=%u ${this.dir}/passwd${this.opts.oauth2 ? '\n  mechanisms = plain login' : ''}
+}${this.opts.oauth2 ? `
+passdb {
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = ${this.dir}/dovecot-oauth2.conf.ext
+}` : ''}
 userdb {
   driver = static
   args = uid=${this.owner.uid} gid=${this.owner.gid} home=${this.dir}/home/%u
@@ -74,6 +86,12 @@ service stats {
   }
 }
 `);
+      if (this.opts.oauth2) {
+        writeFileSync(join(this.dir, 'dovecot-oauth2.conf.ext'), [
+          'introspection_mode = post', `introspection_url = ${this.opts.oauth2.introspectionUrl}`, 'force_introspection = yes',
+          'username_attribute = username', 'active_attribute = active', 'active_value = true', 'timeout_msecs = 5000', '',
+        ].join('\n'));
+      }
     }
     this.child = spawn('/usr/sbin/dovecot', ['-F', '-c', join(this.dir, 'dovecot.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
@@ -140,6 +158,11 @@ service stats {
     } finally {
       await c.logout();
     }
+  }
+
+  /** Ends the user's open IMAP sessions (doveadm kick), as a server does when it drops a client. */
+  kick(user = IMAP_USER): void {
+    execFileSync('doveadm', ['-c', join(this.dir, 'dovecot.conf'), 'kick', user], { stdio: 'pipe' });
   }
 
   /** Drops a message straight into the maildir, as a local delivery would while IMAP is down. */

@@ -18,10 +18,27 @@ export class SmtpSink {
   attempts = 0;
   private server: SMTPServer | undefined;
   port = 0;
+  /** Every AUTH XOAUTH2 the sink was offered (with `xoauth2`), and whether it let it in. */
+  readonly logins: Array<{ user: string; ok: boolean }> = [];
+
+  /**
+   * xoauth2 (R72): the sink then requires AUTH XOAUTH2 and asks this whether a user's token is
+   * good, answering a bad one as Exchange does (a 334 challenge, then 535).
+   */
+  constructor(private readonly opts: { xoauth2?: (user: string, token: string) => boolean } = {}) {}
 
   async start(port = 0): Promise<this> {
+    const xoauth2 = this.opts.xoauth2;
     this.server = new SMTPServer({
-      authOptional: true, disableReverseLookup: true, logger: false, disabledCommands: ['STARTTLS', 'AUTH'], closeTimeout: 300,
+      disableReverseLookup: true, logger: false, closeTimeout: 300,
+      ...(xoauth2 ? {
+        authOptional: false, authMethods: ['XOAUTH2'], allowInsecureAuth: true, disabledCommands: ['STARTTLS'],
+        onAuth: (auth: { method: string; username?: string; accessToken?: string }, _session: unknown, cb: (err: Error | null, res?: { user?: string; data?: Record<string, string> }) => void) => {
+          const ok = auth.method === 'XOAUTH2' && xoauth2(auth.username ?? '', auth.accessToken ?? '');
+          this.logins.push({ user: auth.username ?? '', ok });
+          cb(null, ok ? { user: auth.username! } : { data: { status: '401', schemes: 'bearer', scope: 'https://outlook.office365.com/.default' } });
+        },
+      } : { authOptional: true, disabledCommands: ['STARTTLS', 'AUTH'] }),
       onData: (stream, session, cb) => {
         const chunks: Buffer[] = [];
         stream.on('data', (c: Buffer) => chunks.push(c));

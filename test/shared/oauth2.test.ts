@@ -1,0 +1,110 @@
+import { describe, it, before, after, beforeEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { TokenSource, type OAuth2Settings } from '../../src/shared/oauth2.js';
+import { DeskgateError } from '../../src/shared/errors.js';
+import { TokenServer } from '../helpers/token-server.js';
+import { MovableClock } from '../helpers/clock.js';
+
+/** R72: access tokens from a real HTTP token endpoint (only the clock is moved by the test). */
+describe('R72: OAuth2 token source', () => {
+  const server = new TokenServer();
+  before(async () => { await server.start(); });
+  after(async () => { await server.close(); });
+  beforeEach(() => { server.mode = 'ok'; server.lifetimeS = 3600; server.requests.length = 0; });
+
+  const refreshGrant = (): OAuth2Settings => ({ token_url: server.tokenUrl, client_id: server.clientId, client_secret: server.clientSecret, refresh_token: server.refreshToken, scope: 'https://outlook.office365.com/.default' });
+  const appGrant = (): OAuth2Settings => ({ token_url: server.tokenUrl, client_id: server.clientId, client_secret: server.clientSecret, scope: 'https://outlook.office365.com/.default' });
+  /** No secret in what an admin or a log could see. */
+  const noSecrets = (text: string) => {
+    for (const secret of [server.clientSecret, server.refreshToken, ...server.issued]) assert.ok(!text.includes(secret), `a secret in: ${text}`);
+  };
+  const rejectsWith = async (p: Promise<unknown>, code: string, re: RegExp) => {
+    await assert.rejects(p, (err: unknown) => {
+      assert.ok(err instanceof DeskgateError, String(err));
+      assert.equal(err.code, code);
+      assert.match(err.message, re);
+      noSecrets(err.message + JSON.stringify(err.context));
+      return true;
+    });
+  };
+
+  it('R72: the refresh-token grant: one request, then the cached token until a fifth of its life is left', async () => {
+    const clock = new MovableClock();
+    const tokens = new TokenSource(refreshGrant(), { clock });
+    assert.equal(tokens.grant, 'refresh_token');
+    const first = await tokens.token();
+    assert.ok(server.valid(first));
+    assert.equal(await tokens.token(), first, 'cached');
+    assert.deepEqual(server.requests, [{ grant: 'refresh_token', clientId: server.clientId, scope: 'https://outlook.office365.com/.default', ok: true }]);
+    clock.advance(47 * 60_000);
+    assert.equal(await tokens.token(), first, 'still cached 47 minutes into an hour');
+    clock.advance(9 * 60_000);
+    const second = await tokens.token();
+    assert.notEqual(second, first, 'renewed 5 minutes before it expires');
+    assert.equal(server.requests.length, 2);
+    assert.equal(tokens.status().state, 'ok');
+  });
+
+  it('R72: the client-credentials grant when there is no refresh token; callers at once share one request', async () => {
+    const tokens = new TokenSource(appGrant(), { clock: new MovableClock() });
+    assert.equal(tokens.grant, 'client_credentials');
+    const got = await Promise.all([tokens.token(), tokens.token(), tokens.token()]);
+    assert.equal(new Set(got).size, 1);
+    assert.equal(server.requests.length, 1);
+    assert.equal(server.requests[0]!.grant, 'client_credentials');
+  });
+
+  it('R72: invalidate() after a refused login makes the next call fetch a new token, unless the refused one was already replaced', async () => {
+    const tokens = new TokenSource(refreshGrant(), { clock: new MovableClock() });
+    const first = await tokens.token();
+    tokens.invalidate();
+    const second = await tokens.token();
+    assert.notEqual(second, first);
+    assert.equal(server.requests.length, 2);
+    // A second connection refused with the first token: the second token, newer, is kept.
+    tokens.invalidate({ refused: first });
+    assert.equal(await tokens.token(), second);
+    tokens.invalidate({ refused: second });
+    assert.notEqual(await tokens.token(), second);
+    assert.equal(server.requests.length, 3);
+  });
+
+  it('R72: an endpoint that is down is OAUTH2_TOKEN_UNAVAILABLE, a 503 too; status says so; it recovers; no secret in any message', async () => {
+    const results: boolean[] = [];
+    const tokens = new TokenSource(refreshGrant(), { clock: new MovableClock(), timeoutMs: 3000, onResult: (ok) => results.push(ok) });
+    await server.stop();
+    try {
+      await rejectsWith(tokens.token(), 'OAUTH2_TOKEN_UNAVAILABLE', /^token endpoint http:\/\/127\.0\.0\.1:\d+\/token unreachable: (ECONNREFUSED|the connection was closed)/);
+      const st = tokens.status();
+      assert.equal(st.state, 'error');
+      assert.match(st.last_error!, /unreachable/);
+    } finally {
+      await server.start();
+    }
+    server.mode = 'unavailable';
+    await rejectsWith(tokens.token(), 'OAUTH2_TOKEN_UNAVAILABLE', /answered 503 temporarily_unavailable/);
+    server.mode = 'ok';
+    assert.ok(server.valid(await tokens.token()));
+    assert.equal(tokens.status().state, 'ok');
+    assert.deepEqual(results, [false, false, true]);
+  });
+
+  it('R72: a refused grant is OAUTH2_TOKEN_REFUSED with the provider\'s words and what to do', async () => {
+    server.mode = 'refuse';
+    await rejectsWith(new TokenSource(refreshGrant(), { clock: new MovableClock() }).token(), 'OAUTH2_TOKEN_REFUSED', /answered 400 invalid_grant: AADSTS70000: the grant is not valid \(the refresh token expired or was revoked: get a new one\)/);
+    server.mode = 'ok';
+    await rejectsWith(new TokenSource({ ...appGrant(), client_secret: 'wrong-secret' }, { clock: new MovableClock() }).token(), 'OAUTH2_TOKEN_REFUSED', /invalid_client.*\(check client_id and client_secret\)/);
+  });
+
+  it('R72: a renewal that fails while the cached token has time left hands out the cached token', async () => {
+    const clock = new MovableClock();
+    const tokens = new TokenSource(refreshGrant(), { clock });
+    const first = await tokens.token();
+    clock.advance(56 * 60_000); // past the renewal point, 4 minutes before expiry
+    server.mode = 'unavailable';
+    assert.equal(await tokens.token(), first, 'the endpoint\'s outage costs nothing yet');
+    assert.equal(tokens.status().state, 'error');
+    clock.advance(3.5 * 60_000); // 30 s before expiry: no longer handed out
+    await rejectsWith(tokens.token(), 'OAUTH2_TOKEN_UNAVAILABLE', /503/);
+  });
+});
