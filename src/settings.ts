@@ -52,7 +52,7 @@ export function settingsOf(config: Config): Settings {
 
 /** Keys that only a restart applies (sockets, files and threads are set up from them at start). */
 // email.reply_line: the parser threads cut replies at it, and notifications must keep writing the line they cut at.
-const RESTART_KEYS = ['data_dir', 'smtp', 'imap', 'metrics', 'outbound', 'dns', 'processing', 'secret', 'automations_interval', 'log', 'email.reply_line', 'store'] as const;
+const RESTART_KEYS = ['data_dir', 'smtp', 'lmtp', 'imap', 'metrics', 'outbound', 'dns', 'processing', 'secret', 'automations_interval', 'log', 'email.reply_line', 'store'] as const;
 
 function keyChanged(a: Config, b: Config, key: string): boolean {
   const get = (c: Config) => key.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], c);
