@@ -77,4 +77,9 @@ describe('Postfix in front of deskgate (R5, R6, R7)', { skip }, () => {
     assert.equal(n, 1, 'one comment, one ticket');
     assert.ok(t.id > 0);
   });
+
+  it('Postfix logged no warning about the SMTP conversation with deskgate', () => {
+    const warnings = pf.log().split('\n').filter((l) => /warning:/i.test(l) && /smtp|protocol|lost connection|unexpected|127\.0\.0\.1/i.test(l));
+    assert.deepEqual(warnings, []);
+  });
 });
