@@ -4,7 +4,7 @@ import { z } from 'zod';
 // with new Function) costs more than it saves here, and inject starts once per message (issue 15).
 z.config({ jitless: true });
 import { parseDuration, parseSize } from '../shared/units.js';
-import { isPlausibleAddress, normalizeAddress } from '../shared/addresses.js';
+import { isPlausibleAddress, normalizeAddress, isLoopbackHost } from '../shared/addresses.js';
 import { ruleSetSchema, triggerSchema, automationSchema } from '../triggers/definitions.js';
 import { checkRuleSet } from '../triggers/rule-book.js';
 import { isValidIpEntry } from '../shared/ip-list.js';
@@ -66,8 +66,13 @@ const socketPath = z.object({
  * allowlist (no per-IP session limit, no sender-rate refusal) and SMTP's header refusals (R45)
  * are left to it.
  */
+/** LMTP over TCP: this host only (its clients are trusted like the allowlist, R73). */
+const loopbackHostPort = hostPort.refine((h) => isLoopbackHost(h.host), {
+  message: 'an LMTP TCP address must be on this host (127.0.0.1, ::1): LMTP clients are trusted like smtp.client_allowlist',
+});
+
 const lmtp = z.object({
-  listen: z.array(z.union([socketPath, hostPort])).min(1, 'lmtp.listen needs a socket path or a host and port'),
+  listen: z.array(z.union([socketPath, loopbackHostPort])).min(1, 'lmtp.listen needs a socket path or a host and port'),
   max_clients: z.number().int().positive().default(50),
 }).strict();
 

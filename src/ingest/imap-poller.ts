@@ -8,8 +8,9 @@ import { isAccepted, type AcceptMessage } from './accept-message.js';
 import { recipientsFromHeaders } from './recipients.js';
 import { accountKey } from './imap-account.js';
 import { createWaker } from '../shared/waker.js';
-import { TokenSource, type OAuth2Settings, type TokenStatus } from '../shared/oauth2.js';
+import { TokenSource, type OAuth2Settings } from '../shared/oauth2.js';
 import type { Metrics } from '../shared/metrics.js';
+import { isLoopbackHost } from '../shared/addresses.js';
 
 export interface ImapAccount {
   host: string;
@@ -89,11 +90,6 @@ export class ImapPoller {
     this.tokens = account.oauth2 ? new TokenSource(account.oauth2, {
       clock: deps.clock, onResult: (ok) => deps.metrics?.oauth2Tokens.inc({ login: `imap:${this.key}`, result: ok ? 'ok' : 'error' }),
     }) : undefined;
-  }
-
-  /** R72: the account's token state (imap status), or undefined for a password login. */
-  tokenStatus(): TokenStatus | undefined {
-    return this.tokens?.status();
   }
 
   /** The token the last login used (R72: the one to throw away when it is refused). */
@@ -207,6 +203,8 @@ export class ImapPoller {
     const a = this.account;
     const client = new ImapFlow({
       host: a.host, port: a.port, secure: a.secure, auth: await this.credentials(), logger: false,
+      // An access token is a password for an hour: never in clear off this host (STARTTLS or fail).
+      ...(a.oauth2 && !a.secure && !isLoopbackHost(a.host) ? { doSTARTTLS: true } : {}),
       disableAutoIdle: !a.idle, connectionTimeout: 30_000, greetingTimeout: 15_000, socketTimeout: 5 * 60_000,
       // imapflow waits 15 s of quiet before IDLE by default; deskgate sends nothing between polls,
       // so IDLE at once, or new mail waits for that delay.

@@ -65,6 +65,12 @@ interface Guard {
 
 /** Sessions cut by a deadline in the middle of DATA: their message's failure is expected, not an error. */
 const cutInData = new WeakMap<SMTPServerSession, CutReason>();
+/**
+ * LMTP (RFC 2033): one reply after DATA for each RCPT that got a 250, counted per transaction
+ * (keyed by the envelope, which smtp-server makes anew for each): smtp-server merges a repeated
+ * recipient in rcptTo, though each RCPT was answered 250.
+ */
+const acceptedRcpts = new WeakMap<object, number>();
 
 const FULL = 'Too many connected clients, try again in a moment'; // the library's text, after its host name
 
@@ -270,14 +276,14 @@ export async function startSmtpListener(opts: SmtpListenerOptions, accept: Accep
       perIp.set(session.remoteAddress, fromIp);
       counted.add(session.id);
       sessions++;
-      opts.metrics?.smtpSessions.set(sessions);
+      if (via === 'smtp') opts.metrics?.smtpSessions.set(sessions);
       log.debug({ event: 'ingest:connect', session: session.id, remote: session.remoteAddress }, 'connection');
       cb();
     },
     onClose(session) {
       if (!counted.delete(session.id)) return;
       sessions--;
-      opts.metrics?.smtpSessions.set(sessions);
+      if (via === 'smtp') opts.metrics?.smtpSessions.set(sessions);
       const n = (perIp.get(session.remoteAddress) ?? 1) - 1;
       if (n <= 0) perIp.delete(session.remoteAddress);
       else perIp.set(session.remoteAddress, n);
@@ -300,9 +306,15 @@ export async function startSmtpListener(opts: SmtpListenerOptions, accept: Accep
         return cb(smtpError('5.1.1 Mailbox unavailable: not a support address here', 550));
       }
       if (session.envelope.rcptTo.length >= opts.maxRecipients) return cb(smtpError('4.5.3 Too many recipients', 452));
+      acceptedRcpts.set(session.envelope, (acceptedRcpts.get(session.envelope) ?? 0) + 1);
       cb();
     },
-    onData(stream: SMTPServerDataStream, session, cb) {
+    onData(stream: SMTPServerDataStream, session, smtpCb) {
+      // LMTP: the same answer once per accepted RCPT (see acceptedRcpts); SMTP: one answer.
+      const replies = acceptedRcpts.get(session.envelope) ?? session.envelope.rcptTo.length;
+      const cb = (err: Error | null, message?: string) => (via === 'lmtp'
+        ? smtpCb(null, Array.from({ length: replies }, () => err ?? message ?? 'OK') as never)
+        : err ? smtpCb(err) : smtpCb(null, message));
       const to = [...new Set(session.envelope.rcptTo.map((r) => normalizeAddress(r.address)))];
       const from = session.envelope.mailFrom ? normalizeAddress(session.envelope.mailFrom.address) || null : null;
       const id = randomBytes(6).toString('hex');
@@ -340,37 +352,41 @@ export async function startSmtpListener(opts: SmtpListenerOptions, accept: Accep
   const servers: Server[] = [];
   const bound: Array<{ host: string; port: number }> = [];
   const sockets: string[] = [];
-  for (const l of opts.listen) {
-    const server = makeServer();
-    server.on('error', (err) => log.error({ event: 'ingest:server_error', err: errorMessage(err) }, `${via} server error`));
-    const where = 'path' in l ? l.path : `${l.host}:${l.port}`;
-    if ('path' in l) await prepareSocketPath(l.path);
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error) => reject(new DeskgateError('INGEST_LISTEN', `cannot listen on ${where}: ${err.message}`, { cause: err }));
-      server.server.once('error', onError);
-      const ready = () => {
-        server.server.off('error', onError);
-        if (!('path' in l)) {
-          const addr = server.server.address();
-          bound.push({ host: l.host, port: typeof addr === 'object' && addr ? addr.port : l.port });
-        }
-        resolve();
-      };
-      if ('path' in l) server.listen(l.path, ready);
-      else server.listen(l.port, l.host, ready);
-    });
-    servers.push(server);
-    if ('path' in l) {
-      try {
+  try {
+    await listenAll();
+  } catch (err) {
+    // One entry that cannot listen: the others started before it are closed, or they would keep the process alive.
+    await Promise.all(servers.map((s) => s.stop(0)));
+    throw err;
+  }
+  async function listenAll(): Promise<void> {
+    for (const l of opts.listen) {
+      const server = makeServer();
+      server.on('error', (err) => log.error({ event: 'ingest:server_error', err: errorMessage(err) }, `${via} server error`));
+      const where = 'path' in l ? l.path : `${l.host}:${l.port}`;
+      if ('path' in l) await prepareSocketPath(l.path);
+      await new Promise<void>((resolve, reject) => {
+        const onError = (err: Error) => reject(new DeskgateError('INGEST_LISTEN', `cannot listen on ${where}: ${err.message}`, { cause: err }));
+        server.server.once('error', onError);
+        const ready = () => {
+          server.server.off('error', onError);
+          if (!('path' in l)) {
+            const addr = server.server.address();
+            bound.push({ host: l.host, port: typeof addr === 'object' && addr ? addr.port : l.port });
+          }
+          resolve();
+        };
+        if ('path' in l) server.listen(l.path, ready);
+        else server.listen(l.port, l.host, ready);
+      });
+      servers.push(server);
+      if ('path' in l) {
         await applySocketAccess(l);
-      } catch (err) {
-        await Promise.all(servers.map((s) => s.stop(0)));
-        throw err;
+        sockets.push(l.path);
+        log.info({ event: 'ingest:listening', path: l.path, mode: l.mode, lmtp: via === 'lmtp' }, `${via.toUpperCase()} listening`);
+      } else {
+        log.info({ event: 'ingest:listening', host: l.host, port: bound[bound.length - 1]!.port, starttls: Boolean(tls), lmtp: via === 'lmtp' }, `${via.toUpperCase()} listening`);
       }
-      sockets.push(l.path);
-      log.info({ event: 'ingest:listening', path: l.path, mode: l.mode, lmtp: via === 'lmtp' }, `${via.toUpperCase()} listening`);
-    } else {
-      log.info({ event: 'ingest:listening', host: l.host, port: bound[bound.length - 1]!.port, starttls: Boolean(tls), lmtp: via === 'lmtp' }, `${via.toUpperCase()} listening`);
     }
   }
 

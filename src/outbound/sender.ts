@@ -8,6 +8,7 @@ import { createWaker } from '../shared/waker.js';
 import { afterFailure, type RetrySettings } from './retry-policy.js';
 import type { Metrics } from '../shared/metrics.js';
 import { TokenSource, type OAuth2Settings } from '../shared/oauth2.js';
+import { isLoopbackHost } from '../shared/addresses.js';
 
 export interface SmarthostConfig {
   host: string;
@@ -68,6 +69,8 @@ export function createOutboundSender(deps: {
   const makeTransport = async (): Promise<Transporter> => (await import('nodemailer')).default.createTransport({
       host: deps.smarthost!.host, port: deps.smarthost!.port, secure: deps.smarthost!.secure,
       ...(auth ? { auth: smarthostAuth(auth, tokens) } : {}),
+      // R72: an access token never goes in clear off this host: STARTTLS is required then.
+      ...(tokens && !deps.smarthost!.secure && !isLoopbackHost(deps.smarthost!.host) ? { requireTLS: true } : {}),
       pool: true, maxConnections: 4, connectionTimeout: 15_000, greetingTimeout: 15_000, socketTimeout: 60_000,
       ...(dkim ? { dkim } : {}),
     });

@@ -16,12 +16,15 @@ export function fileSink(dataDir: string): ContentSink {
  * the processing stage streams that into the database. No fsync: the file is only a hand-over;
  * the database write is what makes it durable. A big attachment is never held in memory.
  */
-export function scratchSink(dir: string): ContentSink {
+export function scratchSink(dir: string, onFile?: (path: string) => void): ContentSink {
   return async (content) => {
     const file = join(dir, `attachment.${randomBytes(8).toString('hex')}`);
     const hash = createHash('sha256');
     let size = 0;
     const fh = await open(file, 'w', 0o600);
+    // Said before a byte is written: a parser thread killed mid-write (timeout, memory) leaves its
+    // files to whoever heard this, the thread pool, to remove.
+    onFile?.(file);
     try {
       // One chunk written before the next is read, as AttachmentStore.putStream does.
       for await (const chunk of content) {
@@ -42,9 +45,9 @@ export function scratchSink(dir: string): ContentSink {
 /** Where a parser puts attachments: the file content store, scratch files, or (neither) memory. */
 export interface SinkOptions { attachmentsDir?: string | undefined; scratchDir?: string | undefined }
 
-export function sinkFor(opts: SinkOptions): ContentSink | undefined {
+export function sinkFor(opts: SinkOptions, onScratchFile?: (path: string) => void): ContentSink | undefined {
   if (opts.attachmentsDir) return fileSink(opts.attachmentsDir);
-  if (opts.scratchDir) return scratchSink(opts.scratchDir);
+  if (opts.scratchDir) return scratchSink(opts.scratchDir, onScratchFile);
   return undefined;
 }
 
@@ -55,14 +58,18 @@ export function sinkFor(opts: SinkOptions): ContentSink | undefined {
 export async function parseCleaning<T>(base: ContentSink | undefined, run: (sink: ContentSink | undefined) => Promise<T>): Promise<T> {
   if (!base) return run(undefined);
   const files: string[] = [];
-  const sink: ContentSink = async (content) => {
-    const stored = await base(content);
-    if (stored.file) files.push(stored.file);
+  const writing = new Set<Promise<unknown>>();
+  const sink: ContentSink = (content) => {
+    const stored = base(content).then((s) => { if (s.file) files.push(s.file); return s; });
+    writing.add(stored);
+    void stored.finally(() => writing.delete(stored)).catch(() => {});
     return stored;
   };
   try {
     return await run(sink);
   } catch (err) {
+    // The parser may give up while a sink still writes: wait for it, then remove its file too.
+    await Promise.allSettled([...writing]);
     await Promise.all(files.map((f) => rm(f, { force: true })));
     throw err;
   }

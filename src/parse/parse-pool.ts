@@ -1,4 +1,5 @@
 import type { Worker } from 'node:worker_threads';
+import { rm } from 'node:fs/promises';
 import { startModuleThread } from '../shared/threads.js';
 import { DeskgateError } from '../shared/errors.js';
 import { parseMessage, type ParsedMessage } from './parse-message.js';
@@ -40,6 +41,8 @@ interface Job {
   reject: (e: unknown) => void;
   /** Threads that died under this job for a reason other than its own timeout or memory. */
   deaths: number;
+  /** Scratch files its thread started (PostgreSQL): removed when the job fails or is run again. */
+  files: string[];
 }
 
 interface Slot {
@@ -50,7 +53,12 @@ interface Slot {
   gone: boolean;
 }
 
-type WorkerReply = { id: number; started: true } | { id: number; result: ParsedMessage } | { id: number; error: string; code?: string };
+type WorkerReply = { id: number; started: true } | { id: number; file: string } | { id: number; result: ParsedMessage } | { id: number; error: string; code?: string };
+
+/** A failed (or retried) job's scratch files: the thread that wrote them may have been killed mid-write. */
+function dropFiles(job: Job): void {
+  for (const f of job.files.splice(0)) void rm(f, { force: true }).catch(() => {});
+}
 
 function newWorker(workerData: unknown, maxMemoryMb: number | undefined): Worker {
   return startModuleThread(import.meta.url, 'parse-worker', workerData, maxMemoryMb === undefined ? undefined : { maxOldGenerationSizeMb: maxMemoryMb });
@@ -103,8 +111,13 @@ export function createMessageParser(opts: ParserOptions): MessageParser {
       slot.timer = setTimeout(() => onTimeout(index, slot), timeoutMs);
       return;
     }
+    if ('file' in msg) {
+      job.files.push(msg.file);
+      return;
+    }
     settle(slot);
     if ('error' in msg) {
+      dropFiles(job);
       job.reject(new DeskgateError(msg.code ?? 'PARSE_MIME_INVALID', `cannot parse message: ${msg.error}`, { context: { bytes: sourceSize(job.source) } }));
     } else {
       // Structured clone turns Buffers into plain Uint8Arrays.
@@ -117,6 +130,7 @@ export function createMessageParser(opts: ParserOptions): MessageParser {
   function onTimeout(index: number, slot: Slot): void {
     const job = settle(slot);
     retire(index, slot);
+    if (job) dropFiles(job);
     job?.reject(new DeskgateError('PARSE_TIMEOUT', `parsing took longer than ${timeoutMs} ms`, { context: { bytes: sourceSize(job.source), timeout_ms: timeoutMs } }));
     pump();
   }
@@ -126,6 +140,7 @@ export function createMessageParser(opts: ParserOptions): MessageParser {
     if (slot.gone) return;
     const job = settle(slot);
     retire(index, slot);
+    if (job) dropFiles(job);
     if (job && !closed) {
       if (err.code === 'ERR_WORKER_OUT_OF_MEMORY') {
         job.reject(new DeskgateError('PARSE_TOO_BIG', `parsing needs more than the parser's ${opts.maxMemoryMb} MB of memory`, { context: { bytes: sourceSize(job.source), memory_mb: opts.maxMemoryMb } }));
@@ -165,7 +180,7 @@ export function createMessageParser(opts: ParserOptions): MessageParser {
     parse(source: MessageSource, hints: { replyHint?: boolean } = {}): Promise<ParsedMessage> {
       if (closed) return Promise.reject(new DeskgateError('PARSE_CLOSED', 'the parser is closed'));
       return new Promise((resolve, reject) => {
-        queue.push({ id: nextId++, source, replyHint: hints.replyHint ?? false, resolve, reject, deaths: 0 });
+        queue.push({ id: nextId++, source, replyHint: hints.replyHint ?? false, resolve, reject, deaths: 0, files: [] });
         pump();
       });
     },

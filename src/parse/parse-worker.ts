@@ -8,12 +8,13 @@ import { sinkFor, parseCleaning, type SinkOptions } from './file-sink.js';
  * says when it starts a message, so the pool's timeout counts the parse, not thread boot.
  */
 const { replyLine, ...sinkOptions } = workerData as { replyLine: string } & SinkOptions;
-const sink = sinkFor(sinkOptions);
 type Source = Uint8Array | { path: string; size: number };
 parentPort!.on('message', (msg: { id: number; source: Source; replyHint: boolean }) => {
   parentPort!.postMessage({ id: msg.id, started: true });
   // Structured clone gives a Uint8Array: read it as a Buffer, uncopied.
   const source = msg.source instanceof Uint8Array ? Buffer.from(msg.source.buffer, msg.source.byteOffset, msg.source.byteLength) : msg.source;
+  // Each scratch file is named to the pool before it is written (see scratchSink).
+  const sink = sinkFor(sinkOptions, (file) => parentPort!.postMessage({ id: msg.id, file }));
   parseCleaning(sink, (s) => parseMessage(sourceStream(source), { replyLine, replyHint: msg.replyHint, ...(s ? { sink: s } : {}) })).then(
     (result) => parentPort!.postMessage({ id: msg.id, result }),
     (err: unknown) => {

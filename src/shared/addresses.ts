@@ -21,3 +21,8 @@ export function isPlausibleAddress(address: string): boolean {
   if (!parts || parts.local.includes('@')) return false;
   return parts.domain.includes('.') || parts.domain === 'localhost';
 }
+
+/** A host name or address on this machine (where a secret may travel without TLS). */
+export function isLoopbackHost(host: string): boolean {
+  return /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|\[::1\]|localhost)$/i.test(host);
+}

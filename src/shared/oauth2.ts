@@ -114,7 +114,7 @@ export class TokenSource {
       const body = (await res.json().catch(() => ({}))) as TokenResponse;
       if (!res.ok || typeof body.access_token !== 'string' || body.access_token === '') {
         const oauthError = typeof body.error === 'string' ? body.error.replace(/[^\w.-]/g, '') : undefined;
-        const detail = typeof body.error_description === 'string' ? `: ${body.error_description.replace(/[\r\n]+/g, ' ').slice(0, 300)}` : '';
+        const detail = typeof body.error_description === 'string' ? `: ${this.scrub(body.error_description).replace(/[\r\n]+/g, ' ').slice(0, 300)}` : '';
         // invalid_grant/invalid_client: the credentials are wrong, expired or revoked; the
         // admin must act, but it is still retried (a fixed config is picked up on reload).
         const code = res.status >= 400 && res.status < 500 && res.status !== 429 ? 'OAUTH2_TOKEN_REFUSED' : 'OAUTH2_TOKEN_UNAVAILABLE';
@@ -133,6 +133,13 @@ export class TokenSource {
       if (err instanceof DeskgateError) throw err;
       throw this.fail('OAUTH2_TOKEN_UNAVAILABLE', `token endpoint ${where}: ${errorMessage(err)}`);
     }
+  }
+
+  /** The provider's own words may echo what was sent: never the secrets. */
+  private scrub(text: string): string {
+    let out = text;
+    for (const secret of [this.settings.client_secret, this.settings.refresh_token, this.refreshToken]) if (secret) out = out.split(secret).join('***');
+    return out;
   }
 
   private fail(code: string, message: string): DeskgateError {

@@ -126,5 +126,6 @@ describe('config: OAuth2 logins and LMTP (R72, R73)', () => {
     assert.ok(messages(`${minimal}lmtp: { listen: [{ path: run/lmtp.sock }] }\n`).some((m) => /path must be absolute/.test(m)));
     assert.ok(messages(`${minimal}lmtp: { listen: [{ path: /run/lmtp.sock, mode: "rw-rw----" }] }\n`).some((m) => /mode must be octal/.test(m)));
     assert.ok(messages(`${minimal}lmtp: { listen: [] }\n`).some((m) => /lmtp\.listen needs a socket path/.test(m)));
+    assert.ok(messages(`${minimal}lmtp: { listen: [{ host: 0.0.0.0, port: 2424 }] }\n`).some((m) => /must be on this host/.test(m)), 'LMTP clients are trusted: never a public address');
   });
 });

@@ -40,7 +40,6 @@ describe('R72: IMAP with OAuth2 against a real Dovecot', () => {
   const key = () => accountKey(env.config.imap[0]!);
   const waitComment = (messageId: string, ms = 20_000) => waitFor(async () => (await d.app.sql.column<number>('SELECT ticket_id FROM comments WHERE message_id = ?', [messageId]))[0], `comment ${messageId}`, ms);
   const status = async () => (await d.app.sql.get<{ state: string; last_error: string | null }>('SELECT state, last_error FROM imap_state WHERE account = ?', [key()]))!;
-  const poller = () => d.pollers[0]!;
 
   it('R72: imports mail over an XOAUTH2 login, with one token from the refresh-token grant', async () => {
     const id = uniqueId('oauth-imap');
@@ -49,7 +48,6 @@ describe('R72: IMAP with OAuth2 against a real Dovecot', () => {
     assert.equal((await d.app.views.show(ticketId))!.subject, 'Via an OAuth2 mailbox');
     assert.deepEqual(tokens.requests.map((r) => [r.grant, r.ok]), [['refresh_token', true]]);
     assert.ok(tokens.introspections >= 1, 'Dovecot checked the token with the token server');
-    assert.equal(poller().tokenStatus()!.state, 'ok');
   });
 
   it('R72: a token that expires mid-session: the session carries on, and the next login is refused once, renewed and goes on', async () => {
@@ -73,7 +71,6 @@ describe('R72: IMAP with OAuth2 against a real Dovecot', () => {
     tokens.expireAll();
     dovecot.kick(); // the session ends; a new login needs a new token, and the endpoint is gone
     await waitFor(async () => /token endpoint .* unreachable/.test((await status()).last_error ?? '') || undefined, 'imap status to name the token endpoint', 20_000);
-    assert.equal(poller().tokenStatus()!.state, 'error');
     assert.match(await d.app.metrics.render(), /deskgate_oauth2_token_requests_total\{login="imap:[^"]+",result="error"\} [1-9]/);
     const cli = await runCli(['imap', 'status', '--json', '-c', env.configPath]);
     const row = (JSON.parse(cli.stdout) as Array<{ account: string; auth: string; last_error: string }>)[0]!;
@@ -88,7 +85,7 @@ describe('R72: IMAP with OAuth2 against a real Dovecot', () => {
     await dovecot.append('INBOX', mail({ messageId: queued, subject: 'Waiting for the token endpoint' }));
     await tokens.start(); // the same port again
     await waitComment(queued, 60_000);
-    assert.equal(poller().tokenStatus()!.state, 'ok');
+    assert.match(await d.app.metrics.render(), /deskgate_oauth2_token_requests_total\{login="imap:[^"]+",result="ok"\} [2-9]/);
   });
 
   it('R72: deskgate imap test logs in with a token and says what it found; a refused grant is named with what to do', async () => {

@@ -100,6 +100,22 @@ describe('LMTP listener (R73)', () => {
     assert.equal(await d.app.sql.value('SELECT count(*) FROM intake WHERE message_id = ?', [id]), 1);
   });
 
+  it('R73: a recipient given twice gets two 250s at RCPT and two replies after DATA (RFC 2033), one message stored', async () => {
+    const c = await SmtpClient.connectPath(socketPath);
+    try {
+      await c.cmd('LHLO mta.acme.test');
+      await c.cmd('MAIL FROM:<carol@customer.test>');
+      assert.match(await c.cmd(`RCPT TO:<${SUPPORT}>`), /^250 /);
+      assert.match(await c.cmd(`RCPT TO:<${SUPPORT.toUpperCase()}>`), /^250 /);
+      const replies = await c.lmtpData(mail({ messageId: uniqueId('lmtp-twice') }), 2);
+      assert.deepEqual(replies.map((r) => r.slice(0, 3)), ['250', '250']);
+      // The session is in step: the next command gets its own answer.
+      assert.match(await c.cmd('NOOP'), /^250 /);
+    } finally {
+      await c.quit();
+    }
+  });
+
   it('R73: a recipient past smtp.max_recipients gets 452 and the others are delivered', async () => {
     const c = await SmtpClient.connectPath(socketPath);
     try {
@@ -140,5 +156,19 @@ describe('LMTP listener (R73)', () => {
     } finally {
       await c.quit();
     }
+  });
+
+  it('R73: a listen entry that cannot be used stops the start with INGEST_LISTEN, and the ones before it are closed again', async () => {
+    const { writeFileSync, existsSync } = await import('node:fs');
+    const { startDaemon } = await import('../../src/daemon.js');
+    const { silentLogger } = await import('../../src/shared/logger.js');
+    const good = join(env.dir, 'run', 'first.sock');
+    const notASocket = join(env.dir, 'run', 'config-file');
+    writeFileSync(notASocket, 'keep me');
+    const config = { ...env.config, processing: { ...env.config.processing, workers: 0 }, smtp: { ...env.config.smtp, listen: [{ host: '127.0.0.1', port: 0 }] },
+      lmtp: { ...env.config.lmtp!, listen: [{ path: good, mode: '0660' }, { path: notASocket, mode: '0660' }] } };
+    await assert.rejects(startDaemon(config, { logger: silentLogger() }), (err: unknown) => (err as { code?: string }).code === 'INGEST_LISTEN' && /is not a socket/.test((err as Error).message));
+    assert.equal(existsSync(good), false, 'the first socket was closed (and its file removed)');
+    assert.equal(existsSync(notASocket), true);
   });
 });

@@ -332,4 +332,23 @@ describe('big mail (R6, R63; issue 14 on PostgreSQL)', () => {
     assert.deepEqual(left, []);
     assert.equal(existsSync(scratch), d.app.store.backend === 'postgres', 'a scratch directory exists only on PostgreSQL');
   });
+
+  it('R63: the same big attachment again is stored once, and no descriptor keeps a removed scratch file open (issue 14)', async () => {
+    const { randomBytes } = await import('node:crypto');
+    const { readdirSync, readlinkSync } = await import('node:fs');
+    const content = randomBytes(2 * 1024 * 1024);
+    const rawBody = (name: string) => [
+      'Content-Type: multipart/mixed; boundary="b1"', '', '--b1', 'Content-Type: text/plain', '', 'Again.', '--b1',
+      `Content-Type: application/octet-stream; name="${name}"`, 'Content-Transfer-Encoding: base64', '',
+      content.toString('base64').replace(/.{76}/g, '$&\r\n'), '--b1--', ''].join('\r\n');
+    for (const name of ['first.bin', 'second.bin']) {
+      const reply = await sendMail(d.port, SUPPORT, mail({ rawBody: rawBody(name) }));
+      const id = Number(/queued as (\d+)/.exec(reply)![1]);
+      const row = await waitFor(async () => { const r = await d.app.intake.get(id); return r?.status === 'done' || r?.status === 'failed' ? r : undefined; }, 'processed', 60_000);
+      assert.equal(row.status, 'done', row.error ?? '');
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    const open = readdirSync('/proc/self/fd').map((fd) => { try { return readlinkSync(`/proc/self/fd/${fd}`); } catch { return ''; } });
+    assert.deepEqual(open.filter((l) => l.includes('/scratch/') || (l.includes(env.dir) && l.endsWith('(deleted)'))), []);
+  });
 });

@@ -15,7 +15,9 @@ import type { Daemon } from '../../src/daemon.js';
  */
 describe('R72: the smarthost with OAuth2 (XOAUTH2)', () => {
   const tokens = new TokenServer('notify@acme.test');
-  const sink = new SmtpSink({ xoauth2: (user, token) => tokens.valid(token, user) });
+  /** The smarthost refuses every login while set (an app whose SMTP permission was taken away). */
+  let refuseAll = false;
+  const sink = new SmtpSink({ xoauth2: (user, token) => !refuseAll && tokens.valid(token, user) });
   let env: TestEnv;
   let d: Daemon & { port: number };
 
@@ -85,5 +87,21 @@ describe('R72: the smarthost with OAuth2 (XOAUTH2)', () => {
     await tokens.start();
     await waitFor(async () => (await d.app.outbox.list()).every((r) => r.status === 'sent') || undefined, 'sent after the endpoint came back', 30_000);
     assert.ok(sink.messages.slice(before).some((m) => m.mail.subject?.includes('Sent while the token endpoint was down')));
+  });
+
+  it('R72, R59: a login the smarthost refuses even with a new token (535) defers the notification instead of failing it; it goes out once the login works', async () => {
+    refuseAll = true;
+    await restartSink();
+    const before = sink.messages.length;
+    try {
+      assert.match(await sendMail(d.port, SUPPORT, mail({ messageId: uniqueId('oauth-535'), subject: 'Sent while SMTP AUTH was refused' })), /^250 /);
+      const deferred = await waitFor(async () => (await d.app.outbox.list()).find((r) => r.status === 'deferred' && /535/.test(r.last_error ?? '')), 'a notification deferred on 535', 30_000);
+      assert.ok(deferred.attempts >= 1);
+      assert.equal((await d.app.outbox.list()).filter((r) => r.status === 'failed').length, 0, 'a refused login is the smarthost\'s config, never the message\'s');
+    } finally {
+      refuseAll = false;
+    }
+    await waitFor(async () => (await d.app.outbox.list()).every((r) => r.status === 'sent') || undefined, 'sent once the login works', 30_000);
+    assert.ok(sink.messages.slice(before).some((m) => m.mail.subject?.includes('Sent while SMTP AUTH was refused')));
   });
 });

@@ -65,6 +65,26 @@ describe('parser pool: per-message timeout, memory limit, fair queueing (R8)', (
     } finally { await closeWithin(p, 5000); }
   });
 
+  it('R8, issue 14: a parse killed by its timeout leaves none of the scratch files its thread wrote', { timeout: 60_000 }, async () => {
+    const { mkdtempSync, readdirSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'dg-scratch-timeout-'));
+    const p = createMessageParser({ workers: 1, replyLine: REPLY_LINE, timeoutMs: 1500, scratchDir: dir });
+    try {
+      // The attachment streams into a scratch file first; the HTML after it then runs past the timeout.
+      const html = `<html><body>${'<p>Hello, the printer <b>is</b> on fire again.</p>\n'.repeat(250_000)}</body></html>`;
+      const rawBody = ['Content-Type: multipart/mixed; boundary="b1"', '', '--b1', 'Content-Type: application/octet-stream; name="a.bin"', 'Content-Transfer-Encoding: base64', '',
+        Buffer.alloc(300_000, 7).toString('base64').replace(/.{76}/g, '$&\r\n'), '--b1', 'Content-Type: text/html; charset=utf-8', '', html, '--b1--', ''].join('\r\n');
+      assert.equal(await outcome(p.parse(mail({ subject: 'bomb with attachment', rawBody }))), 'PARSE_TIMEOUT');
+      await new Promise((r) => setTimeout(r, 200)); // the removal runs beside the rejection
+      assert.deepEqual(readdirSync(dir), []);
+    } finally {
+      await closeWithin(p, 5000);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('R8: several big mails that each parse in time alone all succeed when they arrive together', { timeout: 120_000 }, async () => {
     const timeoutMs = 1500;
     const p = createMessageParser({ workers: 1, replyLine: REPLY_LINE, timeoutMs });

@@ -107,4 +107,25 @@ describe('R72: OAuth2 token source', () => {
     clock.advance(3.5 * 60_000); // 30 s before expiry: no longer handed out
     await rejectsWith(tokens.token(), 'OAUTH2_TOKEN_UNAVAILABLE', /503/);
   });
+
+  it('R72: a provider that echoes the refresh token or the secret in its error text gets them masked', async () => {
+    const { createServer } = await import('node:http');
+    const echo = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        const form = new URLSearchParams(body);
+        res.writeHead(400, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: 'invalid_grant', error_description: `refresh token ${form.get('refresh_token')} for client secret ${form.get('client_secret')} is unknown` }));
+      });
+    });
+    await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (echo.address() as { port: number }).port;
+      await rejectsWith(new TokenSource({ ...refreshGrant(), token_url: `http://127.0.0.1:${port}/token` }, { clock: new MovableClock() }).token(),
+        'OAUTH2_TOKEN_REFUSED', /refresh token \*\*\* for client secret \*\*\* is unknown/);
+    } finally {
+      await new Promise<void>((resolve) => echo.close(() => resolve()));
+    }
+  });
 });
