@@ -9,5 +9,25 @@ export function configWarnings(config: Config): string[] {
   const allAgents = triggers.find((t) => t.active && t.actions.some((a) => 'email_user' in a && a.email_user === 'all_agents'));
   if (allAgents && agents > 5) warnings.push(`trigger "${allAgents.name}" (${allAgents.id}) is active with ${agents} agents: every agent gets every new ticket (R51)`);
   if (!config.outbound.smtp) warnings.push('outbound.smtp is not set: notifications are queued but not sent');
+  warnings.push(...passwordLoginWarnings(config));
   return warnings;
+}
+
+/** Providers that turned password logins off (R72): a pass there fails at the first login. */
+const OAUTH_ONLY: Array<{ host: RegExp; name: string }> = [
+  { host: /(^|\.)(office365\.com|outlook\.com)$/i, name: 'Microsoft 365' },
+  { host: /(^|\.)(gmail\.com|googlemail\.com)$/i, name: 'Google Workspace' },
+];
+
+function passwordLoginWarnings(config: Config): string[] {
+  const provider = (host: string) => OAUTH_ONLY.find((p) => p.host.test(host))?.name;
+  const out: string[] = [];
+  config.imap.forEach((a, i) => {
+    const name = provider(a.host);
+    if (name && a.pass !== undefined) out.push(`imap[${i}] (${a.user}@${a.host}) logs in with a password, which ${name} refuses: use oauth2 (admin guide, "OAuth2 mailboxes")`);
+  });
+  const smtp = config.outbound.smtp;
+  const name = smtp && provider(smtp.host);
+  if (name && smtp!.auth?.pass !== undefined) out.push(`outbound.smtp (${smtp!.host}) logs in with a password, which ${name} refuses for most tenants: use auth.oauth2 (admin guide, "OAuth2 mailboxes")`);
+  return out;
 }

@@ -129,3 +129,20 @@ describe('config: OAuth2 logins and LMTP (R72, R73)', () => {
     assert.ok(messages(`${minimal}lmtp: { listen: [{ host: 0.0.0.0, port: 2424 }] }\n`).some((m) => /must be on this host/.test(m)), 'LMTP clients are trusted: never a public address');
   });
 });
+
+describe('check-config warnings (R72)', () => {
+  it('R72: a password login to Microsoft 365 or Gmail is flagged with what to use instead; oauth2 and other hosts are not', async () => {
+    const { configWarnings } = await import('../../src/cli/config-warnings.js');
+    const c = parseConfigText(`${minimal}imap:
+  - { host: outlook.office365.com, user: support@acme.test, pass: x }
+  - { host: imap.gmail.com, user: help@acme.test, oauth2: { token_url: "https://oauth2.googleapis.com/token", client_id: a, client_secret: b, refresh_token: c } }
+  - { host: imap.acme.test, user: sales@acme.test, pass: y }
+outbound: { smtp: { host: smtp.office365.com, auth: { user: support@acme.test, pass: z } } }
+`, '/x/d.yaml', {});
+    const w = configWarnings(c).filter((m) => /refuses/.test(m));
+    assert.deepEqual(w, [
+      'imap[0] (support@acme.test@outlook.office365.com) logs in with a password, which Microsoft 365 refuses: use oauth2 (admin guide, "OAuth2 mailboxes")',
+      'outbound.smtp (smtp.office365.com) logs in with a password, which Microsoft 365 refuses for most tenants: use auth.oauth2 (admin guide, "OAuth2 mailboxes")',
+    ]);
+  });
+});
