@@ -3,6 +3,7 @@ import { TokenSource } from '../shared/oauth2.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Clock } from '../shared/clock.js';
 import type { ImapAccount } from './imap-poller.js';
+import { imapLogin, loginFailure, type ImapAuth } from './imap-account.js';
 
 export interface ImapCheck {
   ok: boolean;
@@ -17,7 +18,7 @@ export interface ImapCheck {
 export async function checkImapAccount(a: ImapAccount, clock: Clock): Promise<ImapCheck> {
   const steps: ImapCheck['steps'] = [];
   const done = (ok: boolean): ImapCheck => ({ ok, steps });
-  let auth: { user: string; pass: string } | { user: string; accessToken: string } = { user: a.user, pass: a.pass ?? '' };
+  let auth: ImapAuth = { user: a.user, pass: a.pass ?? '' };
   if (a.oauth2) {
     const tokens = new TokenSource(a.oauth2, { clock });
     try {
@@ -28,18 +29,19 @@ export async function checkImapAccount(a: ImapAccount, clock: Clock): Promise<Im
       return done(false);
     }
   }
-  const client = new ImapFlow({ host: a.host, port: a.port, secure: a.secure, auth, logger: false, connectionTimeout: 15_000, greetingTimeout: 10_000, disableAutoIdle: true });
+  const client = new ImapFlow({ ...imapLogin(a, auth), connectionTimeout: 15_000, greetingTimeout: 10_000, disableAutoIdle: true });
   client.on('error', () => { /* reported by connect() */ });
   try {
     await client.connect();
     steps.push({ step: 'connect', ok: true, detail: `connected to ${a.host}:${a.port}${a.secure ? ' (TLS)' : ''}` });
     steps.push({ step: 'login', ok: true, detail: `logged in as ${a.user}${a.oauth2 ? ' with XOAUTH2' : ''}` });
   } catch (err) {
-    const e = err as { authenticationFailed?: boolean; responseText?: string; code?: string; serverResponseCode?: string };
-    if (e.authenticationFailed && e.serverResponseCode === 'UNAVAILABLE') {
+    const e = err as { responseText?: string };
+    const failure = loginFailure(err);
+    if (failure === 'unavailable') {
       steps.push({ step: 'connect', ok: true, detail: `connected to ${a.host}:${a.port}` });
       steps.push({ step: 'login', ok: false, detail: `the server could not check the login now (try again later): ${e.responseText ?? errorMessage(err)}` });
-    } else if (e.authenticationFailed) {
+    } else if (failure === 'refused') {
       steps.push({ step: 'connect', ok: true, detail: `connected to ${a.host}:${a.port}` });
       steps.push({ step: 'login', ok: false, detail: `the server refused the login for ${a.user}: ${e.responseText ?? errorMessage(err)}${loginHint(a)}` });
     } else {

@@ -6,11 +6,10 @@ import { errorCode, errorMessage } from '../shared/errors.js';
 import { normalizeAddress } from '../shared/addresses.js';
 import { isAccepted, type AcceptMessage } from './accept-message.js';
 import { recipientsFromHeaders } from './recipients.js';
-import { accountKey } from './imap-account.js';
+import { accountKey, imapLogin, loginFailure, type ImapAuth } from './imap-account.js';
 import { createWaker } from '../shared/waker.js';
 import { TokenSource, type OAuth2Settings } from '../shared/oauth2.js';
 import type { Metrics } from '../shared/metrics.js';
-import { isLoopbackHost } from '../shared/addresses.js';
 
 export interface ImapAccount {
   host: string;
@@ -96,7 +95,7 @@ export class ImapPoller {
   private lastToken: string | undefined;
 
   /** imapflow's auth: the password, or a current access token (SASL XOAUTH2). */
-  private async credentials(): Promise<{ user: string; pass: string } | { user: string; accessToken: string }> {
+  private async credentials(): Promise<ImapAuth> {
     if (!this.tokens) return { user: this.account.user, pass: this.account.pass ?? '' };
     this.lastToken = await this.tokens.token();
     return { user: this.account.user, accessToken: this.lastToken };
@@ -158,10 +157,11 @@ export class ImapPoller {
       try {
         await this.session();
       } catch (err) {
-        const e = err as { authenticationFailed?: boolean; responseText?: string; code?: string; serverResponseCode?: string };
-        // imapflow says authenticationFailed for NO [UNAVAILABLE] too: the server could not check
-        // the login now (its token check is down), which is temporary, not a refusal.
-        const refused = e.authenticationFailed === true && e.serverResponseCode !== 'UNAVAILABLE';
+        const e = err as { responseText?: string; code?: string };
+        // NO [UNAVAILABLE]: the server could not check the login now (its token check is down),
+        // which is temporary, not a refusal.
+        const failure = loginFailure(err);
+        const refused = failure === 'refused';
         // R72: a refused token may have been revoked or expired early: renew it once, at once.
         if (refused && this.tokens && !this.renewedAfterRefusal) {
           this.renewedAfterRefusal = true;
@@ -171,7 +171,7 @@ export class ImapPoller {
         }
         const tokenError = typeof e.code === 'string' && e.code.startsWith('OAUTH2_');
         const message = refused ? `authentication failed for ${this.account.user}: ${e.responseText ?? errorMessage(err)}`
-          : e.authenticationFailed ? `the server could not check the login now: ${e.responseText ?? errorMessage(err)}` : errorMessage(err);
+          : failure === 'unavailable' ? `the server could not check the login now: ${e.responseText ?? errorMessage(err)}` : errorMessage(err);
         await this.deps.state.error(this.key, message, this.now());
         if (tokenError) this.log.error({ event: 'imap:token_error', code: e.code, err: message }, 'no access token for the IMAP login: retrying with back-off');
         else this.log.error({ event: refused ? 'imap:auth_failed' : 'imap:error', code: refused ? 'IMAP_AUTH_FAILED' : 'IMAP_SESSION', cause_code: errorCode(err, 'IMAP_SESSION'), err: message }, refused ? `IMAP login refused: check the user and ${this.tokens ? 'the oauth2 app\'s access to the mailbox' : 'password'}` : 'IMAP session ended');
@@ -202,9 +202,7 @@ export class ImapPoller {
   private async session(): Promise<void> {
     const a = this.account;
     const client = new ImapFlow({
-      host: a.host, port: a.port, secure: a.secure, auth: await this.credentials(), logger: false,
-      // An access token is a password for an hour: never in clear off this host (STARTTLS or fail).
-      ...(a.oauth2 && !a.secure && !isLoopbackHost(a.host) ? { doSTARTTLS: true } : {}),
+      ...imapLogin(a, await this.credentials()),
       disableAutoIdle: !a.idle, connectionTimeout: 30_000, greetingTimeout: 15_000, socketTimeout: 5 * 60_000,
       // imapflow waits 15 s of quiet before IDLE by default; deskgate sends nothing between polls,
       // so IDLE at once, or new mail waits for that delay.
