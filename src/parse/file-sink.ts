@@ -1,7 +1,7 @@
-import { open, rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import { randomBytes, createHash } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { AttachmentStore } from '../store/attachment-store.js';
+import { writeScratch } from '../store/scratch.js';
 import type { ContentSink } from './mail-stream.js';
 
 /** Attachments written into data_dir/attachments while mailparser decodes them, hashed on the way. */
@@ -18,26 +18,16 @@ export function fileSink(dataDir: string): ContentSink {
  */
 export function scratchSink(dir: string, onFile?: (path: string) => void): ContentSink {
   return async (content) => {
-    const file = join(dir, `attachment.${randomBytes(8).toString('hex')}`);
     const hash = createHash('sha256');
     let size = 0;
-    const fh = await open(file, 'w', 0o600);
-    // Said before a byte is written: a parser thread killed mid-write (timeout, memory) leaves its
-    // files to whoever heard this, the thread pool, to remove.
-    onFile?.(file);
-    try {
-      // One chunk written before the next is read, as AttachmentStore.putStream does.
+    async function* hashed(): AsyncIterable<Buffer> {
       for await (const chunk of content) {
         hash.update(chunk as Buffer);
         size += (chunk as Buffer).length;
-        await fh.write(chunk as Buffer);
+        yield chunk as Buffer;
       }
-      await fh.close();
-    } catch (err) {
-      await fh.close().catch(() => {});
-      await rm(file, { force: true });
-      throw err;
     }
+    const file = await writeScratch(dir, 'attachment', hashed(), onFile);
     return { sha256: hash.digest('hex'), size, file };
   };
 }

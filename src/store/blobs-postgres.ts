@@ -20,8 +20,11 @@ export interface PgBlobStore {
   writer(opts?: { key?: string }): Promise<BlobWriter>;
   /** Content-addressed bytes (attachments by sha256): a no-op when the key is stored already. */
   put(key: string, bytes: Buffer): Promise<void>;
-  /** The same, streamed: one chunk in memory at a time, whatever the size. */
-  putStream(key: string, content: AsyncIterable<Buffer | Uint8Array>): Promise<void>;
+  /**
+   * The same, streamed: one chunk in memory at a time, whatever the size. `open` is called only
+   * when the key is not stored yet, and what it opened is destroyed afterwards.
+   */
+  putStream(key: string, open: () => AsyncIterable<Buffer | Uint8Array>): Promise<void>;
   has(key: string): Promise<boolean>;
   read(key: string): Promise<Buffer>;
   /** The bytes one chunk at a time: at most one chunk in memory. */
@@ -122,10 +125,11 @@ export function createPgBlobStore(sql: PgSql): PgBlobStore {
    * one transaction moves them to `key` or, when another node stored the content meanwhile,
    * drops them: content-addressed, so either copy is the same bytes.
    */
-  async function putStream(key: string, content: AsyncIterable<Buffer | Uint8Array>): Promise<void> {
+  async function putStream(key: string, open: () => AsyncIterable<Buffer | Uint8Array>): Promise<void> {
     if (await out(() => has(key))) return;
     const w = await writer({ key: `incoming/${randomUUID()}` });
     let size = 0;
+    const content = open();
     try {
       for await (const c of content) { size += c.length; await w.write(Buffer.isBuffer(c) ? c : Buffer.from(c)); }
       const chunks = await w.flush();
@@ -138,6 +142,9 @@ export function createPgBlobStore(sql: PgSql): PgBlobStore {
     } catch (err) {
       await w.abort().catch(() => {});
       throw err;
+    } finally {
+      // A file stream left open would keep a removed scratch file's space.
+      (content as { destroy?: () => void }).destroy?.();
     }
   }
 

@@ -35,12 +35,7 @@ export function pgSpool(blobs: PgBlobStore): Spool {
 export function pgAttachments(blobs: PgBlobStore): AttachmentSink {
   return {
     put: (sha256, content) => blobs.put(`attachment/${sha256}`, content),
-    async putFile(sha256, path) {
-      const key = `attachment/${sha256}`;
-      if (await blobs.has(key)) return; // stored already (a repeated logo): the file is not even opened
-      const content = createReadStream(path, { highWaterMark: 256 * 1024 });
-      // Closed whatever putStream did with it: an open descriptor would keep a removed file's space.
-      try { await blobs.putStream(key, content); } finally { content.destroy(); }
-    },
+    // Stored already (a repeated logo): putStream does not even open the file.
+    putFile: (sha256, path) => blobs.putStream(`attachment/${sha256}`, () => createReadStream(path, { highWaterMark: 256 * 1024 })),
   };
 }

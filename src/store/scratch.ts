@@ -55,9 +55,14 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Writes `content` to a new file in `dir` (no fsync: a hand-over, not a copy to keep); returns its path. */
-export async function writeScratch(dir: string, prefix: string, content: AsyncIterable<Buffer>): Promise<string> {
+/**
+ * Writes `content` to a new file in `dir` (no fsync: a hand-over, not a copy to keep) and returns
+ * its path; on failure the file is gone. `onFile` hears the path before a byte is written, so a
+ * writer killed mid-way (a parser thread past its timeout) leaves its file to whoever heard it.
+ */
+export async function writeScratch(dir: string, prefix: string, content: AsyncIterable<Buffer>, onFile?: (path: string) => void): Promise<string> {
   const file = join(dir, `${prefix}.${randomBytes(8).toString('hex')}`);
+  onFile?.(file);
   try {
     await pipeline(Readable.from(content), createWriteStream(file, { mode: 0o600 }));
   } catch (err) {

@@ -378,8 +378,8 @@ describe('blob store', () => {
     const key = `attachment/${createHash('sha256').update(bytes).digest('hex')}`;
     async function* pieces(): AsyncIterable<Buffer> { for (let at = 0; at < bytes.length; at += 100_000) yield bytes.subarray(at, at + 100_000); }
     const incomingBefore = Number(await sql.value("SELECT count(*) FROM blobs WHERE key LIKE 'incoming/%'"));
-    await Promise.all([blobs.putStream(key, pieces()), blobs.putStream(key, pieces())]);
-    await blobs.putStream(key, pieces());
+    await Promise.all([blobs.putStream(key, pieces), blobs.putStream(key, pieces)]);
+    await blobs.putStream(key, pieces);
     assert.equal(await sql.value('SELECT count(*) FROM blob_chunks WHERE blob_key = ?', [key]), 4);
     assert.deepEqual(await sql.get('SELECT size, chunks, complete FROM blobs WHERE key = ?', [key]), { size: bytes.length, chunks: 4, complete: 1 });
     assert.ok((await blobs.read(key)).equals(bytes));
@@ -391,7 +391,7 @@ describe('blob store', () => {
     const key = 'attachment/broken-source';
     async function* failing(): AsyncIterable<Buffer> { yield randomBytes(BLOB_CHUNK + 10); throw new Error('scratch file vanished'); }
     const incomingBefore = Number(await sql.value("SELECT count(*) FROM blobs WHERE key LIKE 'incoming/%'"));
-    await assert.rejects(blobs.putStream(key, failing()), /vanished/);
+    await assert.rejects(blobs.putStream(key, failing), /vanished/);
     assert.equal(await blobs.has(key), false);
     assert.equal(Number(await sql.value("SELECT count(*) FROM blobs WHERE key LIKE 'incoming/%'")), incomingBefore);
   });
