@@ -60,17 +60,17 @@ const socketPath = z.object({
   group: z.string().min(1).optional(),
 }).strict();
 
+/** LMTP over TCP: this host only (its clients are trusted like the allowlist, R73). */
+const loopbackHostPort = hostPort.refine((h) => isLoopbackHost(h.host), {
+  message: 'an LMTP TCP address must be on this host (127.0.0.1, ::1): LMTP clients are trusted like smtp.client_allowlist',
+});
+
 /**
  * R73: LMTP (RFC 2033) for an MTA on this host: the same intake as SMTP, with one reply per
  * recipient after DATA. The MTA already accepted the mail, so its clients are trusted like the
  * allowlist (no per-IP session limit, no sender-rate refusal) and SMTP's header refusals (R45)
  * are left to it.
  */
-/** LMTP over TCP: this host only (its clients are trusted like the allowlist, R73). */
-const loopbackHostPort = hostPort.refine((h) => isLoopbackHost(h.host), {
-  message: 'an LMTP TCP address must be on this host (127.0.0.1, ::1): LMTP clients are trusted like smtp.client_allowlist',
-});
-
 const lmtp = z.object({
   listen: z.array(z.union([socketPath, loopbackHostPort])).min(1, 'lmtp.listen needs a socket path or a host and port'),
   max_clients: z.number().int().positive().default(50),
@@ -164,7 +164,7 @@ const limits = z.object({
 const oauth2 = z.object({
   token_url: z.string().url().refine((u) => {
     const url = new URL(u);
-    return url.protocol === 'https:' || (url.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname));
+    return url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname));
   }, 'token_url must be https:// (http:// only on this host)'),
   client_id: z.string().min(1),
   /** Required for client credentials; public clients with a refresh token may leave it out. */
@@ -176,8 +176,10 @@ const oauth2 = z.object({
   message: 'oauth2 needs refresh_token (refresh-token grant) or client_secret (client-credentials grant)',
 });
 
-const oneSecret = (what: string) => (a: { pass?: string | undefined; oauth2?: unknown }) => (a.pass !== undefined) !== (a.oauth2 !== undefined)
-  ? true : `${what} needs either pass or oauth2, not ${a.pass !== undefined ? 'both' : 'neither'}`;
+/** A login takes a password or oauth2, exactly one (R72). */
+const oneSecret = (what: string) => (a: { pass?: string | undefined; oauth2?: unknown }, ctx: z.RefinementCtx) => {
+  if ((a.pass !== undefined) === (a.oauth2 !== undefined)) ctx.addIssue({ code: 'custom', message: `${what} needs either pass or oauth2, not ${a.pass !== undefined ? 'both' : 'neither'}` });
+};
 
 const outbound = z.object({
   smtp: z.object({
@@ -185,7 +187,7 @@ const outbound = z.object({
     port: z.number().int().min(1).max(65535).default(587),
     secure: z.boolean().default(false),
     auth: z.object({ user: z.string(), pass: z.string().optional(), oauth2: oauth2.optional() }).strict()
-      .superRefine((a, ctx) => { const r = oneSecret('outbound.smtp.auth')(a); if (r !== true) ctx.addIssue({ code: 'custom', message: r }); }).optional(),
+      .superRefine(oneSecret('outbound.smtp.auth')).optional(),
   }).strict().optional(),
   retry_for: duration('2d'),
   retry_initial: duration('1m'),
@@ -206,7 +208,7 @@ const imapAccount = z.object({
   poll_interval: duration('60s'),
   idle: z.boolean().default(true),
   address: address.optional(),
-}).strict().superRefine((a, ctx) => { const r = oneSecret('an IMAP account')(a); if (r !== true) ctx.addIssue({ code: 'custom', message: r }); });
+}).strict().superRefine(oneSecret('an IMAP account'));
 
 const processing = z.object({
   /**
