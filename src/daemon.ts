@@ -78,22 +78,7 @@ export async function startDaemon(config: Config, opts: { logger: Logger; clock?
   }
   const ticks = processing ? undefined : startInline(app, opts.logger);
   let stopped = false;
-  const health = config.metrics ? await startHealthServer(config.metrics.listen, app.metrics, {
-    check: async () => ({
-      smtp: !stopped && smtp.addresses().length > 0 && (!lmtp || lmtp.addresses().length + lmtp.sockets().length > 0),
-      database: await app.sql.value('SELECT 1').then((v) => v === 1, () => false),
-      queue: !stopped,
-    }),
-    info: () => ({ node: app.node() }),
-  }) : undefined;
-  app.metrics.setQueueSource(async () => {
-    const depth = await app.outbox.depth();
-    return {
-      intake: await app.intake.pendingCount(),
-      outbox: (depth.queued ?? 0) + (depth.deferred ?? 0),
-      suspended: (await app.intake.countByStatus()).suspended ?? 0,
-    };
-  });
+  // Made before the health server, whose /healthz reads their token state; started below.
   const imapState = createImapStateRepo(app.sql);
   const pollers = config.imap.map((account) => new ImapPoller(account, {
     accept: app.accept, supportAddressOf: app.supportAddressOf, state: imapState, logger: opts.logger, clock: app.ctx.clock,
@@ -104,6 +89,26 @@ export async function startDaemon(config: Config, opts: { logger: Logger; clock?
     backlogFull: () => app.backlog.full,
     metrics: app.metrics,
   }));
+  const health = config.metrics ? await startHealthServer(config.metrics.listen, app.metrics, {
+    check: async () => ({
+      smtp: !stopped && smtp.addresses().length > 0 && (!lmtp || lmtp.addresses().length + lmtp.sockets().length > 0),
+      database: await app.sql.value('SELECT 1').then((v) => v === 1, () => false),
+      queue: !stopped,
+    }),
+    // R72: the IMAP logins' tokens (state, expiry, last error), when any account uses oauth2.
+    info: () => {
+      const oauth2 = pollers.flatMap((p) => (p.tokenStatus ? [{ login: `imap:${p.accountName}`, ...p.tokenStatus }] : []));
+      return { node: app.node(), ...(oauth2.length > 0 ? { oauth2 } : {}) };
+    },
+  }) : undefined;
+  app.metrics.setQueueSource(async () => {
+    const depth = await app.outbox.depth();
+    return {
+      intake: await app.intake.pendingCount(),
+      outbox: (depth.queued ?? 0) + (depth.deferred ?? 0),
+      suspended: (await app.intake.countByStatus()).suspended ?? 0,
+    };
+  });
   const imapLeads = () => pollers.filter((p) => p.polling).map((p) => `imap:${p.accountName}`);
   app.reportLeads(() => [...(processing?.leads() ?? []), ...imapLeads()]);
   // Thread 0 writes what this node leads with its heartbeat; the pollers live here.

@@ -8,7 +8,7 @@ import { isAccepted, type AcceptMessage } from './accept-message.js';
 import { recipientsFromHeaders } from './recipients.js';
 import { accountKey, imapLogin, loginFailure, type ImapAuth } from './imap-account.js';
 import { createWaker } from '../shared/waker.js';
-import { TokenSource, type OAuth2Settings } from '../shared/oauth2.js';
+import { TokenSource, type OAuth2Settings, type TokenStatus } from '../shared/oauth2.js';
 import type { Metrics } from '../shared/metrics.js';
 
 export interface ImapAccount {
@@ -89,6 +89,11 @@ export class ImapPoller {
     this.tokens = account.oauth2 ? new TokenSource(account.oauth2, {
       clock: deps.clock, onResult: (ok) => deps.metrics?.oauth2Tokens.inc({ login: `imap:${this.key}`, result: ok ? 'ok' : 'error' }),
     }) : undefined;
+  }
+
+  /** R72: the account's access token as /healthz shows it; undefined for a password login. */
+  get tokenStatus(): TokenStatus | undefined {
+    return this.tokens?.status();
   }
 
   /** The token the last login used (R72: the one to throw away when it is refused). */

@@ -27,7 +27,7 @@ describe('R72: IMAP with OAuth2 against a real Dovecot', () => {
   before(async () => {
     await tokens.start();
     dovecot = await new Dovecot({ oauth2: { introspectionUrl: tokens.introspectionUrl } }).start();
-    env = makeEnv((c) => { c.imap = [account()]; });
+    env = makeEnv((c) => { c.imap = [account()]; c.metrics = { listen: '127.0.0.1:0' }; });
     d = await startTestDaemon(env);
   });
   after(async () => {
@@ -39,6 +39,8 @@ describe('R72: IMAP with OAuth2 against a real Dovecot', () => {
 
   const key = () => accountKey(env.config.imap[0]!);
   const waitComment = (messageId: string, ms = 20_000) => waitFor(async () => (await d.app.sql.column<number>('SELECT ticket_id FROM comments WHERE message_id = ?', [messageId]))[0], `comment ${messageId}`, ms);
+  /** /healthz's view of the account's token (R72). */
+  const healthToken = async () => ((await (await fetch(`http://127.0.0.1:${d.metricsPort}/healthz`)).json()) as { oauth2: Array<{ login: string; state: string; last_error: string | null }> }).oauth2;
   const status = async () => (await d.app.sql.get<{ state: string; last_error: string | null }>('SELECT state, last_error FROM imap_state WHERE account = ?', [key()]))!;
 
   it('R72: imports mail over an XOAUTH2 login, with one token from the refresh-token grant', async () => {
@@ -48,6 +50,7 @@ describe('R72: IMAP with OAuth2 against a real Dovecot', () => {
     assert.equal((await d.app.views.show(ticketId))!.subject, 'Via an OAuth2 mailbox');
     assert.deepEqual(tokens.requests.map((r) => [r.grant, r.ok]), [['refresh_token', true]]);
     assert.ok(tokens.introspections >= 1, 'Dovecot checked the token with the token server');
+    assert.deepEqual((await healthToken()).map((t) => [t.login, t.state]), [[`imap:${key()}`, 'ok']]);
   });
 
   it('R72: a token that expires mid-session: the session carries on, and the next login is refused once, renewed and goes on', async () => {
@@ -72,6 +75,9 @@ describe('R72: IMAP with OAuth2 against a real Dovecot', () => {
     dovecot.kick(); // the session ends; a new login needs a new token, and the endpoint is gone
     await waitFor(async () => /token endpoint .* unreachable/.test((await status()).last_error ?? '') || undefined, 'imap status to name the token endpoint', 20_000);
     assert.match(await d.app.metrics.render(), /deskgate_oauth2_token_requests_total\{login="imap:[^"]+",result="error"\} [1-9]/);
+    const [health] = await healthToken();
+    assert.equal(health!.state, 'error');
+    assert.match(health!.last_error!, /token endpoint .* unreachable/);
     const cli = await runCli(['imap', 'status', '--json', '-c', env.configPath]);
     const row = (JSON.parse(cli.stdout) as Array<{ account: string; auth: string; last_error: string }>)[0]!;
     assert.equal(row.auth, 'oauth2 (refresh_token)');
