@@ -42,8 +42,9 @@ export function sinkFor(opts: SinkOptions, onScratchFile?: (path: string) => voi
 }
 
 /**
- * One parse with `base`: when it fails, the scratch files it had written are removed (a parse
- * that succeeds hands them to the processing stage, which removes them once stored).
+ * One parse on the caller's thread with `base` (parse_workers: 0): when it fails, the scratch
+ * files it had written are removed (a parse that succeeds hands them to the processing stage,
+ * which removes them once stored). Parser threads leave this to their pool (parse-pool.ts).
  */
 export async function parseCleaning<T>(base: ContentSink | undefined, run: (sink: ContentSink | undefined) => Promise<T>): Promise<T> {
   if (!base) return run(undefined);
