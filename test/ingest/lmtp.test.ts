@@ -172,3 +172,78 @@ describe('LMTP listener (R73)', () => {
     assert.equal(existsSync(notASocket), true);
   });
 });
+
+/** R73 against the rules it sets aside: the MTA in front made SMTP's checks, and its Authentication-Results are the ones to trust. */
+describe('LMTP and the SMTP-time checks (R73, R43, R44, R45)', () => {
+  let env: TestEnv;
+  let d: Daemon & { port: number };
+  let lmtpPort: number;
+  before(async () => {
+    env = makeEnv((c) => {
+      c.limits = { ...(c.limits as object | undefined), per_sender_per_hour: 1 };
+      c.trust = { verify: true, trusted_authserv_id: 'mail.acme.test' };
+      c.lmtp = { listen: [{ host: '127.0.0.1', port: 0 }] };
+    });
+    d = await startTestDaemon(env, { parseWorkers: 1 });
+    lmtpPort = d.lmtp!.addresses()[0]!.port;
+  });
+  after(async () => {
+    await d.stop();
+    env.cleanup();
+  });
+  const deliver = async (raw: Buffer, from: string, port = lmtpPort, hello = 'LHLO') => {
+    const c = await SmtpClient.connect(port);
+    try {
+      await c.cmd(`${hello} mta.acme.test`);
+      await c.cmd(`MAIL FROM:<${from}>`);
+      await c.cmd(`RCPT TO:<${SUPPORT}>`);
+      return hello === 'LHLO' ? (await c.lmtpData(raw, 1))[0]! : await c.data(raw);
+    } finally {
+      await c.quit();
+    }
+  };
+  const outcome = (reply: string) => waitFor(async () => {
+    const r = await d.app.intake.get(Number(/queued as (\d+)/.exec(reply)![1]));
+    return r && r.status !== 'received' && r.status !== 'processing' ? r : undefined;
+  }, 'processed');
+
+  it('R43, R73: a sender past twice its hourly limit is refused over SMTP (450) but not over LMTP, where the MTA already took the mail', async () => {
+    const from = 'flood@customer.test';
+    const replies: string[] = [];
+    for (let i = 0; i < 3; i++) replies.push(await deliver(mail({ from: `Flood <${from}>`, messageId: uniqueId('lmtp-r43') }), from));
+    assert.deepEqual(replies.map((r) => r.slice(0, 3)), ['250', '250', '250']);
+    const smtp = await deliver(mail({ from: `Flood <${from}>`, messageId: uniqueId('smtp-r43') }), from, d.port, 'EHLO');
+    assert.match(smtp, /^450 4\.7\.1 /, 'the same sender over SMTP is refused');
+  });
+
+  it('R45, R73: a bare LF in the data is the MTA\'s to refuse: over LMTP it is stored, over SMTP refused (554)', async () => {
+    const raw = Buffer.from(`From: Carol <carol@customer.test>\r\nTo: ${SUPPORT}\r\nSubject: bare LF\r\nMessage-ID: ${uniqueId('lmtp-lf')}\r\n\r\nline one\nline two\r\n`);
+    const send = async (port: number, hello: string) => {
+      const c = await SmtpClient.connect(port);
+      try {
+        await c.cmd(`${hello} mta.acme.test`);
+        await c.cmd('MAIL FROM:<carol@customer.test>');
+        await c.cmd(`RCPT TO:<${SUPPORT}>`);
+        assert.match(await c.cmd('DATA'), /^354/);
+        c.write(Buffer.concat([raw, Buffer.from('.\r\n')]));
+        return await c.reply();
+      } finally {
+        await c.quit();
+      }
+    };
+    assert.match(await send(lmtpPort, 'LHLO'), /^250 /);
+    assert.match(await send(d.port, 'EHLO'), /^554 5\.5\.2 /);
+  });
+
+  it('R44, R73: an agent\'s LMTP mail takes the trusted server\'s Authentication-Results (deskgate cannot check SPF behind the MTA); a forged one is held', async () => {
+    const good = await deliver(mail({ from: 'Bob <bob@acme.test>', subject: 'Internal note', messageId: uniqueId('lmtp-r44'),
+      headers: { 'Authentication-Results': 'mail.acme.test; spf=pass smtp.mailfrom=acme.test; dkim=pass header.d=acme.test; dmarc=pass header.from=acme.test' } }), 'bob@acme.test');
+    const ok = await outcome(good);
+    assert.equal(ok.status, 'done', ok.error ?? '');
+    assert.deepEqual((await d.app.views.show(ok.ticket_id!))!.comments![0]!.auth, { spf: 'pass', dkim: 'pass', dmarc: 'pass' });
+    // Another agent (limits.per_sender_per_hour is 1 here, for the R43 test): Alice.
+    const forged = await outcome(await deliver(mail({ from: 'Alice <alice@acme.test>', subject: 'Forged', messageId: uniqueId('lmtp-r44-forged'),
+      headers: { 'Authentication-Results': 'evil.test; dmarc=pass' } }), 'alice@acme.test'));
+    assert.deepEqual([forged.status, forged.error_code], ['suspended', 'unverified_agent']);
+  });
+});
