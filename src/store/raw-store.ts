@@ -1,3 +1,4 @@
+import { createReadStream } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rm, type FileHandle } from 'node:fs/promises';
 import { join, dirname } from 'node:path';
@@ -47,8 +48,8 @@ export interface Spool {
   read(ref: string): Promise<Buffer>;
   /** The file a ref names, for a reader that streams it (undefined: the bytes are in the database). */
   localPath?(ref: string): string;
-  /** The bytes a chunk at a time (PostgreSQL's blobs); without it, read() whole. */
-  stream?(ref: string): AsyncIterable<Buffer>;
+  /** The bytes a chunk at a time (a file's or PostgreSQL's blob chunks). */
+  stream(ref: string): AsyncIterable<Buffer>;
   remove(ref: string): Promise<void>;
   syncDirs(dirs: Iterable<string>): Promise<void>;
 }
@@ -102,6 +103,10 @@ export class FileSpool implements Spool {
 
   localPath(relPath: string): string {
     return join(this.dataDir, relPath);
+  }
+
+  stream(relPath: string): AsyncIterable<Buffer> {
+    return createReadStream(join(this.dataDir, relPath), { highWaterMark: 64 * 1024 });
   }
 
   remove(relPath: string): Promise<void> {
@@ -182,10 +187,9 @@ export class RawStore {
     return this.spool.read(ref);
   }
 
-  /** The bytes of a ref a chunk at a time where the spool can (the database), else whole. */
+  /** The bytes of a ref a chunk at a time. */
   stream(ref: string): AsyncIterable<Buffer> {
-    const spool = this.spool;
-    return spool.stream?.(ref) ?? (async function* whole() { yield await spool.read(ref); })();
+    return this.spool.stream(ref);
   }
 
   /** The file a ref names when the spool is files (to stream it), else undefined. */
