@@ -36,6 +36,16 @@ describe('LMTP listener (R73)', () => {
     return r && r.status !== 'received' && r.status !== 'processing' ? r : undefined;
   }, `intake ${id} processed`);
   const queuedAs = (reply: string) => Number(/queued as (\d+)/.exec(reply)?.[1]);
+  /** One LMTP session (LHLO done) on the socket, or on the TCP port when given, closed afterwards. */
+  async function session<T>(fn: (c: SmtpClient) => Promise<T>, port?: number): Promise<T> {
+    const c = port === undefined ? await SmtpClient.connectPath(socketPath) : await SmtpClient.connect(port);
+    try {
+      await c.cmd('LHLO mta.acme.test');
+      return await fn(c);
+    } finally {
+      await c.quit();
+    }
+  }
 
   it('R73: the socket exists with the configured mode; the greeting says LMTP and LHLO is the hello (EHLO is refused)', async () => {
     const st = statSync(socketPath);
@@ -52,9 +62,7 @@ describe('LMTP listener (R73)', () => {
   });
 
   it('R73, R5, R7: one reply per accepted recipient after DATA; an unknown recipient gets 550 at RCPT; one ticket for the message, via lmtp', async () => {
-    const c = await SmtpClient.connectPath(socketPath);
-    try {
-      await c.cmd('LHLO mta.acme.test');
+    await session(async (c) => {
       assert.match(await c.cmd('MAIL FROM:<carol@customer.test>'), /^250 /);
       assert.match(await c.cmd(`RCPT TO:<${SUPPORT}>`), /^250 /);
       assert.match(await c.cmd('RCPT TO:<nobody@elsewhere.test>'), /^550 5\.1\.1 /);
@@ -72,25 +80,17 @@ describe('LMTP listener (R73)', () => {
       assert.equal(t.subject, 'Printer on fire');
       const raw = (await d.app.raw.read(row.raw_path ?? '').catch(() => undefined)) ?? (await d.app.intake.rawBytes(row.id))!;
       assert.match(raw.toString('latin1'), /^Received: from mta\.acme\.test \(local\)\r\n\tby mx\.acme\.test \(deskgate\) with LMTP id /);
-    } finally {
-      await c.quit();
-    }
+    });
   });
 
   it('R73, R7: the same message delivered again (over TCP this time) is a duplicate: 250, nothing new stored', async () => {
     const id = uniqueId('lmtp-dup');
     const raw = mail({ messageId: id, subject: 'Twice' });
-    const send = async () => {
-      const c = await SmtpClient.connect(lmtpPort);
-      try {
-        await c.cmd('LHLO mta.acme.test');
-        await c.cmd('MAIL FROM:<carol@customer.test>');
-        await c.cmd(`RCPT TO:<${SUPPORT}>`);
-        return (await c.lmtpData(raw, 1))[0]!;
-      } finally {
-        await c.quit();
-      }
-    };
+    const send = () => session(async (c) => {
+      await c.cmd('MAIL FROM:<carol@customer.test>');
+      await c.cmd(`RCPT TO:<${SUPPORT}>`);
+      return (await c.lmtpData(raw, 1))[0]!;
+    }, lmtpPort);
     const first = await send();
     assert.match(first, /^250 .*queued as \d+$/);
     await processed(queuedAs(first));
@@ -101,9 +101,7 @@ describe('LMTP listener (R73)', () => {
   });
 
   it('R73: a recipient given twice gets two 250s at RCPT and two replies after DATA (RFC 2033), one message stored', async () => {
-    const c = await SmtpClient.connectPath(socketPath);
-    try {
-      await c.cmd('LHLO mta.acme.test');
+    await session(async (c) => {
       await c.cmd('MAIL FROM:<carol@customer.test>');
       assert.match(await c.cmd(`RCPT TO:<${SUPPORT}>`), /^250 /);
       assert.match(await c.cmd(`RCPT TO:<${SUPPORT.toUpperCase()}>`), /^250 /);
@@ -111,30 +109,22 @@ describe('LMTP listener (R73)', () => {
       assert.deepEqual(replies.map((r) => r.slice(0, 3)), ['250', '250']);
       // The session is in step: the next command gets its own answer.
       assert.match(await c.cmd('NOOP'), /^250 /);
-    } finally {
-      await c.quit();
-    }
+    });
   });
 
   it('R73: a recipient past smtp.max_recipients gets 452 and the others are delivered', async () => {
-    const c = await SmtpClient.connectPath(socketPath);
-    try {
-      await c.cmd('LHLO mta.acme.test');
+    await session(async (c) => {
       await c.cmd('MAIL FROM:<carol@customer.test>');
       assert.match(await c.cmd(`RCPT TO:<${SUPPORT}>`), /^250 /);
       assert.match(await c.cmd(`RCPT TO:<${BILLING}>`), /^250 /);
       assert.match(await c.cmd('RCPT TO:<support+extra@acme.test>'), /^452 4\.5\.3 /);
       const replies = await c.lmtpData(mail({ messageId: uniqueId('lmtp-many') }), 2);
       assert.deepEqual(replies.map((r) => r.slice(0, 3)), ['250', '250']);
-    } finally {
-      await c.quit();
-    }
+    });
   });
 
   it('R73, R42: a message with an empty return path (MAIL FROM:<>) is held as an automated response, not a ticket', async () => {
-    const c = await SmtpClient.connectPath(socketPath);
-    try {
-      await c.cmd('LHLO mta.acme.test');
+    await session(async (c) => {
       await c.cmd('MAIL FROM:<>');
       await c.cmd(`RCPT TO:<${SUPPORT}>`);
       const [reply] = await c.lmtpData(mail({ messageId: uniqueId('lmtp-null'), subject: 'Out of office' }), 1);
@@ -142,9 +132,7 @@ describe('LMTP listener (R73)', () => {
       const row = await processed(queuedAs(reply!));
       assert.equal(row.status, 'suspended');
       assert.equal(row.ticket_id, null);
-    } finally {
-      await c.quit();
-    }
+    });
   });
 
   it('R73: the SMTP listener is unaffected (it still speaks ESMTP and refuses LHLO)', async () => {
