@@ -150,7 +150,7 @@ export class TokenSource {
 }
 
 /** The endpoint as logs may show it: scheme, host and path, never a query (which could hold a secret). */
-export function endpointName(url: string): string {
+function endpointName(url: string): string {
   try {
     const u = new URL(url);
     return `${u.protocol}//${u.host}${u.pathname}`;
