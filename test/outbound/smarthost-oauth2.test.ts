@@ -66,10 +66,11 @@ describe('R72: the smarthost with OAuth2 (XOAUTH2)', () => {
     const requests = tokens.requests.length;
     await newTicket('Scanner jammed');
     const now = sink.logins.slice(logins);
-    // Each pooled connection that logged in with the old token was refused once, then let in.
+    // A pooled connection that logged in with the old token was refused once, then let in; one
+    // that opened after the renewal logs in with the new token at once.
     assert.equal(now[0]!.ok, false, 'the cached token was refused');
     assert.ok(now.some((l) => l.ok), JSON.stringify(now));
-    assert.equal(now.filter((l) => !l.ok).length, now.filter((l) => l.ok).length, `one refusal per connection: ${JSON.stringify(now)}`);
+    assert.ok(now.filter((l) => !l.ok).length <= now.filter((l) => l.ok).length, `at most one refusal per connection: ${JSON.stringify(now)}`);
     assert.equal(tokens.requests.length, requests + 1, 'one new token for all of them');
   });
 
