@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { Readable, type Transform } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
+import { REPORT_PART_TYPES, REPORT_PART_BYTES, type ReportPart } from './bounce.js';
 import { MailParser, type ParsedMail, type AttachmentStream, type MessageText, type MailParserOptions } from 'mailparser';
 
 /** The message goes to mailparser in slices of this size (see parseMail). */
@@ -26,7 +27,29 @@ export const memorySink: ContentSink = async (content) => {
   return { sha256: hash.digest('hex'), size: bytes.length, content: bytes };
 };
 
-export type StreamedMail = Omit<ParsedMail, 'attachments'> & { attachments: Array<Omit<AttachmentStream, 'content' | 'release'> & StoredContent> };
+export type StreamedMail = Omit<ParsedMail, 'attachments'> & {
+  attachments: Array<Omit<AttachmentStream, 'content' | 'release'> & StoredContent>;
+  /** R67: the first bytes of each delivery-status part and returned message (see parse/bounce.ts). */
+  reportParts: ReportPart[];
+};
+
+/** The sink's stream, with its first REPORT_PART_BYTES kept in `into` on the way. */
+function keepingStart(content: Readable, contentType: string, into: ReportPart[]): Readable {
+  const kept: Buffer[] = [];
+  let size = 0;
+  const tee = new Transform({
+    transform(c: Buffer, _enc, done) {
+      if (size < REPORT_PART_BYTES) { kept.push(c); size += c.length; }
+      done(null, c);
+    },
+    flush(done) {
+      into.push({ contentType, text: Buffer.concat(kept).subarray(0, REPORT_PART_BYTES).toString('utf8') });
+      done();
+    },
+  });
+  content.on('error', (err) => tee.destroy(err));
+  return content.pipe(tee);
+}
 
 /**
  * mailparser's simpleParser, except that each attachment streams into `sink` as it is decoded
@@ -43,7 +66,7 @@ export function parseMail(source: Buffer | Readable, options: MailParserOptions,
       if (err) reject(err instanceof Error ? err : new Error(String(err)));
       else resolve(mail!);
     };
-    const mail = { attachments: [] } as unknown as StreamedMail & Record<string, unknown>;
+    const mail = { attachments: [], reportParts: [] } as unknown as StreamedMail & Record<string, unknown>;
     const parser = new MailParser(options);
     parser.on('error', (err) => settle(err));
     parser.on('headers', (headers) => {
@@ -63,7 +86,8 @@ export function parseMail(source: Buffer | Readable, options: MailParserOptions,
         return reader();
       }
       const { content, release, ...meta } = data;
-      sink(content).then((stored) => {
+      const report = REPORT_PART_TYPES.has(meta.contentType);
+      sink(report ? keepingStart(content, meta.contentType, mail.reportParts) : content).then((stored) => {
         mail.attachments.push({ ...meta, ...stored });
         release?.();
         reader();

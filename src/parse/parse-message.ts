@@ -7,6 +7,7 @@ import { cutReply } from './reply-cut.js';
 import { extractMessageIds } from './header-fields.js';
 import { rawHeaderBytes, rawHeaderValues, repairHeader, repairNames, HeaderDecoder } from './header-charset.js';
 import { htmlBody, type HtmlFlag } from './html-text.js';
+import { readBounce, type Bounce } from './bounce.js';
 import { utf7TextParts, decodeUtf7, stripBodyControls, stripHeaderControls } from './body-clean.js';
 
 export interface Mailbox {
@@ -70,6 +71,8 @@ export interface ParsedMessage {
   flags: HtmlFlag[];
   /** Why each flag was set, for the log. */
   notes: string[];
+  /** R67: the delivery status notification this message is, or null (see parse/bounce.ts). */
+  bounce: Bounce | null;
 }
 
 export interface ParseOptions {
@@ -100,6 +103,16 @@ function header(mail: StreamedMail, name: string): string | null {
   return line.line.slice(colon + 1).replace(/\r?\n[ \t]+/g, ' ').trim();
 }
 
+function bounceOf(mail: StreamedMail, text: string): Bounce | null {
+  const type = mail.headers?.get('content-type') as { value?: string; params?: Record<string, string> } | undefined;
+  return readBounce({
+    contentType: (type?.value ?? 'text/plain').toLowerCase(),
+    reportType: type?.params?.['report-type']?.toLowerCase() ?? null,
+    reportParts: mail.reportParts,
+    text,
+  });
+}
+
 const TOKEN_IN_BODY = /\[DG-([0-9]+-[0-9a-f]{16})\]/gi;
 
 /**
@@ -110,7 +123,8 @@ export async function parseMessage(source: Buffer | Readable, opts: ParseOptions
   // What the repairs below read of the raw bytes, kept while the message streams through.
   const scan = new RawScan(!Buffer.isBuffer(source));
   // mailparser's own HTML conversion is skipped: html-text.ts guards it (R61) and it would run twice.
-  const mail = await parseMail(source, { skipImageLinks: true, skipTextToHtml: true, skipTextLinks: true, skipHtmlToText: true }, opts.sink ?? memorySink, scan);
+  // A delivery-status part is kept apart (R67), not appended to the text.
+  const mail = await parseMail(source, { skipImageLinks: true, skipTextToHtml: true, skipTextLinks: true, skipHtmlToText: true, keepDeliveryStatus: true }, opts.sink ?? memorySink, scan);
   // The header repairs read the header block, the first text part's charset and a body sample.
   const raw = Buffer.isBuffer(source) ? source.subarray(0, PREFIX_BYTES) : scan.prefix;
   const utf7 = utf7TextParts(scan.headerBlocks);
@@ -175,5 +189,6 @@ export async function parseMessage(source: Buffer | Readable, opts: ParseOptions
     },
     flags: body?.flags ?? [],
     notes: body?.notes ?? [],
+    bounce: bounceOf(mail, text),
   };
 }

@@ -1,0 +1,97 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseMessage } from '../../src/parse/index.js';
+import { deliveryStatus } from '../../src/parse/bounce.js';
+import { REAL_MAIL_DIR, skipWithoutCorpus } from '../helpers/corpus.js';
+
+const REPLY_LINE = '##- Please type your reply above this line -##';
+const parse = (raw: Buffer | string) => parseMessage(Buffer.isBuffer(raw) ? raw : Buffer.from(raw), { replyLine: REPLY_LINE });
+
+describe('R67: RFC 3464 delivery-status fields', () => {
+  it('R67: each recipient block gives address, action, status and diagnostic; delivered ones are left out', () => {
+    const got = deliveryStatus([
+      'Reporting-MTA: dns; mx.example.net', 'Arrival-Date: Wed, 2 Dec 2026 10:00:00 +0000', '',
+      'Final-Recipient: rfc822; Gone@Example.NET', 'Original-Recipient: rfc822;gone@example.net', 'Action: failed', 'Status: 5.1.1',
+      'Diagnostic-Code: smtp; 550 5.1.1 <gone@example.net>: Recipient address', '    rejected: User unknown', '',
+      'Final-Recipient: rfc822; ok@example.net', 'Action: delivered', 'Status: 2.0.0', '',
+      'Original-Recipient: rfc822; slow@example.net', 'Action: delayed', 'Status: 4.4.1', '',
+    ].join('\r\n'));
+    assert.deepEqual(got, [
+      { address: 'gone@example.net', action: 'failed', status: '5.1.1', diagnostic: '550 5.1.1 <gone@example.net>: Recipient address rejected: User unknown' },
+      { address: 'slow@example.net', action: 'delayed', status: '4.4.1', diagnostic: null },
+    ]);
+  });
+
+  it('R67: a status missing from its field is read from the diagnostic, else from the action', () => {
+    const got = deliveryStatus('Final-Recipient: rfc822; a@x.test\nAction: failed\nDiagnostic-Code: smtp; 552 mailbox full\n\nFinal-Recipient: rfc822; b@x.test\nAction: failed\n');
+    assert.deepEqual(got.map((r) => r.status), ['5.0.0', '5.0.0']);
+    const fromCode = deliveryStatus('Final-Recipient: rfc822; a@x.test\nAction: failed\nStatus: junk\nDiagnostic-Code: smtp; 550-5.2.2 over quota\n');
+    assert.equal(fromCode[0]!.status, '5.2.2');
+  });
+
+  it('R67: an IP address in the diagnostic is not read as a status', () => {
+    const got = deliveryStatus('Final-Recipient: rfc822; a@x.test\nAction: failed\nDiagnostic-Code: X-Postfix; connect to 10.5.1.1[10.5.1.1]:25: Connection refused\n');
+    assert.equal(got[0]!.status, '5.0.0');
+  });
+});
+
+describe('R67: bounces in the real-mail corpus', () => {
+  const skip = skipWithoutCorpus();
+  const file = (name: string) => readFileSync(join(REAL_MAIL_DIR, 'mail', name));
+
+  it('R67: a Postfix report for five recipients names each, 5.1.1, and the returned message\'s Message-ID', { skip }, async () => {
+    const b = (await parse(file('mikel-multipart_report-multi_address_bounce1.eml'))).bounce!;
+    assert.equal(b.form, 'rfc3464');
+    assert.equal(b.recipients.length, 5);
+    assert.ok(b.recipients.every((r) => r.action === 'failed' && r.status === '5.1.1' && r.address.endsWith('@gmail.com')));
+    assert.match(b.recipients[0]!.diagnostic!, /^550-5\.1\.1 The email account that you tried to reach does not exist/);
+    assert.equal(b.originalMessageId, '<118707422.15521266992174819.JavaMail.root@lvmail01>');
+  });
+
+  it('R67: a Sendmail report returns text/rfc822-headers: the original Message-ID comes from them, not the bounce\'s own', { skip }, async () => {
+    const p = await parse(file('mikel-multipart_report-report_530.eml'));
+    assert.deepEqual(p.bounce!.recipients, [{ address: 'edwin@zzzzzzz.com', action: 'failed', status: '5.3.0', diagnostic: '553 5.3.0 <edwin@zzzzzzz.com>... Unknown E-Mail Address' }]);
+    assert.equal(p.bounce!.originalMessageId, '<200712232303.lBNN3jDq002941@mail12.rrrr.com.au>');
+    assert.notEqual(p.messageId, p.bounce!.originalMessageId);
+  });
+
+  it('R67: a report cut off before its status part is still a report, naming no one', { skip }, async () => {
+    const b = (await parse(file('phpmime-failure.eml'))).bounce!;
+    assert.deepEqual([b.form, b.recipients, b.originalMessageId], ['rfc3464', [], null]);
+  });
+
+  it('R67: no other corpus mail reads as a bounce', { skip }, async () => {
+    const bounces = ['mikel-multipart_report-multi_address_bounce1.eml', 'mikel-multipart_report-report_530.eml', 'phpmime-failure.eml'];
+    const others: string[] = [];
+    for (const name of readdirSync(join(REAL_MAIL_DIR, 'mail')).filter((n) => n.endsWith('.eml') && !bounces.includes(n))) {
+      const p = await parse(file(name)).catch(() => null);
+      if (p?.bounce) others.push(`${name}: ${p.bounce.form}`);
+    }
+    assert.deepEqual(others, []);
+  });
+});
+
+const FIXTURES = fileURLToPath(new URL('../fixtures/bounces/', import.meta.url));
+interface Expected { form: string | null; recipient?: string; status?: string | null; basic?: string; action?: string; original_message_id?: string | null }
+
+describe('R67: non-standard bounces (test/fixtures/bounces)', () => {
+  const expected: Record<string, Expected> = existsSync(join(FIXTURES, 'expected.json')) ? JSON.parse(readFileSync(join(FIXTURES, 'expected.json'), 'utf8')) : {};
+  for (const [name, want] of Object.entries(expected)) {
+    it(`R67: ${name} reads as ${want.form ?? 'no bounce'}`, async () => {
+      const b = (await parse(readFileSync(join(FIXTURES, name)))).bounce;
+      if (want.form === null) return assert.equal(b, null);
+      assert.ok(b, 'recognised');
+      assert.equal(b.form, want.form);
+      assert.equal(b.standard, false);
+      assert.equal(b.recipients.length, 1, JSON.stringify(b.recipients));
+      const r = b.recipients[0]!;
+      assert.equal(r.address, want.recipient);
+      assert.equal(r.action, want.action);
+      assert.equal(r.status, want.status ?? (want.basic ? `${want.basic[0]}.0.0` : want.action === 'delayed' ? '4.0.0' : '5.0.0'));
+      assert.equal(b.originalMessageId, want.original_message_id ?? null);
+    });
+  }
+});
