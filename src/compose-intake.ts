@@ -6,6 +6,7 @@ import { createLaneAssigner } from './pipeline/lanes.js';
 import { createBacklogGate } from './ingest/backlog.js';
 import { createAcceptMessage } from './ingest/accept-message.js'; // not ingest/index.js: that one loads smtp-server
 import { createDirectory, supportAddressOf } from './rules/people.js';
+import { verpOutboxId } from './shared/verp.js';
 import type { Metrics } from './shared/metrics.js';
 import { writeGate } from './shared/write-gate.js';
 import type { Clock } from './shared/clock.js';
@@ -65,11 +66,18 @@ export async function composeIntake(config: Config, opts: IntakeOptions) {
   const lane = config.processing.workers > 1 ? createLaneAssigner({ tickets: createTicketsRepo(sql), secret }) : undefined;
   const accept = createAcceptMessage({ raw, writer, intake, maxSize: config.smtp.max_message_size, now: () => opts.clock.now(), ...(opts.metrics ? { metrics: opts.metrics } : {}), ...(lane ? { lane } : {}) });
   const directory = createDirectory(config.support_addresses, []);
+  const returnPath = config.outbound.return_path;
   const nodes = createNodesRepo(sql);
   return {
     store, sql, intake, meta, secret, backlog, writer, accept, nodes,
     /** R1/R5: the configured support address an address stands for. */
     supportAddressOf: (address: string) => supportAddressOf(directory, address)?.address,
+    /**
+     * R5/R67: what a recipient is accepted as: its support address, or a VERP return path in
+     * its signed form (itself); undefined for anyone else. The unsigned return path is refused.
+     */
+    recipientOf: (address: string) => supportAddressOf(directory, address)?.address
+      ?? (returnPath && verpOutboxId(address, returnPath, secret) !== undefined ? address.toLowerCase() : undefined),
     /** Who hears of new intake (the processor, or serve's processing threads). */
     onIntakeCommitted(fn: () => void): void { kick = fn; },
     /** Whether a `deskgate serve` processes this store now: a heartbeat within the claim lease (R71). */

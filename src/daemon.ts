@@ -81,7 +81,7 @@ export async function startDaemon(config: Config, opts: { logger: Logger; clock?
   // Made before the health server, whose /healthz reads their token state; started below.
   const imapState = createImapStateRepo(app.sql);
   const pollers = config.imap.map((account) => new ImapPoller(account, {
-    accept: app.accept, supportAddressOf: app.supportAddressOf, state: imapState, logger: opts.logger, clock: app.ctx.clock,
+    accept: app.accept, recipientOf: app.recipientOf, state: imapState, logger: opts.logger, clock: app.ctx.clock,
     // Polled mail that names no support address was sent to the account's own address (R1).
     defaultRecipient: (account.address && app.supportAddressOf(account.address)) ?? app.supportAddressOf(account.user) ?? config.support_addresses[0]!.address,
     // R71: one node polls each account; the others stand by and take over when it dies.
@@ -148,7 +148,7 @@ function listenerOptions(config: Config, app: App, closeTimeoutMs: number | unde
     maxRecipients: config.smtp.max_recipients,
     socketTimeoutMs: config.smtp.socket_timeout,
     reverseLookup: config.smtp.reverse_lookup,
-    supportAddressOf: app.supportAddressOf,
+    recipientOf: app.recipientOf,
     closeTimeoutMs: closeTimeoutMs ?? config.smtp.close_timeout,
     metrics: app.metrics,
     maxHeaderSize: config.smtp.max_header_size,

@@ -206,7 +206,7 @@ export function registerExplain(program: Command): void {
       }
       await withReadOnlyApp(opts.config, async (app, config) => {
         const given = opts.recipient.map(normalizeAddress);
-        const to = given.length > 0 ? given.filter((a) => app.supportAddressOf(a)) : recipientsFromHeaders(raw, app.supportAddressOf);
+        const to = given.length > 0 ? given.filter((a) => app.recipientOf(a)) : recipientsFromHeaders(raw, app.recipientOf);
         if (to.length === 0) throw new CliError('the message is not addressed to any support address; give --recipient (R5)', EX_NOUSER);
         const parsed = await parseMessage(raw, { replyLine: config.email.reply_line, replyHint: to.some((a) => a.includes('+')) });
         const envelope: DecideRow = { envelope_to: to, envelope_from: opts.sender ? normalizeAddress(opts.sender) : null, via: 'pipe' };

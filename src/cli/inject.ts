@@ -122,9 +122,9 @@ async function inject(file: string | undefined, opts: InjectOptions): Promise<vo
   let stored = false;
   try {
     await withIntake(opts.config, async (intake, config, logger, processHere) => {
-      const unknown = given.filter((a) => !intake.supportAddressOf(a));
+      const unknown = given.filter((a) => !intake.recipientOf(a));
       if (unknown.length > 0) throw new CliError(`not a support address: ${unknown.join(', ')} (R5)`, EX_NOUSER);
-      const to = given.length > 0 ? given.map((a) => intake.supportAddressOf(a)!) : recipientsFromHeaders(raw, intake.supportAddressOf);
+      const to = given.length > 0 ? given.map((a) => intake.recipientOf(a)!) : recipientsFromHeaders(raw, intake.recipientOf);
       if (to.length === 0) throw new CliError('the message is not addressed to any support address; give --recipient (R5)', EX_NOUSER);
       const result = await intake.accept(raw, { via: 'pipe', from: opts.sender ? normalizeAddress(opts.sender) : null, to });
       if (!isAccepted(result)) throw new CliError(`message too large: ${result.size} bytes, limit ${config.smtp.max_message_size} (R8)`, EX_DATAERR);

@@ -28,7 +28,8 @@ export interface ImapAccount {
 
 export interface ImapPollerDeps {
   accept: AcceptMessage;
-  supportAddressOf: (address: string) => string | undefined;
+  /** R1/R67: the support address (or signed return path) a header recipient stands for, or undefined. */
+  recipientOf: (address: string) => string | undefined;
   /** The support address for polled mail that names none (the account's address, R1). */
   defaultRecipient: string;
   state: ImapStateRepo;
@@ -263,7 +264,7 @@ export class ImapPoller {
         continue;
       }
       const source = msg.source;
-      const to = recipientsFromHeaders(source, this.deps.supportAddressOf);
+      const to = recipientsFromHeaders(source, this.deps.recipientOf);
       const result = await this.deps.accept(source, { via: 'imap', from: returnPath(source), to: to.length > 0 ? to : [this.deps.defaultRecipient] });
       if (!isAccepted(result)) {
         await client.messageFlagsAdd(String(uid), [TOO_LARGE_KEYWORD], { uid: true });

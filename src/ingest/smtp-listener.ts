@@ -22,8 +22,8 @@ export interface SmtpListenerOptions {
   socketTimeoutMs: number;
   reverseLookup: boolean;
   tls?: { key: string; cert: string } | undefined;
-  /** R1/R5: the support address an envelope recipient stands for, or undefined. */
-  supportAddressOf: (address: string) => string | undefined;
+  /** R1/R5/R67: what an envelope recipient is accepted as (a support address, a signed return path), or undefined. */
+  recipientOf: (address: string) => string | undefined;
   /** How long a stop (SIGTERM) lets sessions in DATA finish; every other session gets 421 at once. */
   closeTimeoutMs?: number;
   maxHeaderSize: number;
@@ -148,7 +148,7 @@ export async function startSmtpListener(opts: SmtpListenerOptions, accept: Accep
     },
     onRcptTo(address: SMTPServerAddress, session, cb) {
       const rcpt = normalizeAddress(address.address);
-      if (!opts.supportAddressOf(rcpt)) {
+      if (!opts.recipientOf(rcpt)) {
         log.info({ event: 'ingest:rejected', session: session.id, remote: session.remoteAddress, rcpt, reason: 'unknown_recipient' }, 'recipient refused');
         opts.metrics?.rejected.inc({ reason: 'unknown_recipient' });
         return cb(smtpError('5.1.1 Mailbox unavailable: not a support address here', 550));

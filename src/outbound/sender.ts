@@ -9,6 +9,7 @@ import { afterFailure, type RetrySettings } from './retry-policy.js';
 import type { Metrics } from '../shared/metrics.js';
 import { TokenSource, type OAuth2Settings } from '../shared/oauth2.js';
 import { isLoopbackHost } from '../shared/addresses.js';
+import { verpAddress } from '../shared/verp.js';
 
 export interface SmarthostConfig {
   host: string;
@@ -57,6 +58,8 @@ function address(p: { email: string; name: string | null }) {
 export function createOutboundSender(deps: {
   outbox: OutboxRepo; smarthost: SmarthostConfig | undefined; dkim?: DkimConfig | undefined; retry: RetrySettings;
   logger: Logger; clock: Clock; lease: NodeLease; pollMs?: number; batch?: number; metrics?: Metrics;
+  /** R67: outbound.return_path, and the key that signs each message's VERP address. */
+  returnPath?: string | undefined; secret?: string | undefined;
 }) {
   const log = deps.logger.child({ stage: 'outbound' });
   const dkim = deps.dkim ? { domainName: deps.dkim.domain, keySelector: deps.dkim.selector, privateKey: readFileSync(deps.dkim.private_key, 'utf8') } : undefined;
@@ -83,10 +86,16 @@ export function createOutboundSender(deps: {
     log.warn({ event: 'outbound:claim_lost', code: 'OUTBOUND_CLAIM_LOST', outbox_id: row.id, message_id: row.message_id }, 'another node took this notification over; its outcome is left to that node');
   };
 
+  /** R67: MAIL FROM names this message, so its bounce does; the recipients are the same as the headers'. */
+  const envelopeOf = (row: OutboundRow) => (deps.returnPath && deps.secret
+    ? { envelope: { from: verpAddress(deps.returnPath, row.id, deps.secret), to: [...row.to, ...row.cc].map((p) => p.email) } }
+    : {});
+
   async function deliver(row: OutboundRow): Promise<void> {
     const now = deps.clock.now();
     try {
       const info = await transport!.sendMail({
+        ...envelopeOf(row),
         from: address(row.from), to: row.to.map(address), cc: row.cc.map(address), replyTo: row.reply_to ?? undefined,
         subject: row.subject, text: row.body, messageId: row.message_id, date: new Date(row.created_at),
         inReplyTo: row.in_reply_to ?? undefined, references: row.references, headers: row.headers,

@@ -113,7 +113,7 @@ describe('IMAP crash and UIDVALIDITY safety (R6, R7)', () => {
   function poller(over: Record<string, unknown>, afterAccept?: (uid: number) => Promise<void>) {
     const a = { ...account(dovecot.port, over), poll_interval: 200 } as never;
     return new ImapPoller(a, {
-      accept: d.app.accept, supportAddressOf: d.app.supportAddressOf, defaultRecipient: 'support@acme.test',
+      accept: d.app.accept, recipientOf: d.app.supportAddressOf, defaultRecipient: 'support@acme.test',
       state: createImapStateRepo(d.app.sql), logger: silentLogger(), clock: d.app.ctx.clock, ...(afterAccept ? { afterAccept } : {}),
     });
   }

@@ -256,7 +256,7 @@ describe('issue 13.4: a deadline while deskgate stores a message', () => {
     }) as AcceptMessage;
     const smtp = await startSmtpListener({
       listen: [{ host: '127.0.0.1', port: 0 }], hostname: 'mx.acme.test', maxMessageSize: 1 << 20, maxClients: 5, maxRecipients: 100,
-      socketTimeoutMs: 5000, reverseLookup: false, supportAddressOf: app.supportAddressOf, closeTimeoutMs: 1000, maxHeaderSize: 65536,
+      socketTimeoutMs: 5000, reverseLookup: false, recipientOf: app.supportAddressOf, closeTimeoutMs: 1000, maxHeaderSize: 65536,
       maxSessionsPerIp: 20, refuseAfterPerHour: () => 1000, isAllowlisted: () => false, isDenylisted: () => false,
       limits: { sessionTimeoutMs: 1000, dataTimeoutMs: 60_000, dataMinRate: 500, junkCommandLimit: 100 },
     }, heldAccept, silentLogger());
