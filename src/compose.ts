@@ -1,5 +1,5 @@
 import type { Config } from './config/index.js';
-import { createRateCountersRepo, createTicketsRepo, createTicketViewsRepo, createOutboxRepo, AttachmentStore } from './store/index.js';
+import { createRateCountersRepo, createTicketsRepo, createTicketViewsRepo, createOutboxRepo, createSuppressionsRepo, AttachmentStore } from './store/index.js';
 import { composeIntake, type Intake } from './compose-intake.js';
 import { writeGate } from './shared/write-gate.js';
 import type { Trigger, Automation } from './triggers/index.js';
@@ -68,6 +68,7 @@ export async function composeApp(initial: Config, opts: ComposeOptions) {
   const views = createTicketViewsRepo(sql);
   const { raw, attachments } = store;
   const outbox = createOutboxRepo(sql);
+  const suppressions = createSuppressionsRepo(sql);
   const resolveDns = createDnsResolver({ servers: config.dns.servers, timeoutMs: config.dns.timeout });
   const nodeId = opts.nodeId ?? makeNodeId();
   const leadership = createLeadership({ sql, meta, logger: opts.logger });
@@ -77,11 +78,12 @@ export async function composeApp(initial: Config, opts: ComposeOptions) {
   const lease = createClaimLease({ nodeId, leaseMs: config.processing.claim_lease, clock, logger: opts.logger, nodes, intake, outbox, leads, rates: createRateCountersRepo(sql) });
   const sender = createOutboundSender({
     outbox, smarthost: config.outbound.smtp, dkim: config.outbound.dkim, logger: opts.logger, clock, lease, metrics,
+    returnPath: config.outbound.return_path, secret,
     retry: { initialMs: config.outbound.retry_initial, maxMs: config.outbound.retry_max, forMs: config.outbound.retry_for },
   });
   // The notifier fetches the current settings on every update, so a reload only swaps `current`.
   const notifierDeps: NotifierDeps = {
-    tickets, outbox, replyLine: config.email.reply_line, secret, logger: opts.logger,
+    tickets, outbox, suppressions, replyLine: config.email.reply_line, secret, logger: opts.logger,
     get directory() { return current.directory; },
     get triggers() { return current.triggers; },
     get planSettings() { return current.rules; },
@@ -99,7 +101,8 @@ export async function composeApp(initial: Config, opts: ComposeOptions) {
     ...(attachments instanceof AttachmentStore && !readOnly ? { attachmentsDir: attachments.dataDir } : {}),
     ...(scratchDir ? { scratchDir } : {}) });
   const ctx: PipelineContext = {
-    sql, intake, tickets, raw, attachments, parser,
+    sql, intake, tickets, outbox, suppressions, raw, attachments, parser,
+    bounces: { returnPath: config.outbound.return_path, softBounceLimit: config.outbound.soft_bounce_limit },
     ...(scratchDir ? { scratchDir } : {}),
     get directory() { return current.directory; },
     get settings() { return current.rules; },
@@ -120,7 +123,7 @@ export async function composeApp(initial: Config, opts: ComposeOptions) {
   // Who hears of new intake: this app's processor, or (serve) the processing threads.
   base.onIntakeCommitted(() => processor.kick());
   return {
-    sql, store, meta, leadership, intake, tickets, views, raw, ctx, processor, accept, outbox, sender, notifier, metrics, nodes, backlog,
+    sql, store, meta, leadership, intake, tickets, views, raw, ctx, processor, accept, outbox, suppressions, sender, notifier, metrics, nodes, backlog,
     get config(): Config { return current.config; },
     get triggers(): Trigger[] { return current.triggers; },
     get automations(): Automation[] { return current.automations; },
@@ -153,6 +156,8 @@ export async function composeApp(initial: Config, opts: ComposeOptions) {
     /** R52: one automation run at `now` (the daemon calls it every automations_interval). */
     runAutomations: (now: Date = clock.now()) => runAutomations(ctx, notifier, current.automations, now),
     supportAddressOf: (address: string) => supportAddressOf(ctx.directory, address)?.address,
+    /** R5/R67: a support address, or a signed VERP return path (see composeIntake). */
+    recipientOf: (address: string) => supportAddressOf(ctx.directory, address)?.address ?? (base.recipientOf(address) !== undefined ? address.toLowerCase() : undefined),
     /** This node's id and what it leads (R71): /healthz, the nodes table, deskgate stats. */
     node: () => ({ id: nodeId, leads: leads() }),
     reportLeads(fn: () => string[]): void { otherLeads = fn; },

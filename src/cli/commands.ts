@@ -18,6 +18,7 @@ export const COMMAND_MODULES: ReadonlyArray<{ names: readonly string[]; load: ()
   { names: ['triggers', 'automations'], load: async () => (await import('./rules.js')).registerRules },
   { names: ['imap'], load: async () => (await import('./imap.js')).registerImap },
   { names: ['suspended'], load: async () => (await import('./suspended.js')).registerSuspended },
+  { names: ['suppressions'], load: async () => (await import('./suppressions.js')).registerSuppressions },
   { names: ['backup', 'restore', 'stats'], load: async () => (await import('./ops.js')).registerOps },
   { names: ['config'], load: async () => (await import('./config-schema.js')).registerConfigSchema },
   { names: ['migrate', 'copy-store'], load: async () => (await import('./store.js')).registerStore },

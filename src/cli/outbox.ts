@@ -6,7 +6,8 @@ import type { OutboundRow } from '../store/index.js';
 /** The Outbox JSON of interfaces.md. */
 function outboxJson(r: OutboundRow) {
   return {
-    id: r.id, ticket_id: r.ticket_id, trigger: r.trigger, status: r.status, from: r.from.email,
+    // kind: every row is mail until webhooks (R70) queue beside it.
+    id: r.id, kind: 'email' as const, ticket_id: r.ticket_id, trigger: r.trigger, status: r.status, from: r.from.email,
     to: r.to.map((p) => p.email), cc: r.cc.map((p) => p.email), subject: r.subject, message_id: r.message_id,
     in_reply_to: r.in_reply_to, references: r.references, attempts: r.attempts, last_error: r.last_error,
     created_at: r.created_at, sent_at: r.sent_at, next_attempt_at: r.next_attempt_at,

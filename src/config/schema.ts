@@ -193,6 +193,13 @@ const outbound = z.object({
   retry_initial: duration('1m'),
   retry_max: duration('1h'),
   dkim: z.object({ domain: z.string(), selector: z.string(), private_key: z.string() }).strict().optional(),
+  /**
+   * R67: the envelope sender of notifications becomes `<local>+<outbox id>-<sig>@<domain>` of
+   * this address, so each bounce names its message. Unset: the support address, as before.
+   */
+  return_path: address.refine((a) => !a.slice(0, a.lastIndexOf('@')).includes('+'), { message: 'the return path takes no +tag: deskgate adds one per message' }).optional(),
+  /** R68: soft bounces (4.x.x) in a row that suppress an address like one hard bounce. */
+  soft_bounce_limit: z.number().int().min(1).default(5),
 }).strict();
 
 const imapAccount = z.object({
@@ -308,6 +315,10 @@ export const configSchema = z.object({
   cfg.agents.forEach((a, i) => {
     if (support.has(a.email)) ctx.addIssue({ code: 'custom', path: ['agents', i, 'email'], message: 'a support address cannot be an agent (R1)' });
   });
+  const rp = cfg.outbound.return_path;
+  // Its +tags would read as reply tokens (R11), and a bounce would be taken for a reply.
+  if (rp !== undefined && support.has(rp)) ctx.addIssue({ code: 'custom', path: ['outbound', 'return_path'], message: 'the return path must not be a support address' });
+  if (rp !== undefined && cfg.agents.some((a) => a.email === rp)) ctx.addIssue({ code: 'custom', path: ['outbound', 'return_path'], message: 'the return path must not be an agent' });
 });
 
 export type Config = z.output<typeof configSchema> & { readonly configPath: string; readonly configDir: string };

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { Sql, IntakeRepo, TicketsRepo, RawStore, AttachmentSink } from '../store/index.js';
+import type { Sql, IntakeRepo, TicketsRepo, RawStore, AttachmentSink, OutboxRepo, SuppressionsRepo } from '../store/index.js';
 import type { MessageParser } from '../parse/index.js';
 import type { Directory, RulesSettings } from '../rules/index.js';
 import type { Logger } from '../shared/logger.js';
@@ -12,6 +12,12 @@ export interface PipelineContext {
   sql: Sql;
   intake: IntakeRepo;
   tickets: TicketsRepo;
+  /** R67: bounces are matched to their outbox rows. */
+  outbox: OutboxRepo;
+  /** R68: the suppression list bounces add to and inbound mail clears. */
+  suppressions: SuppressionsRepo;
+  /** R67/R68: outbound.return_path (VERP recipients are read against it) and soft_bounce_limit. */
+  bounces: { returnPath: string | undefined; softBounceLimit: number };
   raw: RawStore;
   attachments: AttachmentSink;
   parser: MessageParser;

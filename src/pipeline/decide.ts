@@ -18,6 +18,14 @@ export interface Decided {
 
 type DecideRow = Pick<IntakeRow, 'envelope_to' | 'envelope_from' | 'via'> & Partial<Pick<IntakeRow, 'id' | 'sender' | 'sender_recent' | 'received_at' | 'skip_checks' | 'message_id_reused'>>;
 
+/** R42: why the message is automated, or null for a person (or when a release skips the check). */
+export function automatedOf(row: Pick<DecideRow, 'envelope_from' | 'via' | 'skip_checks'>, parsed: ParsedMessage): string | null {
+  if ((row.skip_checks ?? []).includes('automated_response')) return null;
+  // An empty return path is known where an envelope came with the mail.
+  const nullSender = (row.via === 'smtp' || row.via === 'lmtp') && !row.envelope_from;
+  return automatedReason(parsed.trust, parsed.from[0]?.address ?? row.envelope_from, nullSender);
+}
+
 /**
  * Reads what trust, threading and the rules need from the store, then runs the pure deciders.
  * Writes nothing: `explain` uses the same function for its dry run. `smtpAuth` is the result of
@@ -33,9 +41,7 @@ export async function decide(ctx: PipelineContext, row: DecideRow, parsed: Parse
     : row.via === 'smtp' ? (smtpAuth ? { spf: smtpAuth.spf, dkim: smtpAuth.dkim, dmarc: smtpAuth.dmarc } : null)
     : trustedAuthResults(parsed.trust.authenticationResults, ctx.trust.trustedAuthservId);
   const senderVerified = !ctx.trust.verify || !ctx.trust.requireAuthenticatedAgents || skip.includes('unverified_agent') || auth?.dmarc === 'pass';
-  // An empty return path (R42) is known where an envelope came with the mail.
-  const nullSender = (row.via === 'smtp' || row.via === 'lmtp') && !row.envelope_from;
-  const automated = skip.includes('automated_response') ? null : automatedReason(parsed.trust, sender, nullSender);
+  const automated = automatedOf(row, parsed);
 
   const ids = [...parsed.inReplyTo, ...parsed.references];
   const ticketByMessageId = await ctx.tickets.ticketsForMessageIds(ids);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { TicketsRepo, OutboxRepo } from '../store/index.js';
+import type { TicketsRepo, OutboxRepo, SuppressionsRepo } from '../store/index.js';
 import type { Directory } from '../rules/index.js';
 import { supportAddressOf, roleOf, isRobotAddress, planPolicy } from '../rules/index.js';
 import { applyChanges } from '../changes/index.js';
@@ -12,6 +12,8 @@ import type { Logger } from '../shared/logger.js';
 export interface NotifierDeps {
   tickets: TicketsRepo;
   outbox: OutboxRepo;
+  /** R68: suppressed addresses get a `suppressed` row instead of mail. */
+  suppressions: Pick<SuppressionsRepo, 'suppressedAmong'>;
   directory: Directory;
   triggers: readonly Trigger[];
   /** Groups and the CC blocklist, for the change planner (R25, R30). */
@@ -33,6 +35,8 @@ export interface NotifyResult {
   fired: string[];
   queued: number[];
   held: number[];
+  /** R68: rows kept for suppressed recipients, never sent. */
+  suppressed: number[];
   changes: PlannedChange[];
 }
 
@@ -95,7 +99,7 @@ export function createNotifier(deps: NotifierDeps) {
       const start = (await deps.tickets.getState(ticketId))!;
       const plan = runTriggers(rules, start, event, policy(), now);
       await applyPlanned(ticketId, plan.changes, nowIso, actorKind);
-      const result = { fired: plan.fired, queued: [] as number[], held: [] as number[], changes: plan.changes, event: plan.event };
+      const result = { fired: plan.fired, queued: [] as number[], held: [] as number[], suppressed: [] as number[], changes: plan.changes, event: plan.event };
       if (plan.emails.length === 0) return result;
 
       // Read again only when the rules changed the ticket (most updates: they did not).
@@ -107,8 +111,11 @@ export function createNotifier(deps: NotifierDeps) {
       // The ticket's thread as it stood before this update's notifications (R56).
       const refs = await deps.tickets.messageIds(ticketId);
       // R42: everyone a recipient list can name, checked for robots in one read.
-      const robots = await deps.tickets.robotsAmong([ticket.requester, ticket.assignee, ...ticket.ccs, ...ticket.followers].filter((p) => p !== null).map((p) => p.email)
-        .concat([...deps.directory.agents.keys()]));
+      const everyone = [ticket.requester, ticket.assignee, ...ticket.ccs, ...ticket.followers].filter((p) => p !== null).map((p) => p.email)
+        .concat([...deps.directory.agents.keys()]);
+      const robots = await deps.tickets.robotsAmong(everyone);
+      // R68: and for the suppression list, in one read.
+      const suppressed = await deps.suppressions.suppressedAmong(everyone);
       const sent: string[] = []; // the notifications' Message-IDs, remembered together below
       for (const email of plan.emails) {
         const envelopes = resolveRecipients(email.action.email_user, ticket, plan.event, {
@@ -132,20 +139,28 @@ export function createNotifier(deps: NotifierDeps) {
           // R43: recipients past their hourly cap get a held copy instead (enqueue counts the queued ones).
           const capOf = (e: string) => (isStaff(e) ? deps.perStaffPerHour : deps.perRecipientPerHour);
           const capped = new Set<string>();
-          for (const p of [...composed.to, ...composed.cc]) if ((await deps.outbox.countSentTo(p.email, nowIso)) >= capOf(p.email)) capped.add(p.email);
+          for (const p of [...composed.to, ...composed.cc]) {
+            if (suppressed.has(p.email)) capped.add(p.email);
+            else if ((await deps.outbox.countSentTo(p.email, nowIso)) >= capOf(p.email)) capped.add(p.email);
+          }
           const allowedTo = composed.to.filter((p) => !capped.has(p.email));
           const allowedCc = composed.cc.filter((p) => !capped.has(p.email));
-          const queue = async (to: typeof composed.to, cc: typeof composed.cc, status: 'queued' | 'held', messageId: string) => {
-            const id = await deps.outbox.enqueue({ ticketId, trigger: email.trigger, status, from: composed.from, replyTo: composed.replyTo, to, cc, subject: composed.subject,
+          const queue = async (to: typeof composed.to, cc: typeof composed.cc, status: 'queued' | 'held' | 'suppressed', messageId: string, note: string | null = null) => {
+            const id = await deps.outbox.enqueue({ ticketId, trigger: email.trigger, status, note, from: composed.from, replyTo: composed.replyTo, to, cc, subject: composed.subject,
               body: composed.body, messageId, inReplyTo: composed.inReplyTo, references: composed.references, headers: composed.headers, now: nowIso });
-            sent.push(messageId);
-            (status === 'queued' ? result.queued : result.held).push(id);
+            if (status !== 'suppressed') sent.push(messageId); // never sent: nothing can answer it
+            result[status].push(id);
           };
           if (allowedTo.length + allowedCc.length > 0) {
             await queue(allowedTo.length > 0 ? allowedTo : allowedCc.slice(0, 1), allowedTo.length > 0 ? allowedCc : allowedCc.slice(1), 'queued', composed.messageId);
           }
-          const heldPeople = [...composed.to, ...composed.cc].filter((p) => capped.has(p.email));
+          const heldPeople = [...composed.to, ...composed.cc].filter((p) => capped.has(p.email) && !suppressed.has(p.email));
           if (heldPeople.length > 0) await queue(heldPeople, [], 'held', composed.messageId.replace('@', `.held@`));
+          const barred = [...composed.to, ...composed.cc].filter((p) => suppressed.has(p.email));
+          if (barred.length > 0) {
+            const why = barred.map((p) => { const s = suppressed.get(p.email)!; return `${p.email}: ${s.reason ?? 'suppressed'}${s.code ? ` ${s.code}` : ''} since ${s.since ?? '?'}`; });
+            await queue(barred, [], 'suppressed', composed.messageId.replace('@', '.suppressed@'), `suppressed (R68): ${why.join('; ')}`);
+          }
           for (const e of historyFor) if (!capped.has(e)) await deps.tickets.clearCcHistory(ticketId, e);
         }
       }
@@ -174,7 +189,7 @@ export function createNotifier(deps: NotifierDeps) {
       const changed = auto.changes.some((c) => c.changes.length > 0);
       if (!changed) return auto;
       const trig = await run(deps.triggers, 'trigger', auto.event, ticketId, now);
-      return { fired: [...auto.fired, ...trig.fired], queued: [...auto.queued, ...trig.queued], held: [...auto.held, ...trig.held], changes: [...auto.changes, ...trig.changes] };
+      return { fired: [...auto.fired, ...trig.fired], queued: [...auto.queued, ...trig.queued], held: [...auto.held, ...trig.held], suppressed: [...auto.suppressed, ...trig.suppressed], changes: [...auto.changes, ...trig.changes] };
     },
   };
 }

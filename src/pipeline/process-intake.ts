@@ -9,7 +9,8 @@ import type { Metrics } from '../shared/metrics.js';
 import type { WriteGate } from '../shared/write-gate.js';
 import { isTransientStoreError, type IntakeRow, type LaneFilter } from '../store/index.js';
 import type { PipelineContext } from './context.js';
-import { decide } from './decide.js';
+import { decide, automatedOf } from './decide.js';
+import { handleBounce, type BounceHandled } from './bounce.js';
 import { applyDecision } from './apply-decision.js';
 
 /** Messages read and parsed at once: parser threads queue the rest anyway, and the pool stays free. */
@@ -37,6 +38,8 @@ export interface Outcome {
   error?: string;
   /** The stable code of a failure (R8), as `failed list` shows it. */
   code?: string;
+  /** R67: the message was a bounce, matched to its notification or suspended as unmatched. */
+  bounce?: 'matched' | 'unmatched';
   created?: boolean;
   visibility?: 'public' | 'private';
 }
@@ -155,6 +158,8 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: {
     try {
       // A savepoint: one message that fails rolls back alone, the rest of the batch stays.
       return await ctx.sql.tx(async (): Promise<Outcome> => {
+        const bounced = await handleBounce(ctx, row, parsed, automatedOf(row, parsed), now);
+        if (bounced) return bounceOutcome(row, parsed, bounced, now);
         const { decision: d, auth, automated } = await decide(ctx, row, parsed, prepared.auth);
         if (d.action === 'suspend') {
           // R41: held, never dropped.
@@ -165,6 +170,8 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: {
         const applied = await applyDecision(ctx, row, parsed, d, now, auth ? { ...auth } : null);
         // R42: a robot's address is never sent a notification.
         if (automated) await ctx.tickets.markRobot(d.comment.author.address);
+        // R68: whoever writes to us is reachable again.
+        else if (await ctx.suppressions.remove(d.comment.author.address)) log.info({ event: 'suppression:removed', address: d.comment.author.address, intake_id: row.id, rule: 'R68' }, 'suppressed address wrote in: removed from the suppression list');
         fenced(await ctx.intake.markDone(row.id, ctx.nodeId, applied.ticketId, applied.commentId, now), row);
         log.info({
           event: 'pipeline:stored', message_id: parsed.messageId, intake_id: row.id, ticket_id: applied.ticketId, comment_id: applied.commentId,
@@ -179,6 +186,21 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: {
       fenced(await ctx.intake.markFailed(row.id, ctx.nodeId, errorCode(err), errorMessage(err), now), row);
       return { intakeId: row.id, status: 'failed', code: errorCode(err), error: errorMessage(err) };
     }
+  }
+
+  /** R67: a bounce is never a comment: matched, it is done (on its notification's ticket); else suspended. */
+  async function bounceOutcome(row: IntakeRow, parsed: ParsedMessage, b: BounceHandled, now: string): Promise<Outcome> {
+    if (b.kind === 'unmatched') {
+      fenced(await ctx.intake.markSuspended(row.id, ctx.nodeId, 'unmatched_bounce', now, { from: parsed.from[0]?.address ?? row.envelope_from, subject: parsed.subject }), row);
+      log.info({ event: 'pipeline:suspended', message_id: parsed.messageId, intake_id: row.id, decision: 'suspend:unmatched_bounce', form: b.form, rules: ['R67'] }, 'bounce of nothing sent here: suspended');
+      return { intakeId: row.id, status: 'suspended', error: 'unmatched_bounce', bounce: 'unmatched' };
+    }
+    fenced(await ctx.intake.markDone(row.id, ctx.nodeId, b.ticketId, null, now), row);
+    log.info({
+      event: 'pipeline:bounce', message_id: parsed.messageId, intake_id: row.id, ticket_id: b.ticketId, outbox_id: b.outboxId, form: b.form, matched_by: b.by,
+      recipients: b.plan.effects.map((e) => ({ address: e.address ?? e.reported, kind: e.kind, status: e.status, suppressed: e.suppressed })), rules: ['R67', 'R68'],
+    }, 'bounce recorded on its notification');
+    return { intakeId: row.id, status: 'done', ticketId: b.ticketId, bounce: 'matched' };
   }
 
   /**
@@ -219,6 +241,7 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: {
         if (o.status === 'done') m.intakeLatency.observe((Date.parse(now) - Date.parse(rows[i]!.received_at)) / 1000);
         if (o.created) m.ticketsCreated.inc();
         if (o.visibility) m.comments.inc({ visibility: o.visibility });
+        if (o.bounce) m.bounces.inc({ result: o.bounce });
       }
     }
     for (const o of outcomes) {

@@ -36,3 +36,15 @@ export interface TicketState {
   solvedAt: string | null;
   assignedAt: string | null;
 }
+
+/** What bounces have said about one address (R67/R68): what the suppression list keeps. */
+export interface SuppressionState {
+  address: string;
+  suppressed: boolean;
+  reason: string | null;
+  code: string | null;
+  diagnostic: string | null;
+  bounces: number;
+  softInRow: number;
+  since: string | null;
+}

@@ -37,6 +37,7 @@ export function createMetrics(opts: { processMetrics?: boolean; /** false: count
     processed: new Counter({ name: 'deskgate_messages_processed_total', help: 'Messages processed, by outcome (done, failed, suspended)', labelNames: ['outcome'] as const, registers: [registry] }),
     ticketsCreated: new Counter({ name: 'deskgate_tickets_created_total', help: 'Tickets created', registers: [registry] }),
     comments: new Counter({ name: 'deskgate_comments_total', help: 'Comments stored from mail, by visibility', labelNames: ['visibility'] as const, registers: [registry] }),
+    bounces: new Counter({ name: 'deskgate_bounces_total', help: 'Bounces of notifications received (R67), by result (matched, unmatched: suspended)', labelNames: ['result'] as const, registers: [registry] }),
     outbound: new Counter({ name: 'deskgate_outbound_total', help: 'Outbound delivery attempts, by result', labelNames: ['result'] as const, registers: [registry] }),
     // Read from the database when Prometheus scrapes, not kept up to date on every message.
     queueDepth: new Gauge({

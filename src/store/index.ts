@@ -10,6 +10,7 @@ export { createIntakeWriter, type IntakeWriter } from './intake-writer.js';
 export { createTicketsRepo, type TicketsRepo, type TicketState, type TicketStatus, type Person, type Role, type NewComment, type NewAttachment } from './tickets-repo.js';
 export { createTicketViewsRepo, type TicketViewsRepo, type TicketJson, type CommentJson } from './ticket-views-repo.js';
 export { createOutboxRepo, type OutboxRepo, type OutboundRow, type NewOutbound, type OutboundPerson, type OutboxStatus } from './outbox-repo.js';
+export { createSuppressionsRepo, type SuppressionsRepo, type SuppressionState, type Suppression } from './suppressions-repo.js';
 export { createImapStateRepo, type ImapStateRepo, type ImapState } from './imap-state-repo.js';
 export { backupTo, restoreFrom } from './backup.js';
 export { createRateCountersRepo, type RateCountersRepo, type RateKind } from './rate-counters-repo.js';

@@ -1,14 +1,17 @@
 import type { Sql } from './sql.js';
 import { createRateCountersRepo } from './rate-counters-repo.js';
 
-export type OutboxStatus = 'queued' | 'deferred' | 'sent' | 'failed' | 'held';
+export type OutboxStatus = 'queued' | 'deferred' | 'sent' | 'failed' | 'held' | 'bounced' | 'suppressed';
 
 export interface OutboundPerson { email: string; name: string | null }
 
 export interface NewOutbound {
   ticketId: number;
   trigger: string;
-  status: 'queued' | 'held';
+  /** held: past R43's cap; suppressed: every recipient is on the suppression list (R68). */
+  status: 'queued' | 'held' | 'suppressed';
+  /** Why it is held or suppressed. */
+  note?: string | null;
   from: OutboundPerson;
   replyTo: string | null;
   to: OutboundPerson[];
@@ -58,8 +61,8 @@ const toRow = (r: Raw): OutboundRow => ({
 export function createOutboxRepo(sql: Sql) {
   const skipLocked = sql.dialect === 'postgres' ? ' FOR UPDATE SKIP LOCKED' : '';
   const q = {
-    insert: `INSERT INTO outbox (ticket_id, trigger, status, from_addr, from_name, reply_to, to_addrs, cc_addrs, subject, body, message_id, in_reply_to, refs, headers, next_attempt_at, created_at)
-      VALUES (@ticketId, @trigger, @status, @fromAddr, @fromName, @replyTo, @to, @cc, @subject, @body, @messageId, @inReplyTo, @refs, @headers, @now, @now) RETURNING id`,
+    insert: `INSERT INTO outbox (ticket_id, trigger, status, from_addr, from_name, reply_to, to_addrs, cc_addrs, subject, body, message_id, in_reply_to, refs, headers, last_error, next_attempt_at, created_at)
+      VALUES (@ticketId, @trigger, @status, @fromAddr, @fromName, @replyTo, @to, @cc, @subject, @body, @messageId, @inReplyTo, @refs, @headers, @note, @now, @now) RETURNING id`,
     // A claim stands until its holder gives it back, or releaseClaims does once the holder's heartbeat is stale.
     claim: `UPDATE outbox SET claimed_by = @node, claimed_at = @now
       WHERE id IN (SELECT id FROM outbox WHERE status IN ('queued', 'deferred') AND next_attempt_at <= @now
@@ -68,6 +71,10 @@ export function createOutboxRepo(sql: Sql) {
     // Each ends the claim of the node that sent: a node whose claim was taken over changes nothing (R71).
     sent: `UPDATE outbox SET status = 'sent', sent_at = @now, attempts = attempts + 1, last_error = @note, claimed_by = NULL WHERE id = @id AND claimed_by = @node`,
     deferred: `UPDATE outbox SET status = 'deferred', attempts = attempts + 1, last_error = @error, next_attempt_at = @next, claimed_by = NULL WHERE id = @id AND claimed_by = @node`,
+    // R67: a bounce arrives after the smarthost took the message; a second recipient's adds to the first's.
+    bounced: `UPDATE outbox SET status = 'bounced', last_error = @error WHERE id = @id AND status IN ('sent', 'bounced')`,
+    byMessageId: `SELECT * FROM outbox WHERE message_id = ?`,
+    byId: `SELECT * FROM outbox WHERE id = ?`,
     failed: `UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = @error, claimed_by = NULL WHERE id = @id AND claimed_by = @node`,
     list: `SELECT * FROM outbox WHERE (CAST(@status AS TEXT) IS NULL OR status = @status) ORDER BY id DESC LIMIT @limit`,
     claimers: `SELECT DISTINCT claimed_by FROM outbox WHERE claimed_by IS NOT NULL AND status IN ('queued', 'deferred')`,
@@ -83,7 +90,7 @@ export function createOutboxRepo(sql: Sql) {
       const r = await sql.get<{ id: number }>(q.insert, {
         ticketId: m.ticketId, trigger: m.trigger, status: m.status, fromAddr: m.from.email, fromName: m.from.name, replyTo: m.replyTo,
         to: JSON.stringify(m.to), cc: JSON.stringify(m.cc), subject: m.subject, body: m.body, messageId: m.messageId,
-        inReplyTo: m.inReplyTo, refs: JSON.stringify(m.references), headers: JSON.stringify(m.headers), now: m.now,
+        inReplyTo: m.inReplyTo, refs: JSON.stringify(m.references), headers: JSON.stringify(m.headers), note: m.note ?? null, now: m.now,
       });
       if (m.status === 'queued') for (const p of [...m.to, ...m.cc]) await rates.bump('notify', p.email, m.now);
       return r!.id;
@@ -100,6 +107,16 @@ export function createOutboxRepo(sql: Sql) {
     async markSent(id: number, node: string, now: string, note: string | null = null): Promise<boolean> { return (await sql.run(q.sent, { id, node, now, note })) === 1; },
     async markDeferred(id: number, node: string, error: string, next: string): Promise<boolean> { return (await sql.run(q.deferred, { id, node, error, next })) === 1; },
     async markFailed(id: number, node: string, error: string): Promise<boolean> { return (await sql.run(q.failed, { id, node, error })) === 1; },
+    /** R67: false when the row was never sent (held, suppressed, still queued). */
+    async markBounced(id: number, error: string): Promise<boolean> { return (await sql.run(q.bounced, { id, error })) === 1; },
+    async byMessageId(messageId: string): Promise<OutboundRow | undefined> {
+      const r = await sql.get<Raw>(q.byMessageId, [messageId]);
+      return r ? toRow(r) : undefined;
+    },
+    async byId(id: number): Promise<OutboundRow | undefined> {
+      const r = await sql.get<Raw>(q.byId, [id]);
+      return r ? toRow(r) : undefined;
+    },
     async list(opts: { status?: string | undefined; limit?: number | undefined } = {}): Promise<OutboundRow[]> {
       return (await sql.all<Raw>(q.list, { status: opts.status ?? null, limit: opts.limit ?? Number.MAX_SAFE_INTEGER })).map(toRow);
     },

@@ -8,6 +8,7 @@ import { sql as m0007 } from './0007-content-digest.js';
 import { sql as m0008 } from './0008-rate-counters-nodes.js';
 import { sql as m0009 } from './0009-meta.js';
 import { sql as m0010 } from './0010-lanes.js';
+import { sql as m0011 } from './0011-suppressions.js';
 
 /** Numbered migrations, applied in order, each once, in its own transaction. Never edit a shipped one. */
 export const migrations: ReadonlyArray<{ version: number; name: string; sql: string }> = [
@@ -21,4 +22,5 @@ export const migrations: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 8, name: 'rate-counters-nodes', sql: m0008 },
   { version: 9, name: 'meta', sql: m0009 },
   { version: 10, name: 'lanes', sql: m0010 },
+  { version: 11, name: 'suppressions', sql: m0011 },
 ];

@@ -1,3 +1,4 @@
+import { sql as sqliteSuppressions } from './0011-suppressions.js';
 /**
  * The PostgreSQL schema. It starts at version 8, "the SQLite schema as of migration 8", so a
  * later migration has the same number on both backends (add it to both lists).
@@ -247,11 +248,15 @@ const lanes10 = `
 ALTER TABLE intake ADD COLUMN lane INTEGER NOT NULL DEFAULT 0;
 `;
 
+/** SQLite 0011-suppressions: R67/R68, the same table. */
+const suppressions11 = sqliteSuppressions;
+
 /** Numbered migrations, applied in order, each once, in its own transaction. Never edit a shipped one. */
 export const postgresMigrations: ReadonlyArray<{ version: number; name: string; sql: string }> = [
   { version: 8, name: 'schema-as-of-sqlite-8', sql: schema8 },
   { version: 9, name: 'meta', sql: meta9 },
   { version: 10, name: 'lanes', sql: lanes10 },
+  { version: 11, name: 'suppressions', sql: suppressions11 },
 ];
 
 /** Columns PostgreSQL has that SQLite does not (the schema test allows exactly these). */

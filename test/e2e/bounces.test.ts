@@ -1,0 +1,169 @@
+import { describe, it, before, after, beforeEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { makeEnv, waitFor, SUPPORT, type TestEnv } from '../helpers/env.js';
+import { startTestDaemon, cliJson, runCli } from '../helpers/daemon.js';
+import { mail, uniqueId } from '../helpers/mail.js';
+import { sendMail } from '../helpers/smtp.js';
+import { SmtpSink } from '../helpers/sink.js';
+import { deliveryReport } from '../helpers/dsn.js';
+import { verpAddress } from '../../src/shared/verp.js';
+import type { OutboundRow } from '../../src/store/index.js';
+import type { Daemon } from '../../src/daemon.js';
+
+const RETURN_PATH = 'bounces@acme.test';
+
+/** R67/R68 end to end: notifications through a real SMTP sink, bounces back over SMTP to deskgate. */
+describe('bounces and suppression (R67, R68, R5)', () => {
+  let env: TestEnv;
+  let d: Daemon & { port: number };
+  const sink = new SmtpSink();
+
+  before(async () => {
+    await sink.start();
+    env = makeEnv((c) => {
+      c.outbound = { smtp: { host: '127.0.0.1', port: sink.port, secure: false }, return_path: RETURN_PATH, soft_bounce_limit: 2, retry_initial: '100ms', retry_max: '400ms', retry_for: '1h' };
+    });
+    d = await startTestDaemon(env);
+  });
+  after(async () => {
+    await d.stop();
+    await sink.stop();
+    env.cleanup();
+  });
+  beforeEach(() => sink.clear());
+
+  const intakeOf = (reply: string) => Number(/queued as (\d+)/.exec(reply)![1]);
+  const processed = (intakeId: number) => waitFor(async () => { const r = await d.app.intake.get(intakeId); return r && r.status !== 'received' && r.status !== 'processing' ? r : undefined; }, 'processed');
+  const settled = () => waitFor(async () => (await d.app.outbox.list()).every((r) => r.status !== 'queued' && r.status !== 'deferred') || undefined, 'outbox drained');
+  const rowsTo = async (address: string): Promise<OutboundRow[]> => (await d.app.outbox.list()).filter((r) => [...r.to, ...r.cc].some((p) => p.email === address));
+  const ticket = (id: number) => cliJson<{ warnings: string[]; comments: unknown[]; audit: Array<{ change: string; rule: string; value: string }> }>(['tickets', 'show', String(id), '-c', env.configPath, '--json']);
+  const suppressions = () => cliJson<Array<{ address: string; reason: string; code: string; bounces: number; since: string }>>(['suppressions', 'list', '-c', env.configPath, '--json']);
+
+  /** A new ticket from `customer`; its receipt is sent; returns the ticket and the receipt's row. */
+  async function ticketWithReceipt(customer: string, subject: string): Promise<{ ticketId: number; receipt: OutboundRow }> {
+    const reply = await sendMail(d.port, SUPPORT, mail({ messageId: uniqueId('b'), subject, from: customer }), customer);
+    const row = await processed(intakeOf(reply));
+    await settled();
+    const receipt = (await rowsTo(customer)).find((r) => r.ticket_id === row.ticket_id && r.status === 'sent')!;
+    assert.ok(receipt, 'the receipt was sent');
+    return { ticketId: row.ticket_id!, receipt };
+  }
+
+  it('R67: a notification\'s envelope sender is its signed VERP return path; the headers are unchanged', async () => {
+    const { receipt } = await ticketWithReceipt('verp@customer.test', 'Envelope check');
+    const sent = sink.to('verp@customer.test')[0]!;
+    assert.equal(sent.envelopeFrom, verpAddress(RETURN_PATH, receipt.id, d.app.ctx.secret));
+    assert.equal(sent.mail.from?.value[0]?.address, SUPPORT, 'From stays the support address');
+  });
+
+  it('R5, R67: RCPT takes the return path only in its signed form', async () => {
+    const { receipt } = await ticketWithReceipt('rcpt@customer.test', 'RCPT check');
+    const signed = verpAddress(RETURN_PATH, receipt.id, d.app.ctx.secret);
+    const refused = [RETURN_PATH, signed.replace(/-[0-9a-f]{4}/, '-0000'), signed.replace(`+${receipt.id}-`, `+${receipt.id + 1}-`)];
+    for (const rcpt of refused) assert.match(await sendMail(d.port, rcpt, 'Subject: x\r\n\r\nx\r\n', ''), /^550 5\.1\.1/, rcpt);
+  });
+
+  it('R67, R68: a hard bounce to the return path marks the row bounced, warns and audits the ticket, suppresses the address, and is never a comment or answered', async () => {
+    const customer = 'gone@customer.test';
+    const { ticketId, receipt } = await ticketWithReceipt(customer, 'Hard bounce');
+    const commentsBefore = (await ticket(ticketId)).comments.length;
+    const rowsBefore = (await d.app.outbox.list()).length;
+    sink.clear();
+    const dsn = deliveryReport({ to: verpAddress(RETURN_PATH, receipt.id, d.app.ctx.secret), recipient: customer, status: '5.1.1', diagnostic: '550 5.1.1 <gone@customer.test>: User unknown', originalMessageId: receipt.message_id });
+    const intake = await processed(intakeOf(await sendMail(d.port, verpAddress(RETURN_PATH, receipt.id, d.app.ctx.secret), dsn, '')));
+    assert.equal(intake.status, 'done');
+    assert.equal(intake.ticket_id, ticketId);
+    assert.equal(intake.comment_id, null, 'R67: no comment');
+    const row = (await d.app.outbox.byId(receipt.id))!;
+    assert.equal(row.status, 'bounced');
+    assert.match(row.last_error!, /gone@customer\.test: 5\.1\.1 550 5\.1\.1 <gone@customer\.test>: User unknown/);
+    const t = await ticket(ticketId);
+    assert.ok(t.warnings.includes('notification_bounced'));
+    assert.equal(t.comments.length, commentsBefore);
+    assert.ok(t.audit.some((a) => a.change === 'notification_bounced' && a.rule === 'R67' && a.value.includes(`outbox ${receipt.id}`)));
+    assert.ok(t.audit.some((a) => a.change === 'address_suppressed' && a.rule === 'R68'));
+    const s = (await suppressions()).find((x) => x.address === customer)!;
+    assert.deepEqual([s.reason, s.code, s.bounces], ['hard_bounce', '5.1.1', 1]);
+    await settled();
+    assert.equal((await d.app.outbox.list()).length, rowsBefore, 'R67: never answered');
+    assert.equal(sink.messages.length, 0);
+
+    // R68: the next notification to the address is kept as suppressed, not sent.
+    await cliJson(['tickets', 'update', String(ticketId), '-c', env.configPath, '--comment', 'We looked into it.', '--author', 'bob@acme.test']);
+    await settled();
+    const suppressed = (await rowsTo(customer)).find((r) => r.status === 'suppressed')!;
+    assert.ok(suppressed, 'a suppressed row');
+    assert.match(suppressed.last_error!, /suppressed \(R68\): gone@customer\.test: hard_bounce 5\.1\.1/);
+    assert.equal(sink.to(customer).length, 0);
+    const listed = await cliJson<Array<{ status: string; kind: string }>>(['outbox', 'list', '-c', env.configPath, '--status', 'suppressed', '--json']);
+    assert.ok(listed.length >= 1 && listed.every((r) => r.status === 'suppressed' && r.kind === 'email'));
+
+    // R68: mail from the address makes it reachable again.
+    const back = await processed(intakeOf(await sendMail(d.port, SUPPORT, mail({ messageId: uniqueId('back'), subject: 'Hard bounce', from: customer, inReplyTo: receipt.message_id }), customer)));
+    assert.equal(back.status, 'done');
+    assert.equal((await suppressions()).some((x) => x.address === customer), false);
+  });
+
+  it('R67: a report sent to a support address is matched by the returned Message-ID', async () => {
+    const customer = 'byid@customer.test';
+    const { ticketId, receipt } = await ticketWithReceipt(customer, 'Matched by Message-ID');
+    const dsn = deliveryReport({ to: SUPPORT, recipient: customer, status: '5.2.1', originalMessageId: receipt.message_id });
+    const intake = await processed(intakeOf(await sendMail(d.port, SUPPORT, dsn, '')));
+    assert.deepEqual([intake.status, intake.ticket_id, intake.comment_id], ['done', ticketId, null]);
+    assert.equal((await d.app.outbox.byId(receipt.id))!.status, 'bounced');
+  });
+
+  it('R67: a bounce of nothing sent here is suspended as unmatched_bounce', async () => {
+    const dsn = deliveryReport({ to: SUPPORT, recipient: 'stranger@customer.test', status: '5.1.1', originalMessageId: '<not-ours@elsewhere.test>' });
+    const intake = await processed(intakeOf(await sendMail(d.port, SUPPORT, dsn, '')));
+    assert.deepEqual([intake.status, intake.error_code], ['suspended', 'unmatched_bounce']);
+    const listed = await cliJson<Array<{ id: number; reason: string }>>(['suspended', 'list', '-c', env.configPath, '--json']);
+    assert.ok(listed.some((s) => s.id === intake.id && s.reason === 'unmatched_bounce'));
+  });
+
+  it('R67: mail at a signed return path that is no report is suspended too, never a ticket', async () => {
+    const { receipt } = await ticketWithReceipt('vacation@customer.test', 'Away');
+    const to = verpAddress(RETURN_PATH, receipt.id, d.app.ctx.secret);
+    const intake = await processed(intakeOf(await sendMail(d.port, to, mail({ to, subject: 'Out of office', from: 'vacation@customer.test' }), 'vacation@customer.test')));
+    assert.deepEqual([intake.status, intake.error_code], ['suspended', 'unmatched_bounce']);
+  });
+
+  it('R67: a qmail text bounce from MAILER-DAEMON is read and matched by its VERP address', async () => {
+    const customer = 'qmail@customer.test';
+    const { receipt } = await ticketWithReceipt(customer, 'qmail bounce');
+    const to = verpAddress(RETURN_PATH, receipt.id, d.app.ctx.secret);
+    const text = [
+      'From: MAILER-DAEMON@mail.customer.test', `To: ${to}`, 'Subject: failure notice', 'Date: Wed, 02 Dec 2026 10:00:00 +0000', '',
+      'Hi. This is the qmail-send program at mail.customer.test.', 'I\'m afraid I wasn\'t able to deliver your message to the following addresses.',
+      'This is a permanent error; I\'ve given up. Sorry it didn\'t work out.', '', `<${customer}>:`, 'Sorry, no mailbox here by that name. (#5.1.1)', '',
+      '--- Below this line is a copy of the message.', '', `Message-ID: ${receipt.message_id}`, 'Subject: whatever', '', 'body', '',
+    ].join('\r\n');
+    const intake = await processed(intakeOf(await sendMail(d.port, to, text, '')));
+    assert.equal(intake.status, 'done');
+    const row = (await d.app.outbox.byId(receipt.id))!;
+    assert.equal(row.status, 'bounced');
+    assert.match(row.last_error!, /^qmail@customer\.test: 5\.1\.1 /);
+  });
+
+  it('R68: soft bounces in a row suppress at soft_bounce_limit (2 here); remove starts over', async () => {
+    const customer = 'full@customer.test';
+    const { ticketId, receipt } = await ticketWithReceipt(customer, 'Mailbox full');
+    const soft = (id: number) => deliveryReport({ to: verpAddress(RETURN_PATH, id, d.app.ctx.secret), recipient: customer, status: '4.2.2', diagnostic: '452 4.2.2 Mailbox full' });
+    await processed(intakeOf(await sendMail(d.port, verpAddress(RETURN_PATH, receipt.id, d.app.ctx.secret), soft(receipt.id), '')));
+    assert.equal((await suppressions()).some((x) => x.address === customer), false, 'one soft bounce does not suppress');
+    await cliJson(['tickets', 'update', String(ticketId), '-c', env.configPath, '--comment', 'Second try.', '--author', 'bob@acme.test']);
+    await settled();
+    const second = (await rowsTo(customer)).filter((r) => r.status === 'sent').at(-1)!;
+    assert.notEqual(second.id, receipt.id);
+    await processed(intakeOf(await sendMail(d.port, verpAddress(RETURN_PATH, second.id, d.app.ctx.secret), soft(second.id), '')));
+    const s = (await suppressions()).find((x) => x.address === customer)!;
+    assert.deepEqual([s.reason, s.code, s.bounces], ['soft_bounce_limit', '4.2.2', 2]);
+
+    const removed = await runCli(['suppressions', 'remove', customer.toUpperCase(), '-c', env.configPath]);
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.equal((await suppressions()).some((x) => x.address === customer), false);
+    const again = await runCli(['suppressions', 'remove', customer, '-c', env.configPath]);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /is not suppressed/);
+  });
+});
