@@ -39,9 +39,10 @@ export class PrivatePostfix {
 
   /**
    * relayPort: deskgate's SMTP port; or lmtp: the Unix socket of deskgate's LMTP listener (R73),
-   * which Postfix's lmtp(8) client then delivers the relay domains to.
+   * which Postfix's lmtp(8) client then delivers the relay domains to (and relayPort gets the
+   * rest: the outside world, when deskgate sends through this Postfix). mainCf: more lines.
    */
-  constructor(private readonly opts: { relayPort: number; relayDomains?: string[]; concurrency?: number; lmtp?: string }) {}
+  constructor(private readonly opts: { relayPort: number; relayDomains?: string[]; concurrency?: number; lmtp?: string; mainCf?: string[] }) {}
 
   private mainCf(): string {
     const d = this.dir;
@@ -61,6 +62,7 @@ export class PrivatePostfix {
       `default_destination_concurrency_limit = ${this.opts.concurrency ?? 20}`,
       `maillog_file = ${d}/maillog`, `maillog_file_prefixes = ${d}`, 'syslog_name = postfix-dgtest',
       'smtpd_banner = $myhostname ESMTP',
+      ...(this.opts.mainCf ?? []),
       '',
     ].join('\n');
   }

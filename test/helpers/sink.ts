@@ -18,6 +18,8 @@ export class SmtpSink {
   attempts = 0;
   private server: SMTPServer | undefined;
   port = 0;
+  /** Recipients refused at RCPT with [code, enhanced status and text], as a remote MX refuses them. */
+  readonly refuse = new Map<string, [number, string]>();
   /** Every AUTH XOAUTH2 the sink was offered (with `xoauth2`), and whether it let it in. */
   readonly logins: Array<{ user: string; ok: boolean }> = [];
 
@@ -39,6 +41,10 @@ export class SmtpSink {
           cb(null, ok ? { user: auth.username! } : { data: { status: '401', schemes: 'bearer', scope: 'https://outlook.office365.com/.default' } });
         },
       } : { authOptional: true, disabledCommands: ['STARTTLS', 'AUTH'] }),
+      onRcptTo: (address, _session, cb) => {
+        const refused = this.refuse.get(address.address.toLowerCase());
+        cb(refused ? Object.assign(new Error(refused[1]), { responseCode: refused[0] }) : undefined);
+      },
       onData: (stream, session, cb) => {
         const chunks: Buffer[] = [];
         stream.on('data', (c: Buffer) => chunks.push(c));
