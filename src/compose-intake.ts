@@ -67,6 +67,7 @@ export async function composeIntake(config: Config, opts: IntakeOptions) {
   const accept = createAcceptMessage({ raw, writer, intake, maxSize: config.smtp.max_message_size, now: () => opts.clock.now(), ...(opts.metrics ? { metrics: opts.metrics } : {}), ...(lane ? { lane } : {}) });
   const directory = createDirectory(config.support_addresses, []);
   const returnPath = config.outbound.return_path;
+  const isReturnPath = (address: string) => returnPath !== undefined && verpOutboxId(address, returnPath, secret) !== undefined;
   const nodes = createNodesRepo(sql);
   return {
     store, sql, intake, meta, secret, backlog, writer, accept, nodes,
@@ -77,7 +78,8 @@ export async function composeIntake(config: Config, opts: IntakeOptions) {
      * its signed form (itself); undefined for anyone else. The unsigned return path is refused.
      */
     recipientOf: (address: string) => supportAddressOf(directory, address)?.address
-      ?? (returnPath && verpOutboxId(address, returnPath, secret) !== undefined ? address.toLowerCase() : undefined),
+      ?? (isReturnPath(address) ? address.toLowerCase() : undefined),
+    isReturnPath,
     /** Who hears of new intake (the processor, or serve's processing threads). */
     onIntakeCommitted(fn: () => void): void { kick = fn; },
     /** Whether a `deskgate serve` processes this store now: a heartbeat within the claim lease (R71). */

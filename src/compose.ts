@@ -157,7 +157,8 @@ export async function composeApp(initial: Config, opts: ComposeOptions) {
     runAutomations: (now: Date = clock.now()) => runAutomations(ctx, notifier, current.automations, now),
     supportAddressOf: (address: string) => supportAddressOf(ctx.directory, address)?.address,
     /** R5/R67: a support address, or a signed VERP return path (see composeIntake). */
-    recipientOf: (address: string) => supportAddressOf(ctx.directory, address)?.address ?? (base.recipientOf(address) !== undefined ? address.toLowerCase() : undefined),
+    recipientOf: (address: string) => supportAddressOf(ctx.directory, address)?.address ?? (base.isReturnPath(address) ? address.toLowerCase() : undefined),
+    isReturnPath: base.isReturnPath,
     /** This node's id and what it leads (R71): /healthz, the nodes table, deskgate stats. */
     node: () => ({ id: nodeId, leads: leads() }),
     reportLeads(fn: () => string[]): void { otherLeads = fn; },

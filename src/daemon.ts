@@ -155,6 +155,7 @@ function listenerOptions(config: Config, app: App, closeTimeoutMs: number | unde
     maxSessionsPerIp: config.smtp.max_sessions_per_ip,
     // R43: the first N are processed, the next N suspended (pipeline), the rest refused here.
     refuseAfterPerHour: () => 2 * app.config.limits.per_sender_per_hour,
+    isReturnPath: app.isReturnPath,
     backlogFull: () => app.backlog.full,
     limits: {
       sessionTimeoutMs: config.smtp.session_timeout,

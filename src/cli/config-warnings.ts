@@ -10,7 +10,18 @@ export function configWarnings(config: Config): string[] {
   if (allAgents && agents > 5) warnings.push(`trigger "${allAgents.name}" (${allAgents.id}) is active with ${agents} agents: every agent gets every new ticket (R51)`);
   if (!config.outbound.smtp) warnings.push('outbound.smtp is not set: notifications are queued but not sent');
   warnings.push(...passwordLoginWarnings(config));
+  warnings.push(...returnPathWarnings(config));
   return warnings;
+}
+
+/** R67: bounces go to the return path; one in a domain deskgate receives nothing for may never arrive. */
+function returnPathWarnings(config: Config): string[] {
+  const rp = config.outbound.return_path;
+  if (!rp) return ['outbound.return_path is not set: bounces are matched only when they return the notification\'s Message-ID (R67; admin guide, "Bounces and suppression")'];
+  const domain = rp.slice(rp.lastIndexOf('@') + 1);
+  const domains = new Set(config.support_addresses.map((s) => s.address.slice(s.address.lastIndexOf('@') + 1)));
+  if (domains.has(domain)) return [];
+  return [`outbound.return_path ${rp} is in ${domain}, no support address's domain: route ${rp.replace('@', '+*@')} to deskgate there, or bounces never arrive (R67)`];
 }
 
 /** Providers that turned password logins off (R72): a pass there fails at the first login. */

@@ -31,6 +31,8 @@ export interface SmtpListenerOptions {
   maxSessionsPerIp: number;
   /** R43: refuse (450) a sender's messages past this many in the last hour (read per message, so a reload applies). */
   refuseAfterPerHour: () => number;
+  /** R67: a signed VERP return path. Bounces to it are not refused per sender (R43): one MTA's daemon sends them all. */
+  isReturnPath?: (address: string) => boolean;
   isAllowlisted: (ip: string) => boolean;
   isDenylisted: (ip: string) => boolean;
   /** Session deadlines and the junk command limit (session-guard.ts); they apply to allowlisted clients too. */
@@ -169,7 +171,7 @@ export async function startSmtpListener(opts: SmtpListenerOptions, accept: Accep
       accept(stream, { via, from, to, remoteIp: session.remoteAddress || null, helo: session.hostNameAppearsAs ?? null }, {
         prefix: receivedLine(session, opts.hostname, id, to[0]!, via === 'lmtp'),
         // LMTP: the MTA in front accepted the mail already and made SMTP's checks (R73).
-        ...(via === 'lmtp' ? {} : { smtpChecks: { maxHeaderSize: opts.maxHeaderSize, refuseAfterPerHour: opts.isAllowlisted(session.remoteAddress) ? null : opts.refuseAfterPerHour() } }),
+        ...(via === 'lmtp' ? {} : { smtpChecks: { maxHeaderSize: opts.maxHeaderSize, refuseAfterPerHour: opts.isAllowlisted(session.remoteAddress) || to.every((a) => opts.isReturnPath?.(a)) ? null : opts.refuseAfterPerHour() } }),
       })
         .then((result) => {
           if (!isAccepted(result) || stream.sizeExceeded) {

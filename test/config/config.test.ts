@@ -146,3 +146,36 @@ outbound: { smtp: { host: smtp.office365.com, auth: { user: support@acme.test, p
     ]);
   });
 });
+
+describe('outbound.return_path and soft_bounce_limit (R67, R68)', () => {
+  it('R68: soft_bounce_limit defaults to 5; return_path is off by default', () => {
+    const c = parseConfigText(minimal, '/x/d.yaml', {});
+    assert.equal(c.outbound.soft_bounce_limit, 5);
+    assert.equal(c.outbound.return_path, undefined);
+  });
+
+  const refused: Array<[string, string, RegExp]> = [
+    ['a support address', 'support@acme.test', /must not be a support address/],
+    ['an address with a +tag', 'bounces+x@acme.test', /takes no \+tag/],
+    ['no address at all', 'bounces', /not a valid email address/],
+  ];
+  for (const [what, value, message] of refused) {
+    it(`R67: a return path that is ${what} is refused`, () => {
+      const p = problems(`${minimal}outbound: { return_path: "${value}" }\n`);
+      assert.ok(p.some((x) => x.path === 'outbound.return_path' && message.test(x.message)), JSON.stringify(p));
+    });
+  }
+
+  it('R67: an agent cannot be the return path; a soft_bounce_limit of 0 is refused', () => {
+    assert.ok(problems(`${minimal}agents: [{ email: b@acme.test, role: agent }]\noutbound: { return_path: B@acme.test }\n`).some((x) => /must not be an agent/.test(x.message)));
+    assert.ok(problems(`${minimal}outbound: { soft_bounce_limit: 0 }\n`).some((x) => x.path === 'outbound.soft_bounce_limit'));
+  });
+
+  it('R67: check-config warns without a return path, and for one in a domain deskgate has no support address in', async () => {
+    const { configWarnings } = await import('../../src/cli/config-warnings.js');
+    const w = (extra: string) => configWarnings(parseConfigText(`${minimal}${extra}`, '/x/d.yaml', {})).filter((m) => /return_path/.test(m));
+    assert.equal(w('').length, 1);
+    assert.deepEqual(w('outbound: { return_path: Bounces@acme.test }\n'), [], 'lower-cased, and in the support domain');
+    assert.deepEqual(w('outbound: { return_path: bounces@mail.acme.test }\n'), ['outbound.return_path bounces@mail.acme.test is in mail.acme.test, no support address\'s domain: route bounces+*@mail.acme.test to deskgate there, or bounces never arrive (R67)']);
+  });
+});

@@ -167,3 +167,30 @@ describe('bounces and suppression (R67, R68, R5)', () => {
     assert.match(again.stderr, /is not suppressed/);
   });
 });
+
+describe('R43 with R67: bounces to the return path are not refused per sender', () => {
+  let env: TestEnv;
+  let d: Daemon & { port: number };
+  before(async () => {
+    env = makeEnv((c) => {
+      c.outbound = { return_path: RETURN_PATH };
+      c.limits = { per_sender_per_hour: 1 };
+    });
+    d = await startTestDaemon(env);
+  });
+  after(async () => {
+    await d.stop();
+    env.cleanup();
+  });
+
+  it('R43, R67: past twice the hourly limit one mailer daemon\'s bounces are still taken; its mail to support is refused 450', async () => {
+    const daemon = 'MAILER-DAEMON@mx.customer.test';
+    for (let i = 1; i <= 4; i++) {
+      const to = verpAddress(RETURN_PATH, i, d.app.ctx.secret);
+      assert.match(await sendMail(d.port, to, deliveryReport({ to, recipient: `r${i}@customer.test`, status: '5.1.1', from: daemon }), ''), /^250 /, `bounce ${i}`);
+    }
+    const replies: string[] = [];
+    for (let i = 1; i <= 3; i++) replies.push(await sendMail(d.port, SUPPORT, mail({ messageId: uniqueId('flood'), from: daemon, subject: `not a bounce ${i}` }), ''));
+    assert.match(replies.at(-1)!, /^450 4\.7\.1/, 'R43 still guards the support address');
+  });
+});
