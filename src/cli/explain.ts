@@ -4,7 +4,9 @@ import { withReadOnlyApp, configOption, CliError, EX_NOUSER, EX_USAGE } from './
 import { printJson, collect } from './format.js';
 import { parseMessage, type ParsedMessage } from '../parse/index.js';
 import { decide, applyDecision, type PipelineContext } from '../pipeline/index.js';
+import { automatedOf } from '../pipeline/decide.js';
 import { normalizeAddress } from '../shared/addresses.js';
+import { handleBounce, type BounceHandled } from '../pipeline/bounce.js';
 import { recipientsFromHeaders } from '../ingest/recipients.js';
 import { trustedAuthResults, type AuthOutcome, type AuthSummary } from '../trust/index.js';
 import type { App } from '../compose.js';
@@ -189,6 +191,33 @@ function human(j: ExplainJson, match: ThreadMatch, trustNote: string, names: Map
   return out.join('\n') + '\n';
 }
 
+/** R67/R68: what a bounce would do, found by running the bounce path in a transaction rolled back. */
+async function bounceDryRun(app: App, row: DecideRow, parsed: ParsedMessage) {
+  let handled: BounceHandled | null = null;
+  await app.sql.tx(async () => { handled = await handleBounce(app.ctx, row, parsed, automatedOf(row, parsed), app.ctx.clock.now().toISOString()); }, { rollback: true });
+  const h = handled as BounceHandled | null;
+  if (!h) return null;
+  const base = { message_id: parsed.messageId, sender: parsed.from[0]?.address ?? row.envelope_from, form: parsed.bounce?.form ?? null, recipients: parsed.bounce?.recipients ?? [], original_message_id: parsed.bounce?.originalMessageId ?? null };
+  if (h.kind === 'unmatched') return { ...base, action: 'suspend' as const, suspended: 'unmatched_bounce', rules: ['R67'] };
+  return {
+    ...base, action: 'bounce' as const, rules: ['R67', 'R68'], outbox_id: h.outboxId, ticket_id: h.ticketId, matched_by: h.by,
+    outbox_status: h.plan.outboxError ? 'bounced' : null, warning: h.plan.warn ? 'notification_bounced' : null,
+    suppressed: h.plan.effects.filter((e) => e.suppressed).map((e) => e.address!),
+  };
+}
+
+function bounceHuman(b: NonNullable<Awaited<ReturnType<typeof bounceDryRun>>>): string {
+  const who = b.recipients.map((r) => `${r.address} ${r.action} ${r.status}${r.diagnostic ? ` (${r.diagnostic})` : ''}`);
+  const out = [`Message ${b.message_id ?? '(no Message-ID)'} from ${b.sender ?? '<>'}`, `Bounce:     ${b.form ?? 'not a report'} (R67)${who.length ? `: ${who.join('; ')}` : ''}`];
+  if (b.action === 'suspend') out.push('Decision:   SUSPENDED (unmatched_bounce) — R67: a bounce of nothing sent here, or mail at the return path that is no report');
+  else {
+    out.push(`Decision:   BOUNCE of outbox ${b.outbox_id} (ticket ${b.ticket_id}, matched by ${b.matched_by === 'verp' ? 'its return path' : 'the returned Message-ID'}): never a comment, never answered`);
+    if (b.outbox_status) out.push(`Outbox:     ${b.outbox_id} → bounced; ticket warning notification_bounced`);
+    for (const a of b.suppressed) out.push(`Suppress:   ${a} (R68)`);
+  }
+  return out.join('\n') + '\n';
+}
+
 export function registerExplain(program: Command): void {
   configOption(program.command('explain <file>').description('dry run: what deskgate would do with a message, which rules decide it and which notifications it would queue (stores nothing)'))
     // Repeatable rather than variadic, so the option does not swallow FILE.
@@ -210,6 +239,8 @@ export function registerExplain(program: Command): void {
         if (to.length === 0) throw new CliError('the message is not addressed to any support address; give --recipient (R5)', EX_NOUSER);
         const parsed = await parseMessage(raw, { replyLine: config.email.reply_line, replyHint: to.some((a) => a.includes('+')) });
         const envelope: DecideRow = { envelope_to: to, envelope_from: opts.sender ? normalizeAddress(opts.sender) : null, via: 'pipe' };
+        const bounce = await bounceDryRun(app, envelope, parsed);
+        if (bounce) return void (opts.json ? printJson(bounce) : process.stdout.write(bounceHuman(bounce)));
         const { row, smtpAuth, trust } = await checkTrust(app, raw, parsed, envelope, opts);
         const decided = await decide(app.ctx, row, parsed, smtpAuth);
         const j = explainJson(decided.match, decided.decision, parsed.messageId, trust.json, await dryRun(app, row, parsed, decided));

@@ -35,7 +35,7 @@ async function bouncedRow(ctx: PipelineContext, verpId: number | null, parsed: P
  * and updates the suppression list; it is never a comment and never handed to the triggers, so
  * it is never answered. The caller marks the intake row (suspended when unmatched).
  */
-export async function handleBounce(ctx: PipelineContext, row: Pick<IntakeRow, 'envelope_to' | 'skip_checks'>, parsed: ParsedMessage, automated: string | null, now: string): Promise<BounceHandled | null> {
+export async function handleBounce(ctx: PipelineContext, row: Pick<IntakeRow, 'envelope_to'> & { skip_checks?: readonly string[] | undefined }, parsed: ParsedMessage, automated: string | null, now: string): Promise<BounceHandled | null> {
   const verpId = verpRecipient(ctx, row.envelope_to);
   if (!isBounceMessage({ bounce: parsed.bounce, verpOutboxId: verpId, automated, skip: row.skip_checks ?? [] })) return null;
   const found = parsed.bounce ? await bouncedRow(ctx, verpId, parsed) : null;

@@ -1,5 +1,7 @@
 import { describe, it, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { makeEnv, waitFor, SUPPORT, type TestEnv } from '../helpers/env.js';
 import { startTestDaemon, cliJson, runCli } from '../helpers/daemon.js';
 import { mail, uniqueId } from '../helpers/mail.js';
@@ -111,6 +113,23 @@ describe('bounces and suppression (R67, R68, R5)', () => {
     const intake = await processed(intakeOf(await sendMail(d.port, SUPPORT, dsn, '')));
     assert.deepEqual([intake.status, intake.ticket_id, intake.comment_id], ['done', ticketId, null]);
     assert.equal((await d.app.outbox.byId(receipt.id))!.status, 'bounced');
+  });
+
+  it('R67: explain says what a bounce would do, and stores nothing', async () => {
+    const customer = 'explain@customer.test';
+    const { ticketId, receipt } = await ticketWithReceipt(customer, 'Explain a bounce');
+    const to = verpAddress(RETURN_PATH, receipt.id, d.app.ctx.secret);
+    const file = join(env.dir, 'bounce.eml');
+    writeFileSync(file, deliveryReport({ to, recipient: customer, status: '5.1.1' }));
+    const j = await cliJson<{ action: string; outbox_id: number; ticket_id: number; matched_by: string; suppressed: string[]; rules: string[] }>(['explain', file, '--recipient', to, '-c', env.configPath, '--json']);
+    assert.deepEqual([j.action, j.outbox_id, j.ticket_id, j.matched_by, j.suppressed, j.rules], ['bounce', receipt.id, ticketId, 'verp', [customer], ['R67', 'R68']]);
+    assert.equal((await d.app.outbox.byId(receipt.id))!.status, 'sent', 'a dry run');
+    assert.equal((await suppressions()).some((x) => x.address === customer), false);
+    const text = await runCli(['explain', file, '--recipient', to, '-c', env.configPath]);
+    assert.match(text.stdout, new RegExp(`Decision: +BOUNCE of outbox ${receipt.id} \\(ticket ${ticketId}, matched by its return path\\)`));
+    writeFileSync(file, deliveryReport({ to: SUPPORT, recipient: customer, status: '5.1.1', originalMessageId: '<nothing@elsewhere.test>' }));
+    const un = await cliJson<{ action: string; suspended: string }>(['explain', file, '-c', env.configPath, '--json']);
+    assert.deepEqual([un.action, un.suspended], ['suspend', 'unmatched_bounce']);
   });
 
   it('R67: a bounce of nothing sent here is suspended as unmatched_bounce', async () => {
