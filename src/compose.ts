@@ -13,6 +13,7 @@ import { createMetrics } from './shared/metrics.js';
 import { authenticateMessage, createDnsResolver } from './trust/index.js';
 import { createMessageParser } from './parse/index.js';
 import { supportAddressOf } from './rules/index.js';
+import { refreshTokenKey, type OAuth2Settings, type RefreshTokenStore } from './shared/oauth2.js';
 import { createIntakeProcessor, type PipelineContext } from './pipeline/index.js';
 import type { LaneFilter } from './store/index.js';
 import { systemClock, type Clock } from './shared/clock.js';
@@ -69,6 +70,8 @@ export async function composeApp(initial: Config, opts: ComposeOptions) {
   const { raw, attachments } = store;
   const outbox = createOutboxRepo(sql);
   const suppressions = createSuppressionsRepo(sql);
+  // R72: a refresh token the provider rotated outlives a restart (every node shares it).
+  const refreshTokens = (s: OAuth2Settings): RefreshTokenStore => ({ load: () => meta.get(refreshTokenKey(s)), save: (t) => meta.set(refreshTokenKey(s), t) });
   const resolveDns = createDnsResolver({ servers: config.dns.servers, timeoutMs: config.dns.timeout });
   const nodeId = opts.nodeId ?? makeNodeId();
   const leadership = createLeadership({ sql, meta, logger: opts.logger });
@@ -78,7 +81,7 @@ export async function composeApp(initial: Config, opts: ComposeOptions) {
   const lease = createClaimLease({ nodeId, leaseMs: config.processing.claim_lease, clock, logger: opts.logger, nodes, intake, outbox, leads, rates: createRateCountersRepo(sql) });
   const sender = createOutboundSender({
     outbox, smarthost: config.outbound.smtp, dkim: config.outbound.dkim, logger: opts.logger, clock, lease, metrics,
-    returnPath: config.outbound.return_path, secret,
+    returnPath: config.outbound.return_path, secret, refreshTokens,
     retry: { initialMs: config.outbound.retry_initial, maxMs: config.outbound.retry_max, forMs: config.outbound.retry_for },
   });
   // The notifier fetches the current settings on every update, so a reload only swaps `current`.
@@ -123,7 +126,7 @@ export async function composeApp(initial: Config, opts: ComposeOptions) {
   // Who hears of new intake: this app's processor, or (serve) the processing threads.
   base.onIntakeCommitted(() => processor.kick());
   return {
-    sql, store, meta, leadership, intake, tickets, views, raw, ctx, processor, accept, outbox, suppressions, sender, notifier, metrics, nodes, backlog,
+    sql, store, meta, leadership, intake, tickets, views, raw, ctx, processor, accept, outbox, suppressions, refreshTokens, sender, notifier, metrics, nodes, backlog,
     get config(): Config { return current.config; },
     get triggers(): Trigger[] { return current.triggers; },
     get automations(): Automation[] { return current.automations; },

@@ -81,7 +81,7 @@ export async function startDaemon(config: Config, opts: { logger: Logger; clock?
   // Made before the health server, whose /healthz reads their token state; started below.
   const imapState = createImapStateRepo(app.sql);
   const pollers = config.imap.map((account) => new ImapPoller(account, {
-    accept: app.accept, recipientOf: app.recipientOf, state: imapState, logger: opts.logger, clock: app.ctx.clock,
+    accept: app.accept, recipientOf: app.recipientOf, refreshTokens: app.refreshTokens, state: imapState, logger: opts.logger, clock: app.ctx.clock,
     // Polled mail that names no support address was sent to the account's own address (R1).
     defaultRecipient: (account.address && app.supportAddressOf(account.address)) ?? app.supportAddressOf(account.user) ?? config.support_addresses[0]!.address,
     // R71: one node polls each account; the others stand by and take over when it dies.

@@ -4,6 +4,19 @@ import { systemClock } from '../shared/clock.js';
 import { printJson, table } from './format.js';
 import { createImapStateRepo } from '../store/index.js';
 import { accountKey } from '../ingest/index.js';
+import { refreshTokenKey } from '../shared/oauth2.js';
+import type { ImapAccount } from '../ingest/imap-poller.js';
+
+/** Refresh tokens serve kept after the provider rotated them; none when there is no database yet. */
+async function rotatedRefreshTokens(configPath: string, accounts: readonly ImapAccount[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const keys = accounts.flatMap((a) => (a.oauth2?.refresh_token ? [refreshTokenKey(a.oauth2)] : []));
+  if (keys.length === 0) return out;
+  await withReadOnlyApp(configPath, async (app) => {
+    for (const k of keys) { const v = await app.meta.get(k); if (v) out.set(k, v); }
+  }).catch(() => { /* no store yet (serve never ran): the configured token is the one */ });
+  return out;
+}
 
 export function registerImap(program: Command): void {
   const imap = program.command('imap').description('IMAP intake');
@@ -34,8 +47,14 @@ export function registerImap(program: Command): void {
       if (accounts.length === 0) throw new CliError(account ? `no imap: account ${account} in the config (deskgate imap status lists them)` : 'no imap: accounts in the config', 1);
       // imapflow is loaded by this command only.
       const { checkImapAccount } = await import('../ingest/imap-check.js');
+      const rotated = await rotatedRefreshTokens(opts.config, accounts);
       const results = [];
-      for (const a of accounts) results.push({ account: accountKey(a), ...(await checkImapAccount(a, systemClock)) });
+      for (const a of accounts) {
+        const kept = a.oauth2 ? rotated.get(refreshTokenKey(a.oauth2)) : undefined;
+        // The refresh token serve last got (R72), read only: a test never rotates what serve keeps.
+        const store = kept ? { load: async () => kept, save: async () => {} } : undefined;
+        results.push({ account: accountKey(a), ...(await checkImapAccount(a, systemClock, store)) });
+      }
       if (opts.json) printJson(results);
       else {
         for (const r of results) {

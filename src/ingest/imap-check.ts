@@ -1,5 +1,5 @@
 import { ImapFlow } from 'imapflow';
-import { TokenSource } from '../shared/oauth2.js';
+import { TokenSource, type RefreshTokenStore } from '../shared/oauth2.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Clock } from '../shared/clock.js';
 import type { ImapAccount } from './imap-poller.js';
@@ -15,12 +15,12 @@ export interface ImapCheck {
  * `deskgate imap test`: logs in to one account as the poller would (R72's token first when the
  * account uses oauth2), opens its mailbox and says what failed, naming the likely fix.
  */
-export async function checkImapAccount(a: ImapAccount, clock: Clock): Promise<ImapCheck> {
+export async function checkImapAccount(a: ImapAccount, clock: Clock, store?: RefreshTokenStore): Promise<ImapCheck> {
   const steps: ImapCheck['steps'] = [];
   const done = (ok: boolean): ImapCheck => ({ ok, steps });
   let auth: ImapAuth = { user: a.user, pass: a.pass ?? '' };
   if (a.oauth2) {
-    const tokens = new TokenSource(a.oauth2, { clock });
+    const tokens = new TokenSource(a.oauth2, { clock, store });
     try {
       auth = { user: a.user, accessToken: await tokens.token() };
       steps.push({ step: 'token', ok: true, detail: `access token from ${new URL(a.oauth2.token_url).host} (${tokens.grant} grant)` });

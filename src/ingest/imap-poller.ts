@@ -8,7 +8,7 @@ import { isAccepted, type AcceptMessage } from './accept-message.js';
 import { recipientsFromHeaders } from './recipients.js';
 import { accountKey, imapLogin, loginFailure, type ImapAuth } from './imap-account.js';
 import { createWaker } from '../shared/waker.js';
-import { TokenSource, type OAuth2Settings, type TokenStatus } from '../shared/oauth2.js';
+import { TokenSource, type OAuth2Settings, type TokenStatus, type RefreshTokenStore } from '../shared/oauth2.js';
 import type { Metrics } from '../shared/metrics.js';
 
 export interface ImapAccount {
@@ -28,6 +28,8 @@ export interface ImapAccount {
 
 export interface ImapPollerDeps {
   accept: AcceptMessage;
+  /** R72: where a rotated refresh token is kept across restarts. */
+  refreshTokens?: (s: OAuth2Settings) => RefreshTokenStore;
   /** R1/R67: the support address (or signed return path) a header recipient stands for, or undefined. */
   recipientOf: (address: string) => string | undefined;
   /** The support address for polled mail that names none (the account's address, R1). */
@@ -88,7 +90,7 @@ export class ImapPoller {
     this.key = accountKey(account);
     this.log = deps.logger.child({ stage: 'ingest', via: 'imap', account: this.key });
     this.tokens = account.oauth2 ? new TokenSource(account.oauth2, {
-      clock: deps.clock, onResult: (ok) => deps.metrics?.oauth2Tokens.inc({ login: `imap:${this.key}`, result: ok ? 'ok' : 'error' }),
+      clock: deps.clock, store: deps.refreshTokens?.(account.oauth2), onResult: (ok) => deps.metrics?.oauth2Tokens.inc({ login: `imap:${this.key}`, result: ok ? 'ok' : 'error' }),
     }) : undefined;
   }
 

@@ -7,7 +7,7 @@ import type { NodeLease } from '../shared/node-id.js';
 import { createWaker } from '../shared/waker.js';
 import { afterFailure, type RetrySettings } from './retry-policy.js';
 import type { Metrics } from '../shared/metrics.js';
-import { TokenSource, type OAuth2Settings } from '../shared/oauth2.js';
+import { TokenSource, type OAuth2Settings, type RefreshTokenStore } from '../shared/oauth2.js';
 import { isLoopbackHost } from '../shared/addresses.js';
 import { verpAddress } from '../shared/verp.js';
 
@@ -60,12 +60,14 @@ export function createOutboundSender(deps: {
   logger: Logger; clock: Clock; lease: NodeLease; pollMs?: number; batch?: number; metrics?: Metrics;
   /** R67: outbound.return_path, and the key that signs each message's VERP address. */
   returnPath?: string | undefined; secret?: string | undefined;
+  /** R72: where a rotated refresh token is kept across restarts. */
+  refreshTokens?: (s: OAuth2Settings) => RefreshTokenStore;
 }) {
   const log = deps.logger.child({ stage: 'outbound' });
   const dkim = deps.dkim ? { domainName: deps.dkim.domain, keySelector: deps.dkim.selector, privateKey: readFileSync(deps.dkim.private_key, 'utf8') } : undefined;
   const auth = deps.smarthost?.auth;
   const tokens = auth?.oauth2 ? new TokenSource(auth.oauth2, {
-    clock: deps.clock, onResult: (ok) => deps.metrics?.oauth2Tokens.inc({ login: 'smarthost', result: ok ? 'ok' : 'error' }),
+    clock: deps.clock, store: deps.refreshTokens?.(auth.oauth2), onResult: (ok) => deps.metrics?.oauth2Tokens.inc({ login: 'smarthost', result: ok ? 'ok' : 'error' }),
   }) : undefined;
   // nodemailer is loaded when the first message is delivered, not by every CLI command.
   let transport: Transporter | undefined;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { DeskgateError, errorMessage } from './errors.js';
 import type { Clock } from './clock.js';
 
@@ -22,6 +23,21 @@ export interface TokenStatus {
 /** What a token endpoint answers (RFC 6749 5.1 and 5.2). */
 interface TokenResponse { access_token?: unknown; expires_in?: unknown; refresh_token?: unknown; error?: unknown; error_description?: unknown }
 
+/** R72: persistence for rotated refresh tokens (the database's meta table, see refreshTokenKey). */
+export interface RefreshTokenStore {
+  load(): Promise<string | undefined>;
+  save(token: string): Promise<void>;
+}
+
+/**
+ * The key a rotated refresh token is kept under: a digest of the login's endpoint, client and
+ * configured refresh token, so a new token in the config starts afresh and nothing in the key
+ * reveals the token.
+ */
+export function refreshTokenKey(s: OAuth2Settings): string {
+  return `oauth2_refresh:${createHash('sha256').update(`${s.token_url}\n${s.client_id}\n${s.refresh_token ?? ''}`).digest('hex').slice(0, 32)}`;
+}
+
 /** A token is renewed this long before it expires (a fifth of its life when that is shorter), so a login never carries one about to lapse. */
 const RENEW_BEFORE_MS = 5 * 60_000;
 /** An endpoint that answers no expires_in: assume Microsoft's and Google's hour, renewed early. */
@@ -41,8 +57,13 @@ export class TokenSource {
   private inflight: Promise<string> | undefined;
   private refreshToken: string | undefined;
   private lastError: { message: string; at: number } | undefined;
+  private loaded = false;
 
-  constructor(private readonly settings: OAuth2Settings, private readonly opts: { clock: Clock; timeoutMs?: number; onResult?: (ok: boolean) => void }) {
+  constructor(private readonly settings: OAuth2Settings, private readonly opts: {
+    clock: Clock; timeoutMs?: number; onResult?: (ok: boolean) => void;
+    /** Where a refresh token the provider rotated is kept, so a restart does not fall back to the configured one. */
+    store?: RefreshTokenStore | undefined;
+  }) {
     this.refreshToken = settings.refresh_token;
   }
 
@@ -93,7 +114,26 @@ export class TokenSource {
     };
   }
 
+  /**
+   * The refresh-token grant with the newest refresh token: the one kept after a rotation, when
+   * there is one. Refused with it (revoked), the configured one is tried once before giving up.
+   */
   private async request(): Promise<string> {
+    if (!this.settings.refresh_token || !this.opts.store) return this.requestOnce();
+    if (!this.loaded) {
+      this.loaded = true;
+      this.refreshToken = (await this.opts.store.load().catch(() => undefined)) ?? this.refreshToken;
+    }
+    try {
+      return await this.requestOnce();
+    } catch (err) {
+      if ((err as DeskgateError).code !== 'OAUTH2_TOKEN_REFUSED' || this.refreshToken === this.settings.refresh_token) throw err;
+      this.refreshToken = this.settings.refresh_token;
+      return this.requestOnce();
+    }
+  }
+
+  private async requestOnce(): Promise<string> {
     const s = this.settings;
     const form = new URLSearchParams({ grant_type: this.grant, client_id: s.client_id });
     if (s.client_secret) form.set('client_secret', s.client_secret);
@@ -125,7 +165,11 @@ export class TokenSource {
       const now = this.opts.clock.now().getTime();
       this.cached = { token: body.access_token, expiresAt: now + lifetimeMs, renewAt: now + lifetimeMs - Math.min(RENEW_BEFORE_MS, lifetimeMs / 5) };
       // Microsoft rotates refresh tokens: use the newest (the old one keeps working until it expires).
-      if (this.refreshToken && typeof body.refresh_token === 'string' && body.refresh_token !== '') this.refreshToken = body.refresh_token;
+      if (this.refreshToken && typeof body.refresh_token === 'string' && body.refresh_token !== '' && body.refresh_token !== this.refreshToken) {
+        this.refreshToken = body.refresh_token;
+        // Kept for the next start; should the write fail, this process still has it in memory.
+        await this.opts.store?.save(body.refresh_token).catch(() => {});
+      }
       this.lastError = undefined;
       this.opts.onResult?.(true);
       return body.access_token;

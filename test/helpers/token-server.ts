@@ -18,8 +18,14 @@ export class TokenServer {
   lifetimeS = 3600;
   /** ok; refuse: 400 invalid_grant; unavailable: 503. */
   mode: 'ok' | 'refuse' | 'unavailable' = 'ok';
+  /** As Microsoft does: each refresh-token grant answers a new refresh token (the old ones stay good until revoked). */
+  rotate = false;
+  /** Refresh tokens the endpoint honours. */
+  readonly refreshTokens = new Set<string>([this.refreshToken]);
   /** Every /token request, in order. */
   readonly requests: Array<{ grant: string; clientId: string; scope: string | null; ok: boolean }> = [];
+  /** The refresh token each refresh-token grant carried, and whether it was honoured. */
+  readonly refreshesSent: Array<{ token: string; ok: boolean }> = [];
   /** Every /introspect request (Dovecot's checks). */
   introspections = 0;
   port = 0;
@@ -89,10 +95,13 @@ export class TokenServer {
     if (path !== '/token' || req.method !== 'POST') return json(404, { error: 'not_found' });
     const grant = form.get('grant_type') ?? '';
     const clientId = form.get('client_id') ?? '';
-    const record = (ok: boolean) => this.requests.push({ grant, clientId, scope: form.get('scope'), ok });
+    const record = (ok: boolean) => {
+      this.requests.push({ grant, clientId, scope: form.get('scope'), ok });
+      if (grant === 'refresh_token') this.refreshesSent.push({ token: form.get('refresh_token') ?? '', ok });
+    };
     if (this.mode === 'unavailable') { record(false); return json(503, { error: 'temporarily_unavailable' }); }
     const clientOk = clientId === this.clientId && (form.get('client_secret') ?? this.clientSecret) === this.clientSecret;
-    const grantOk = grant === 'refresh_token' ? form.get('refresh_token') === this.refreshToken : grant === 'client_credentials' && form.get('client_secret') === this.clientSecret;
+    const grantOk = grant === 'refresh_token' ? this.refreshTokens.has(form.get('refresh_token') ?? '') : grant === 'client_credentials' && form.get('client_secret') === this.clientSecret;
     if (this.mode === 'refuse' || !clientOk || !grantOk) {
       record(false);
       return json(400, { error: clientOk ? 'invalid_grant' : 'invalid_client', error_description: 'AADSTS70000: the grant is not valid' });
@@ -100,6 +109,8 @@ export class TokenServer {
     record(true);
     const token = `at-${randomBytes(12).toString('hex')}`;
     this.tokens.set(token, { user: this.user, expiresAt: Date.now() + this.lifetimeS * 1000 });
-    return json(200, { access_token: token, token_type: 'Bearer', expires_in: this.lifetimeS, ...(grant === 'refresh_token' ? { refresh_token: this.refreshToken } : {}) });
+    let refresh = form.get('refresh_token') ?? this.refreshToken;
+    if (grant === 'refresh_token' && this.rotate) this.refreshTokens.add((refresh = `rt-${randomBytes(12).toString('hex')}`));
+    return json(200, { access_token: token, token_type: 'Bearer', expires_in: this.lifetimeS, ...(grant === 'refresh_token' ? { refresh_token: refresh } : {}) });
   }
 }

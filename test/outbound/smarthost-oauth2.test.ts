@@ -106,3 +106,47 @@ describe('R72: the smarthost with OAuth2 (XOAUTH2)', () => {
     assert.ok(sink.messages.slice(before).some((m) => m.mail.subject?.includes('Sent while SMTP AUTH was refused')));
   });
 });
+
+describe('R72: a delegated smarthost login whose refresh token the provider rotates', () => {
+  const tokens = new TokenServer('support@acme.test');
+  const sink = new SmtpSink({ xoauth2: (user, token) => tokens.valid(token, user) });
+  let env: TestEnv;
+  let d: (Daemon & { port: number }) | undefined;
+  before(async () => {
+    tokens.rotate = true;
+    await tokens.start();
+    await sink.start();
+    env = makeEnv((c) => {
+      c.outbound = {
+        smtp: { host: '127.0.0.1', port: sink.port, secure: false, auth: { user: tokens.user, oauth2: { token_url: tokens.tokenUrl, client_id: tokens.clientId, client_secret: tokens.clientSecret, refresh_token: tokens.refreshToken } } },
+        retry_initial: '100ms', retry_max: '400ms', retry_for: '1h',
+      };
+    });
+  });
+  after(async () => {
+    await d?.stop();
+    await sink.stop();
+    await tokens.close();
+    env?.cleanup();
+  });
+
+  const sentFor = async (subject: string) => {
+    assert.match(await sendMail(d!.port, SUPPORT, mail({ messageId: uniqueId('rotate'), subject })), /^250 /);
+    await waitFor(() => (sink.messages.some((m) => m.mail.subject?.includes(subject)) ? true : undefined), `a notification for "${subject}"`, 30_000);
+  };
+
+  it('R72: the rotated refresh token is kept in the database, and after a restart it is the one sent', async () => {
+    d = await startTestDaemon(env);
+    await sentFor('Before the restart');
+    assert.deepEqual(tokens.refreshesSent.map((r) => r.token), [tokens.refreshToken]);
+    const kept = await d.app.sql.value<string>("SELECT value FROM meta WHERE key LIKE 'oauth2_refresh:%'");
+    assert.match(kept ?? '', /^rt-/, 'the rotated token is in meta');
+    assert.ok(tokens.refreshTokens.has(kept!));
+    await d.stop();
+    // The provider no longer takes the configured token (past its lifetime): only the kept one works.
+    tokens.refreshTokens.delete(tokens.refreshToken);
+    d = await startTestDaemon(env);
+    await sentFor('After the restart');
+    assert.deepEqual(tokens.refreshesSent.slice(1), [{ token: kept, ok: true }]);
+  });
+});

@@ -1,6 +1,6 @@
 import { describe, it, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { TokenSource, type OAuth2Settings } from '../../src/shared/oauth2.js';
+import { TokenSource, refreshTokenKey, type OAuth2Settings, type RefreshTokenStore } from '../../src/shared/oauth2.js';
 import { DeskgateError } from '../../src/shared/errors.js';
 import { TokenServer } from '../helpers/token-server.js';
 import { MovableClock } from '../helpers/clock.js';
@@ -126,6 +126,32 @@ describe('R72: OAuth2 token source', () => {
         'OAUTH2_TOKEN_REFUSED', /refresh token \*\*\* for client secret \*\*\* is unknown/);
     } finally {
       await new Promise<void>((resolve) => echo.close(() => resolve()));
+    }
+  });
+
+  it('R72: a rotated refresh token is kept in the store, and the next start uses it; a kept one that is refused falls back to the configured one', async () => {
+    server.rotate = true;
+    try {
+      const kept = new Map<string, string>();
+      const store = (s: OAuth2Settings): RefreshTokenStore => ({ load: async () => kept.get(refreshTokenKey(s)), save: async (t) => { kept.set(refreshTokenKey(s), t); } });
+      const clock = new MovableClock();
+      await new TokenSource(refreshGrant(), { clock, store: store(refreshGrant()) }).token();
+      const rotated = kept.get(refreshTokenKey(refreshGrant()));
+      assert.match(rotated ?? '', /^rt-/, 'the new refresh token is kept');
+      assert.equal(server.refreshesSent.at(-1)!.token, server.refreshToken);
+      // A restart: a new source, the same store.
+      await new TokenSource(refreshGrant(), { clock, store: store(refreshGrant()) }).token();
+      assert.equal(server.refreshesSent.at(-1)!.token, rotated, 'the kept token is the one sent');
+      // The provider revoked the kept one: the configured one is tried once, and works.
+      server.refreshTokens.delete(kept.get(refreshTokenKey(refreshGrant()))!);
+      server.refreshesSent.length = 0;
+      await new TokenSource(refreshGrant(), { clock, store: store(refreshGrant()) }).token();
+      assert.deepEqual(server.refreshesSent.map((r) => [r.ok, r.token === server.refreshToken]), [[false, false], [true, true]]);
+      // A new refresh token in the config is a new key: nothing kept applies to it.
+      assert.notEqual(refreshTokenKey({ ...refreshGrant(), refresh_token: 'another' }), refreshTokenKey(refreshGrant()));
+      assert.ok(!refreshTokenKey(refreshGrant()).includes(server.refreshToken), 'the key does not reveal the token');
+    } finally {
+      server.rotate = false;
     }
   });
 });
