@@ -132,6 +132,16 @@ describe('bounces and suppression (R67, R68, R5)', () => {
     assert.deepEqual([un.action, un.suspended], ['suspend', 'unmatched_bounce']);
   });
 
+  it('R67: a piped (or polled) bounce finds its return path in Delivered-To, as IMAP mail does', async () => {
+    const customer = 'piped@customer.test';
+    const { receipt } = await ticketWithReceipt(customer, 'Piped bounce');
+    const verp = verpAddress(RETURN_PATH, receipt.id, d.app.ctx.secret);
+    const dsn = `Delivered-To: ${verp}\r\n${deliveryReport({ to: 'someone-else@acme.test', recipient: customer, status: '5.1.1', originalMessageId: null })}`;
+    const r = await runCli(['inject', '-c', env.configPath, '--json'], { input: dsn });
+    assert.equal(r.code, 0, r.stderr);
+    await waitFor(async () => ((await d.app.outbox.byId(receipt.id))!.status === 'bounced' ? true : undefined), 'the piped bounce processed');
+  });
+
   it('R67: a bounce of nothing sent here is suspended as unmatched_bounce', async () => {
     const dsn = deliveryReport({ to: SUPPORT, recipient: 'stranger@customer.test', status: '5.1.1', originalMessageId: '<not-ours@elsewhere.test>' });
     const intake = await processed(intakeOf(await sendMail(d.port, SUPPORT, dsn, '')));
