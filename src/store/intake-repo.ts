@@ -1,5 +1,5 @@
 import type { Sql } from './sql.js';
-import { createRateCountersRepo, countWindow, COUNT_IN_WINDOW } from './rate-counters-repo.js';
+import { createRateCountersRepo } from './rate-counters-repo.js';
 
 export type IntakeStatus = 'received' | 'processing' | 'done' | 'failed' | 'suspended' | 'deleted';
 import type { Via } from '../shared/domain.js';
@@ -90,11 +90,8 @@ export function createIntakeRepo(sql: Sql) {
   const skipLocked = sql.dialect === 'postgres' ? ' FOR UPDATE SKIP LOCKED' : '';
   const claimSet = `status = 'processing', claimed_by = @node, claimed_at = @now, attempts = attempts + 1`;
   const q = {
-    // R43: the sender's count before this message is read by the insert itself (one statement, not
-    // a count and an update on the listener's loop: issue 15); the bump follows.
-    insert: `INSERT INTO intake (dedupe_key, message_id, raw_path, raw_size, raw_sha256, via, envelope_from, envelope_to, remote_ip, helo, sender, sender_recent, subject, received_at, content_digest, lane)
-      VALUES (@dedupeKey, @messageId, @rawPath, @rawSize, @rawSha256, @via, @envelopeFrom, @envelopeTo, @remoteIp, @helo, @sender,
-        CASE WHEN CAST(@sender AS TEXT) IS NULL THEN NULL ELSE ${COUNT_IN_WINDOW('sender', 'CAST(@sender AS TEXT)')} END, @subject, @receivedAt, @contentDigest, @lane)
+    insert: `INSERT INTO intake (dedupe_key, message_id, raw_path, raw_size, raw_sha256, via, envelope_from, envelope_to, remote_ip, helo, sender, subject, received_at, content_digest, lane)
+      VALUES (@dedupeKey, @messageId, @rawPath, @rawSize, @rawSha256, @via, @envelopeFrom, @envelopeTo, @remoteIp, @helo, @sender, @subject, @receivedAt, @contentDigest, @lane)
       ON CONFLICT (dedupe_key) DO NOTHING RETURNING id`,
     insertRaw: 'INSERT INTO intake_raw (intake_id, bytes) VALUES (?, ?)',
     rawBytes: 'SELECT bytes FROM intake_raw WHERE intake_id = ?',
@@ -120,6 +117,7 @@ export function createIntakeRepo(sql: Sql) {
     retry: `UPDATE intake SET status = 'received', claimed_by = NULL, claimed_at = NULL WHERE id = ? AND status = 'failed'`,
     get: `SELECT ${COLUMNS} FROM intake WHERE id = ?`,
     listByStatus: `SELECT ${COLUMNS} FROM intake WHERE status = ? ORDER BY id DESC LIMIT ?`,
+    senderRecent: 'UPDATE intake SET sender_recent = ? WHERE id = ?',
     releaseSuspended: `UPDATE intake SET status = 'received', skip_checks = @skip, error_code = NULL, claimed_by = NULL, claimed_at = NULL WHERE id = @id AND status = 'suspended'`,
     drop: `UPDATE intake SET status = 'deleted', processed_at = @now WHERE id = @id AND status = 'suspended'`,
     dropRaw: 'DELETE FROM intake_raw WHERE intake_id = ?',
@@ -141,17 +139,15 @@ export function createIntakeRepo(sql: Sql) {
    */
   async function insertRow(row: NewIntake, dedupeKey: string): Promise<InsertResult> {
     const reused = dedupeKey !== row.dedupeKey;
-    const window = countWindow(row.receivedAt);
     const inserted = await sql.get<{ id: number }>(q.insert, {
       dedupeKey, messageId: row.messageId, rawPath: row.rawPath, rawSize: row.rawSize, rawSha256: row.rawSha256, via: row.via,
       envelopeFrom: row.envelopeFrom, envelopeTo: JSON.stringify(row.envelopeTo), remoteIp: row.remoteIp, helo: row.helo,
       sender: row.sender, subject: row.subject, receivedAt: row.receivedAt, contentDigest: row.contentDigest, lane: row.lane ?? 0,
-      windowFrom: window.from, windowTo: window.to,
     });
     if (inserted) {
       const id = inserted.id;
       if (row.rawInline) await sql.run(q.insertRaw, [id, row.rawInline]);
-      if (row.sender) await rates.bump('sender', row.sender, row.receivedAt);
+      if (row.sender) await sql.run(q.senderRecent, [await rates.countThenBump('sender', row.sender, row.receivedAt), id]);
       return { id, duplicate: false, messageIdReused: reused };
     }
     const stored = (await sql.get<{ id: number; content_digest: string | null }>(q.byKey, [dedupeKey]))!;

@@ -12,16 +12,6 @@ const WINDOW_MINUTES = 60;
 
 const minuteOf = (at: string | Date) => Math.floor((typeof at === 'string' ? Date.parse(at) : at.getTime()) / MINUTE_MS);
 
-/** The minutes a count at `at` sums, for a statement that counts inside another (the intake insert). */
-export function countWindow(at: string | Date): { from: number; to: number } {
-  const m = minuteOf(at);
-  return { from: m - WINDOW_MINUTES, to: m };
-}
-
-/** SQL for the count of `kind` events of the address in @windowFrom..@windowTo (see count()). */
-export const COUNT_IN_WINDOW = (kind: RateKind, address: string) =>
-  `(SELECT coalesce(sum(n), 0) FROM rate_counters WHERE kind = '${kind}' AND address = ${address} AND minute BETWEEN @windowFrom AND @windowTo)`;
-
 /**
  * R43's rolling-hour counts, kept incrementally: one row per (kind, address, minute), bumped in
  * the caller's transaction (the outbox insert, the intake insert). A count reads at most 61 rows
@@ -48,8 +38,8 @@ function build(sql: Sql) {
   const repo = {
     /** Events of this kind for this address in the hour up to `at`. */
     async count(kind: RateKind, address: string, at: string | Date): Promise<number> {
-      const w = countWindow(at);
-      return (await sql.value<number>(q.sum, [kind, address, w.from, w.to])) ?? 0;
+      const m = minuteOf(at);
+      return (await sql.value<number>(q.sum, [kind, address, m - WINDOW_MINUTES, m])) ?? 0;
     },
     /** Counts one event at `at` (in the caller's transaction). */
     async bump(kind: RateKind, address: string, at: string | Date): Promise<void> {
@@ -64,6 +54,12 @@ function build(sql: Sql) {
       if (m <= prunedMinute) return 0;
       const n = await sql.run(q.prune, [m - WINDOW_MINUTES]);
       prunedMinute = m;
+      return n;
+    },
+    /** The count before this event, then the event counted: what R43's per-sender check keeps on the message. */
+    async countThenBump(kind: RateKind, address: string, at: string | Date): Promise<number> {
+      const n = await repo.count(kind, address, at);
+      await repo.bump(kind, address, at);
       return n;
     },
   };
