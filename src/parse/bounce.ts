@@ -51,7 +51,7 @@ export const REPORT_PART_TYPES: ReadonlySet<string> = new Set([...STATUS_PARTS, 
 export const REPORT_PART_BYTES = 64 * 1024;
 
 const ENHANCED = /(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d]|\.\d)/;
-const BASIC = /(?<![\d.])([45])\d\d(?=[\s\-#]|$)/m;
+const BASIC = /(?<![\d.])([45])\d\d(?=[\s\-#:]|$)/m;
 
 /** The bounce this message is, or null. */
 export function readBounce(i: BounceInput): Bounce | null {
@@ -154,7 +154,9 @@ const TEXT_FORMS: readonly TextForm[] = [
   { form: 'sendmail', intro: /^ *-+ The following addresses had permanent fatal errors -+/m },
 ];
 
-const ADDRESS = /[^\s<>()[\]"',;:@]+@[a-z0-9.-]+\.[a-z]{2,}/i;
+const SECTION_BYTES = 64 * 1024;
+const MAX_RECIPIENTS = 100;
+const ADDRESS = /[^\s<>()[\]"',;:@]{1,64}@[a-z0-9.-]{1,253}\.[a-z]{2,63}/i; // bounded: no quadratic scan of a long word
 const ROBOT_LOCAL = /^(postmaster|mailer-daemon|no-?reply)@/i;
 
 /** A text bounce: the form, then each failed recipient and what was said about it. */
@@ -165,7 +167,8 @@ function textForm(raw: string): { form: string; recipients: BouncedRecipient[] }
   const action: BounceAction = form.delayed?.test(text) ? 'delayed' : 'failed';
   const start = form.intro.exec(text)!.index;
   const copy = Math.min(...COPY_MARKERS.map((m) => m.exec(text)?.index ?? text.length));
-  const section = text.slice(start, copy > start ? copy : text.length);
+  // A failure section is a few lines per recipient: bounded, so no body makes the scans below costly.
+  const section = text.slice(start, Math.min(copy > start ? copy : text.length, start + SECTION_BYTES));
   return { form: form.form, recipients: recipientsIn(section, action) };
 }
 
@@ -175,15 +178,18 @@ function textForm(raw: string): { form: string; recipients: BouncedRecipient[] }
  */
 function recipientsIn(section: string, action: BounceAction): BouncedRecipient[] {
   const lineStart = new RegExp(`^[ \\t]*<?(${ADDRESS.source})>?(?=[ \\t]*(?::|$|\\(|<mailto:|\\[mailto:))`, 'gim');
-  const hits = [...section.matchAll(lineStart)].filter((m) => !ROBOT_LOCAL.test(m[1]!));
+  const hits = [...section.matchAll(lineStart)].filter((m) => !ROBOT_LOCAL.test(m[1]!)).slice(0, MAX_RECIPIENTS);
   const found = hits.length > 0 ? hits : [ADDRESS.exec(section)].filter((m): m is RegExpExecArray => m !== null && !ROBOT_LOCAL.test(m[0]));
-  const seen = new Map<string, BouncedRecipient>();
+  const addressOf = (m: RegExpMatchArray) => normalizeAddress((m[1] ?? m[0]).replace(/^<|>$/g, ''));
+  // What is said about an address runs to the next other address (Exchange names one twice).
+  const about = new Map<string, string>();
   found.forEach((m, k) => {
-    const address = normalizeAddress((m[1] ?? m[0]).replace(/^<|>$/g, ''));
-    const about = section.slice(m.index!, found[k + 1]?.index ?? section.length);
-    if (seen.has(address)) return;
-    const line = about.split('\n').find((l) => ENHANCED.test(l) || BASIC.test(l));
-    seen.set(address, { address, action, status: statusOf(about, action), diagnostic: line ? clip(about.slice(about.indexOf(line)).split(/\n\s*\n/)[0]!) : null });
+    const address = addressOf(m);
+    const next = found.slice(k + 1).find((n) => addressOf(n) !== address);
+    about.set(address, (about.get(address) ?? '') + section.slice(m.index!, next?.index ?? section.length));
   });
-  return [...seen.values()];
+  return [...about].map(([address, text]) => {
+    const line = text.split('\n').find((l) => ENHANCED.test(l) || BASIC.test(l));
+    return { address, action, status: statusOf(text, action), diagnostic: line ? clip(text.slice(text.indexOf(line)).split(/\n\s*\n/)[0]!) : null };
+  });
 }
