@@ -191,12 +191,14 @@ function human(j: ExplainJson, match: ThreadMatch, trustNote: string, names: Map
   return out.join('\n') + '\n';
 }
 
-/** R67/R68: what a bounce would do, found by running the bounce path in a transaction rolled back. */
-async function bounceDryRun(app: App, row: DecideRow, parsed: ParsedMessage) {
+/** R67/R68: what the bounce path makes of the message, run in a transaction rolled back. */
+async function dryBounce(app: App, row: DecideRow, parsed: ParsedMessage): Promise<BounceHandled | null> {
   let handled: BounceHandled | null = null;
   await app.sql.tx(async () => { handled = await handleBounce(app.ctx, row, parsed, automatedOf(row, parsed), app.ctx.clock.now().toISOString()); }, { rollback: true });
-  const h = handled as BounceHandled | null;
-  if (!h) return null;
+  return handled;
+}
+
+function bounceJson(h: Exclude<BounceHandled, { kind: 'mail' }>, row: DecideRow, parsed: ParsedMessage) {
   const base = { message_id: parsed.messageId, sender: parsed.from[0]?.address ?? row.envelope_from, form: parsed.bounce?.form ?? null, recipients: parsed.bounce?.recipients ?? [], original_message_id: parsed.bounce?.originalMessageId ?? null };
   if (h.kind === 'unmatched') return { ...base, action: 'suspend' as const, suspended: 'unmatched_bounce', rules: ['R67'] };
   return {
@@ -206,7 +208,7 @@ async function bounceDryRun(app: App, row: DecideRow, parsed: ParsedMessage) {
   };
 }
 
-function bounceHuman(b: NonNullable<Awaited<ReturnType<typeof bounceDryRun>>>): string {
+function bounceHuman(b: ReturnType<typeof bounceJson>): string {
   const who = b.recipients.map((r) => `${r.address} ${r.action} ${r.status}${r.diagnostic ? ` (${r.diagnostic})` : ''}`);
   const out = [`Message ${b.message_id ?? '(no Message-ID)'} from ${b.sender ?? '<>'}`, `Bounce:     ${b.form ?? 'not a report'} (R67)${who.length ? `: ${who.join('; ')}` : ''}`];
   if (b.action === 'suspend') out.push('Decision:   SUSPENDED (unmatched_bounce) — R67: a bounce of nothing sent here, or mail at the return path that is no report');
@@ -239,9 +241,13 @@ export function registerExplain(program: Command): void {
         if (to.length === 0) throw new CliError('the message is not addressed to any support address; give --recipient (R5)', EX_NOUSER);
         const parsed = await parseMessage(raw, { replyLine: config.email.reply_line, replyHint: to.some((a) => a.includes('+')) });
         const envelope: DecideRow = { envelope_to: to, envelope_from: opts.sender ? normalizeAddress(opts.sender) : null, via: 'pipe' };
-        const bounce = await bounceDryRun(app, envelope, parsed);
-        if (bounce) return void (opts.json ? printJson(bounce) : process.stdout.write(bounceHuman(bounce)));
-        const { row, smtpAuth, trust } = await checkTrust(app, raw, parsed, envelope, opts);
+        const bounce = await dryBounce(app, envelope, parsed);
+        if (bounce && bounce.kind !== 'mail') {
+          const b = bounceJson(bounce, envelope, parsed);
+          return void (opts.json ? printJson(b) : process.stdout.write(bounceHuman(b)));
+        }
+        // An auto-reply to a return path of ours is mail to the notification's support address (R67).
+        const { row, smtpAuth, trust } = await checkTrust(app, raw, parsed, bounce ? { ...envelope, envelope_to: bounce.envelopeTo } : envelope, opts);
         const decided = await decide(app.ctx, row, parsed, smtpAuth);
         const j = explainJson(decided.match, decided.decision, parsed.messageId, trust.json, await dryRun(app, row, parsed, decided));
         if (opts.json) printJson(j);

@@ -17,7 +17,7 @@ function outboxJson(r: OutboundRow) {
 export function registerOutbox(program: Command): void {
   const outbox = program.command('outbox').description('outbound notifications (R59)');
   configOption(outbox.command('list').description('outbound messages, newest first'))
-    .option('--status <status>', 'queued, deferred, sent, failed or held')
+    .option('--status <status>', 'queued, deferred, sent, failed, held, bounced or suppressed')
     .option('--limit <n>', 'at most N', (v) => Number(v))
     .option('--json', 'print JSON')
     .action((opts: { config: string; status?: string; limit?: number; json?: boolean }) => withReadOnlyApp(opts.config, async (app) => {

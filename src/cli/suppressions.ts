@@ -18,7 +18,8 @@ export function registerSuppressions(program: Command): void {
     .action((address: string, opts: { config: string; json?: boolean }) => withApp(opts.config, async (app) => {
       const a = normalizeAddress(address);
       const was = await app.suppressions.remove(a);
-      if (was !== true) throw new CliError(`${a} is not suppressed${was === false ? ' (its soft bounce count is cleared)' : ''}`, 1);
+      // Not suppressed: nothing to do (an error for scripts); a soft bounce count it had is cleared.
+      if (was !== true) throw new CliError(`${a} is not suppressed${was === false ? '; its soft bounce count was cleared' : ''}`, 1);
       if (opts.json) return printJson({ address: a, removed: true });
       process.stdout.write(`${a} removed from the suppression list\n`);
     }));

@@ -88,41 +88,63 @@ export function createOutboundSender(deps: {
     log.warn({ event: 'outbound:claim_lost', code: 'OUTBOUND_CLAIM_LOST', outbox_id: row.id, message_id: row.message_id }, 'another node took this notification over; its outcome is left to that node');
   };
 
-  /** R67: MAIL FROM names this message, so its bounce does; the recipients are the same as the headers'. */
-  const envelopeOf = (row: OutboundRow) => (deps.returnPath && deps.secret
-    ? { envelope: { from: verpAddress(deps.returnPath, row.id, deps.secret), to: [...row.to, ...row.cc].map((p) => p.email) } }
-    : {});
+  /**
+   * The SMTP transactions of one message: one for all its recipients, or (R67, with a return
+   * path) one per recipient, each with its own signed VERP sender, so a bounce names whose copy
+   * came back. The headers, Message-ID included, are the same in every copy.
+   */
+  const transactionsOf = (row: OutboundRow): Array<{ mail: Record<string, unknown>; recipients: string[] }> => {
+    const mail = {
+      from: address(row.from), to: row.to.map(address), cc: row.cc.map(address), replyTo: row.reply_to ?? undefined,
+      subject: row.subject, text: row.body, messageId: row.message_id, date: new Date(row.created_at),
+      inReplyTo: row.in_reply_to ?? undefined, references: row.references, headers: row.headers,
+    };
+    const everyone = [...row.to, ...row.cc].map((p) => p.email);
+    const rp = deps.returnPath;
+    const secret = deps.secret;
+    if (!rp || !secret) return [{ mail, recipients: everyone }];
+    return everyone.map((r) => ({ mail: { ...mail, envelope: { from: verpAddress(rp, row.id, r, secret), to: [r] } }, recipients: [r] }));
+  };
+
+  type SmtpError = { responseCode?: number; response?: string; message: string; code?: string };
+  const describe = (e: SmtpError) => e.response ?? `${e.code ?? 'ERROR'}: ${e.message}`;
+  // A refused login (or no token, R72) is the smarthost's config, not the message's: deferred
+  // until it is fixed, as Postfix's smtp_sasl_auth_soft_bounce does, never failed for good.
+  const responseCodeOf = (e: SmtpError) => (e.code === 'EAUTH' ? undefined : e.responseCode);
 
   async function deliver(row: OutboundRow): Promise<void> {
     const now = deps.clock.now();
-    try {
-      const info = await transport!.sendMail({
-        ...envelopeOf(row),
-        from: address(row.from), to: row.to.map(address), cc: row.cc.map(address), replyTo: row.reply_to ?? undefined,
-        subject: row.subject, text: row.body, messageId: row.message_id, date: new Date(row.created_at),
-        inReplyTo: row.in_reply_to ?? undefined, references: row.references, headers: row.headers,
-      });
-      const rejected = (info.rejected ?? []).map(String);
-      const kept = await deps.outbox.markSent(row.id, deps.lease.id, deps.clock.now().toISOString(), rejected.length ? `rejected: ${rejected.join(', ')}` : null);
+    const sent: Array<{ response: string; rejected: string[] }> = [];
+    const failed: Array<{ err: SmtpError; recipients: string[] }> = [];
+    for (const t of transactionsOf(row)) {
+      try {
+        const info = await transport!.sendMail(t.mail);
+        sent.push({ response: String(info.response ?? ''), rejected: (info.rejected ?? []).map(String) });
+      } catch (err) {
+        failed.push({ err: err as SmtpError, recipients: t.recipients });
+      }
+    }
+    if (sent.length > 0) {
+      // Some copy was taken: the message is sent (never sent again); who was refused is noted.
+      const refused = [...sent.flatMap((s) => s.rejected), ...failed.map((f) => `${f.recipients.join(', ')} (${describe(f.err)})`)];
+      const kept = await deps.outbox.markSent(row.id, deps.lease.id, deps.clock.now().toISOString(), refused.length ? `rejected: ${refused.join(', ')}` : null);
       if (!kept) claimLost(row);
       deps.metrics?.outbound.inc({ result: 'sent' });
-      log.info({ event: 'outbound:sent', outbox_id: row.id, ticket_id: row.ticket_id, message_id: row.message_id, trigger: row.trigger, response: info.response }, 'notification sent');
-    } catch (err) {
-      const e = err as { responseCode?: number; response?: string; message: string; code?: string };
-      const error = e.response ?? `${e.code ?? 'ERROR'}: ${e.message}`;
-      // A refused login (or no token, R72) is the smarthost's config, not the message's: deferred
-      // until it is fixed, as Postfix's smtp_sasl_auth_soft_bounce does, never failed for good.
-      const responseCode = e.code === 'EAUTH' ? undefined : e.responseCode;
-      const next = afterFailure({ responseCode, attempts: row.attempts + 1, createdAt: new Date(row.created_at), now, error }, deps.retry);
-      if (next.kind === 'failed') {
-        if (!(await deps.outbox.markFailed(row.id, deps.lease.id, next.reason))) return claimLost(row);
-        deps.metrics?.outbound.inc({ result: 'failed' });
-        log.warn({ event: 'outbound:failed', code: 'OUTBOUND_PERMANENT', outbox_id: row.id, ticket_id: row.ticket_id, message_id: row.message_id, error: next.reason }, 'notification failed');
-      } else {
-        if (!(await deps.outbox.markDeferred(row.id, deps.lease.id, error, next.next.toISOString()))) return claimLost(row);
-        deps.metrics?.outbound.inc({ result: 'deferred' });
-        log.info({ event: 'outbound:deferred', code: 'OUTBOUND_TEMPORARY', outbox_id: row.id, message_id: row.message_id, error, next_attempt_at: next.next.toISOString() }, 'notification deferred');
-      }
+      log.info({ event: 'outbound:sent', outbox_id: row.id, ticket_id: row.ticket_id, message_id: row.message_id, trigger: row.trigger, response: sent[0]!.response, ...(refused.length ? { refused } : {}) }, 'notification sent');
+      return;
+    }
+    // No copy taken: a temporary failure of any decides (retried), as a single transaction's would.
+    const decisive = failed.find((f) => { const c = responseCodeOf(f.err); return c === undefined || c < 500; }) ?? failed[0]!;
+    const error = describe(decisive.err);
+    const next = afterFailure({ responseCode: responseCodeOf(decisive.err), attempts: row.attempts + 1, createdAt: new Date(row.created_at), now, error }, deps.retry);
+    if (next.kind === 'failed') {
+      if (!(await deps.outbox.markFailed(row.id, deps.lease.id, next.reason))) return claimLost(row);
+      deps.metrics?.outbound.inc({ result: 'failed' });
+      log.warn({ event: 'outbound:failed', code: 'OUTBOUND_PERMANENT', outbox_id: row.id, ticket_id: row.ticket_id, message_id: row.message_id, error: next.reason }, 'notification failed');
+    } else {
+      if (!(await deps.outbox.markDeferred(row.id, deps.lease.id, error, next.next.toISOString()))) return claimLost(row);
+      deps.metrics?.outbound.inc({ result: 'deferred' });
+      log.info({ event: 'outbound:deferred', code: 'OUTBOUND_TEMPORARY', outbox_id: row.id, message_id: row.message_id, error, next_attempt_at: next.next.toISOString() }, 'notification deferred');
     }
   }
 

@@ -27,6 +27,8 @@ export interface Bounce {
   standard: boolean;
   /** Recipients that failed or are delayed; delivered/relayed/expanded ones are left out. */
   recipients: BouncedRecipient[];
+  /** A report that names recipients, none of them failed or delayed (NOTIFY=SUCCESS, relayed): no bounce. */
+  noFailure: boolean;
   /** The Message-ID of the returned message, when the bounce carries it or its headers. */
   originalMessageId: string | null;
 }
@@ -51,27 +53,33 @@ export const REPORT_PART_TYPES: ReadonlySet<string> = new Set([...STATUS_PARTS, 
 export const REPORT_PART_BYTES = 64 * 1024;
 
 const ENHANCED = /(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d]|\.\d)/;
+/** In text: only a failure's code (4.x.x, 5.x.x) says what went wrong. */
+const FAILURE = /(?<![\d.])([45])\.(\d{1,3})\.(\d{1,3})(?![\d]|\.\d)/;
 const BASIC = /(?<![\d.])([45])\d\d(?=[\s\-#:]|$)/m;
 
 /** The bounce this message is, or null. */
 export function readBounce(i: BounceInput): Bounce | null {
   const isReport = i.contentType === 'multipart/report' && (i.reportType === 'delivery-status' || i.reportType === 'global-delivery-status');
   if (isReport) {
-    const fromStatus = i.reportParts.filter((p) => STATUS_PARTS.has(p.contentType)).flatMap((p) => deliveryStatus(p.text));
-    // A report whose status part is missing (cut off, or a broken MTA): its text may still say who.
-    const recipients = fromStatus.length > 0 ? fromStatus : (textForm(i.text)?.recipients ?? []);
-    return { form: 'rfc3464', standard: true, recipients, originalMessageId: returnedMessageId(i.reportParts) ?? copiedMessageId(i.text) };
+    const parts = i.reportParts.filter((p) => STATUS_PARTS.has(p.contentType));
+    // The status part is the report; only a report without one (cut off, a broken MTA) is read
+    // from its text, which a success report shares its opening sentence with.
+    const named = parts.reduce((n, p) => n + namedRecipients(p.text), 0);
+    const recipients = parts.length > 0 ? parts.flatMap((p) => deliveryStatus(p.text)) : (textForm(i.text)?.recipients ?? []);
+    return { form: 'rfc3464', standard: true, recipients, noFailure: recipients.length === 0 && named > 0, originalMessageId: returnedMessageId(i.reportParts) ?? copiedMessageId(i.text) };
   }
   const text = textForm(i.text);
   if (!text) return null;
-  return { ...text, standard: false, originalMessageId: returnedMessageId(i.reportParts) ?? copiedMessageId(i.text) };
+  return { ...text, standard: false, noFailure: false, originalMessageId: returnedMessageId(i.reportParts) ?? copiedMessageId(i.text) };
 }
+
+const statusBlocks = (text: string) => text.replace(/\r\n?/g, '\n').split(/\n[ \t]*\n/).map(unfoldHeaders);
+const namedRecipients = (text: string) => statusBlocks(text).filter((f) => f.has('final-recipient') || f.has('original-recipient')).length;
 
 /** RFC 3464 §2: a per-message block, then one block per recipient, separated by blank lines. */
 export function deliveryStatus(text: string): BouncedRecipient[] {
   const out: BouncedRecipient[] = [];
-  for (const block of text.replace(/\r\n?/g, '\n').split(/\n[ \t]*\n/)) {
-    const f = unfoldHeaders(block);
+  for (const f of statusBlocks(text)) {
     const first = (name: string) => f.get(name)?.[0] ?? null;
     const recipient = typedValue(first('final-recipient')) ?? typedValue(first('original-recipient'));
     if (!recipient) continue;
@@ -79,7 +87,8 @@ export function deliveryStatus(text: string): BouncedRecipient[] {
     if (action !== 'failed' && action !== 'delayed') continue;
     const diagnostic = typedValue(first('diagnostic-code'));
     const status = ENHANCED.exec(first('status') ?? '')?.[0] ?? statusOf(diagnostic ?? '', action);
-    out.push({ address: normalizeAddress(recipient.replace(/^<|>$/g, '')), action, status, diagnostic: diagnostic ? clip(diagnostic) : null });
+    if (status.startsWith('2')) continue; // "failed" with a success code says nothing went wrong
+    out.push({ address: clip(normalizeAddress(recipient.replace(/^<|>$/g, '')), 254), action, status, diagnostic: diagnostic ? clip(diagnostic) : null });
   }
   return out;
 }
@@ -94,16 +103,16 @@ function typedValue(v: string | null): string | null {
 
 /** An enhanced code in the text, else the basic code's class (550 → 5.0.0), else the action's. */
 function statusOf(text: string, action: BounceAction): string {
-  const enhanced = ENHANCED.exec(text);
+  const enhanced = FAILURE.exec(text);
   if (enhanced) return enhanced[0];
   const basic = BASIC.exec(text);
   if (basic) return `${basic[1]}.0.0`;
   return action === 'delayed' ? '4.0.0' : '5.0.0';
 }
 
-const clip = (s: string) => {
+const clip = (s: string, max = 500) => {
   const one = s.replace(/\s+/g, ' ').trim();
-  return one.length > 500 ? `${one.slice(0, 500)}…` : one;
+  return one.length > max ? `${one.slice(0, max)}…` : one;
 };
 
 /** The Message-ID in a returned message or its headers (the part's header block). */
@@ -123,6 +132,7 @@ const COPY_MARKERS = [
   /^-+ This is a copy of the message, including all the headers\. -+/im, // Exim
   /^-+ The header of the original message is following\. -+/im, // Exim (headers only)
   /^-+ ?(?:Original message|Original message headers|Returned message) -+/im,
+  /^Original message headers:/im, // Exchange
 ];
 
 function copiedMessageId(text: string): string | null {
@@ -155,6 +165,8 @@ const TEXT_FORMS: readonly TextForm[] = [
 ];
 
 const SECTION_BYTES = 64 * 1024;
+const RETURNED_HEADER = /^(?:Return-Path|Received|Message-ID|Date|From|To|Cc|Subject|MIME-Version|Content-Type):[ \t]/im;
+const DELIVERED = /\bsuccessfully delivered\b|\bdelivery (?:to the following recipients? )?(?:was|has been) (?:completed|successful)/i;
 const MAX_RECIPIENTS = 100;
 const ADDRESS = /[^\s<>()[\]"',;:@]{1,64}@[a-z0-9.-]{1,253}\.[a-z]{2,63}/i; // bounded: no quadratic scan of a long word
 const ROBOT_LOCAL = /^(postmaster|mailer-daemon|no-?reply)@/i;
@@ -168,7 +180,11 @@ function textForm(raw: string): { form: string; recipients: BouncedRecipient[] }
   const start = form.intro.exec(text)!.index;
   const copy = Math.min(...COPY_MARKERS.map((m) => m.exec(text)?.index ?? text.length));
   // A failure section is a few lines per recipient: bounded, so no body makes the scans below costly.
-  const section = text.slice(start, Math.min(copy > start ? copy : text.length, start + SECTION_BYTES));
+  let section = text.slice(start, Math.min(copy > start ? copy : text.length, start + SECTION_BYTES));
+  // It ends where returned headers start, whatever introduces them: their addresses never bounced.
+  const headers = RETURNED_HEADER.exec(section);
+  if (headers) section = section.slice(0, headers.index);
+  if (DELIVERED.test(section)) return null; // a success notice in a bounce's words
   return { form: form.form, recipients: recipientsIn(section, action) };
 }
 
@@ -188,8 +204,11 @@ function recipientsIn(section: string, action: BounceAction): BouncedRecipient[]
     const next = found.slice(k + 1).find((n) => addressOf(n) !== address);
     about.set(address, (about.get(address) ?? '') + section.slice(m.index!, next?.index ?? section.length));
   });
-  return [...about].map(([address, text]) => {
-    const line = text.split('\n').find((l) => ENHANCED.test(l) || BASIC.test(l));
+  const read = [...about].map(([address, text]) => {
+    const line = text.split('\n').find((l) => FAILURE.test(l) || BASIC.test(l));
     return { address, action, status: statusOf(text, action), diagnostic: line ? clip(text.slice(text.indexOf(line)).split(/\n\s*\n/)[0]!) : null };
   });
+  // Where some addresses come with what the server said, one without is a mention, not a failure.
+  const said = read.filter((r) => r.diagnostic !== null);
+  return said.length > 0 ? said : read;
 }

@@ -159,8 +159,9 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: {
       // A savepoint: one message that fails rolls back alone, the rest of the batch stays.
       return await ctx.sql.tx(async (): Promise<Outcome> => {
         const bounced = await handleBounce(ctx, row, parsed, automatedOf(row, parsed), now);
-        if (bounced) return bounceOutcome(row, parsed, bounced, now);
-        const { decision: d, auth, automated } = await decide(ctx, row, parsed, prepared.auth);
+        if (bounced && bounced.kind !== 'mail') return bounceOutcome(row, parsed, bounced, now);
+        const mail = bounced ? { ...row, envelope_to: bounced.envelopeTo } : row;
+        const { decision: d, auth, automated } = await decide(ctx, mail, parsed, prepared.auth);
         if (d.action === 'suspend') {
           // R41: held, never dropped.
           fenced(await ctx.intake.markSuspended(row.id, ctx.nodeId, d.reason, now, { from: parsed.from[0]?.address ?? row.envelope_from, subject: parsed.subject }), row);
@@ -189,7 +190,7 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: {
   }
 
   /** R67: a bounce is never a comment: matched, it is done (on its notification's ticket); else suspended. */
-  async function bounceOutcome(row: IntakeRow, parsed: ParsedMessage, b: BounceHandled, now: string): Promise<Outcome> {
+  async function bounceOutcome(row: IntakeRow, parsed: ParsedMessage, b: Exclude<BounceHandled, { kind: 'mail' }>, now: string): Promise<Outcome> {
     if (b.kind === 'unmatched') {
       fenced(await ctx.intake.markSuspended(row.id, ctx.nodeId, 'unmatched_bounce', now, { from: parsed.from[0]?.address ?? row.envelope_from, subject: parsed.subject }), row);
       log.info({ event: 'pipeline:suspended', message_id: parsed.messageId, intake_id: row.id, decision: 'suspend:unmatched_bounce', form: b.form, rules: ['R67'] }, 'bounce of nothing sent here: suspended');

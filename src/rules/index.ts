@@ -11,4 +11,4 @@ export { splitCommands, interpretCommands, type MailApiCommand, type MailApiEffe
 export { looksForwarded, forwardedSender } from './forwarding.js';
 export { automatedReason, isRobotAddress } from './robots.js';
 export { preRulesSuspension, type SuspendReason, type TrustCheckInput } from './trust-checks.js';
-export { isBounceMessage, planBounce, afterBounce, type BounceFacts, type BouncePlan, type BounceEffect, type BouncedNotification, type BounceKind } from './bounces.js';
+export { isBounceMessage, planBounce, afterBounce, type BounceFacts, type BouncePlan, type BounceEffect, type BouncedNotification, type BounceKind, type BounceTrust } from './bounces.js';

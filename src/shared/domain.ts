@@ -47,4 +47,6 @@ export interface SuppressionState {
   bounces: number;
   softInRow: number;
   since: string | null;
+  /** When the last bounce was counted (R68: soft bounces further apart than SOFT_ROW_GAP start a new row). */
+  lastBounce: string | null;
 }

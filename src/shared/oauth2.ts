@@ -127,9 +127,15 @@ export class TokenSource {
     try {
       return await this.requestOnce();
     } catch (err) {
-      if ((err as DeskgateError).code !== 'OAUTH2_TOKEN_REFUSED' || this.refreshToken === this.settings.refresh_token) throw err;
+      // Only a refused grant is the kept token's fault (a bad client secret is not).
+      if ((err as DeskgateError).context?.oauth_error !== 'invalid_grant' || this.refreshToken === this.settings.refresh_token) throw err;
       this.refreshToken = this.settings.refresh_token;
-      return this.requestOnce();
+      try {
+        return await this.requestOnce();
+      } catch (again) {
+        this.loaded = false; // both refused: read the store again next time (another node may have a newer one)
+        throw again;
+      }
     }
   }
 
@@ -158,7 +164,7 @@ export class TokenSource {
         // invalid_grant/invalid_client: the credentials are wrong, expired or revoked; the
         // admin must act, but it is still retried (a fixed config is picked up on reload).
         const code = res.status >= 400 && res.status < 500 && res.status !== 429 ? 'OAUTH2_TOKEN_REFUSED' : 'OAUTH2_TOKEN_UNAVAILABLE';
-        throw this.fail(code, `token endpoint ${where} answered ${res.status}${oauthError ? ` ${oauthError}` : ''}${detail}${hint(oauthError, this.grant)}`);
+        throw this.fail(code, `token endpoint ${where} answered ${res.status}${oauthError ? ` ${oauthError}` : ''}${detail}${hint(oauthError, this.grant)}`, oauthError);
       }
       const given = typeof body.expires_in === 'number' || typeof body.expires_in === 'string' ? Number(body.expires_in) : DEFAULT_LIFETIME_S;
       const lifetimeMs = (Number.isFinite(given) && given > 0 ? given : DEFAULT_LIFETIME_S) * 1000;
@@ -186,10 +192,10 @@ export class TokenSource {
     return out;
   }
 
-  private fail(code: string, message: string): DeskgateError {
+  private fail(code: string, message: string, oauthError?: string): DeskgateError {
     this.lastError = { message, at: this.opts.clock.now().getTime() };
     this.opts.onResult?.(false);
-    return new DeskgateError(code, message, { context: { temporary: true } });
+    return new DeskgateError(code, message, { context: { temporary: true, ...(oauthError ? { oauth_error: oauthError } : {}) } });
   }
 }
 

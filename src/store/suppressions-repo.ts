@@ -10,6 +10,7 @@ type Raw = Record<string, unknown>;
 const toState = (r: Raw): SuppressionState => ({
   address: r.address as string, suppressed: Number(r.suppressed) === 1, reason: r.reason as string | null, code: r.code as string | null,
   diagnostic: r.diagnostic as string | null, bounces: Number(r.bounces), softInRow: Number(r.soft_in_row), since: r.since as string | null,
+  lastBounce: r.updated_at as string | null,
 });
 
 /** The suppression list (R68): who gets no notifications, and the bounce counts that lead there. */
@@ -34,7 +35,8 @@ export function createSuppressionsRepo(sql: Sql) {
     /** Those of `addresses` that are suppressed: one read for a whole notification run. */
     suppressedAmong: (addresses: readonly string[]) => among(addresses, true),
     async put(s: SuppressionState, now: string): Promise<void> {
-      await sql.run(q.put, { ...s, suppressed: s.suppressed ? 1 : 0, now });
+      const { lastBounce: _written, ...state } = s; // updated_at is now
+      await sql.run(q.put, { ...state, suppressed: s.suppressed ? 1 : 0, now });
     },
     async list(): Promise<Suppression[]> {
       return (await sql.all<Raw>(q.list)).map(toState).map((s) => ({ address: s.address, reason: s.reason ?? 'hard_bounce', code: s.code, bounces: s.bounces, since: s.since ?? '' }));

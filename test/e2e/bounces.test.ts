@@ -39,6 +39,8 @@ describe('bounces and suppression (R67, R68, R5)', () => {
   const settled = () => waitFor(async () => (await d.app.outbox.list()).every((r) => r.status !== 'queued' && r.status !== 'deferred') || undefined, 'outbox drained');
   const rowsTo = async (address: string): Promise<OutboundRow[]> => (await d.app.outbox.list()).filter((r) => [...r.to, ...r.cc].some((p) => p.email === address));
   const ticket = (id: number) => cliJson<{ warnings: string[]; comments: unknown[]; audit: Array<{ change: string; rule: string; value: string }> }>(['tickets', 'show', String(id), '-c', env.configPath, '--json']);
+  /** The return path the copy of `row` to `recipient` was sent with (R67). */
+  const verpOf = (row: OutboundRow, recipient: string) => verpAddress(RETURN_PATH, row.id, recipient, d.app.ctx.secret);
   const suppressions = () => cliJson<Array<{ address: string; reason: string; code: string; bounces: number; since: string }>>(['suppressions', 'list', '-c', env.configPath, '--json']);
 
   /** A new ticket from `customer`; its receipt is sent; returns the ticket and the receipt's row. */
@@ -54,14 +56,35 @@ describe('bounces and suppression (R67, R68, R5)', () => {
   it('R67: a notification\'s envelope sender is its signed VERP return path; the headers are unchanged', async () => {
     const { receipt } = await ticketWithReceipt('verp@customer.test', 'Envelope check');
     const sent = sink.to('verp@customer.test')[0]!;
-    assert.equal(sent.envelopeFrom, verpAddress(RETURN_PATH, receipt.id, d.app.ctx.secret));
+    assert.equal(sent.envelopeFrom, verpOf(receipt, 'verp@customer.test'));
     assert.equal(sent.mail.from?.value[0]?.address, SUPPORT, 'From stays the support address');
+  });
+
+  it('R67, R68: a message to a requester and a CC goes as one copy each, each with its own return path; one recipient cannot bounce the other', async () => {
+    const requester = 'req@customer.test';
+    const cc = 'cc@customer.test';
+    const reply = await sendMail(d.port, SUPPORT, mail({ messageId: uniqueId('b'), subject: 'Two copies', from: requester, cc }), requester);
+    const ticketId = (await processed(intakeOf(reply))).ticket_id!;
+    await settled();
+    sink.clear();
+    await cliJson(['tickets', 'update', String(ticketId), '-c', env.configPath, '--comment', 'Both of you, please.', '--author', 'bob@acme.test']);
+    await settled();
+    const row = (await rowsTo(requester)).find((r) => r.cc.some((p) => p.email === cc))!;
+    const copies = sink.messages.filter((m) => m.mail.messageId === row.message_id);
+    assert.deepEqual(copies.map((m) => [m.rcpt, m.envelopeFrom]).sort(), [[[cc], verpOf(row, cc)], [[requester], verpOf(row, requester)]]);
+    assert.equal(copies[0]!.mail.headers.get('cc') !== undefined && copies[1]!.mail.headers.get('cc') !== undefined, true, 'both copies show To and Cc as written');
+    // The CC forges a report about the requester, sent to the return path of their own copy.
+    const forged = deliveryReport({ to: verpOf(row, cc), recipient: requester, status: '5.1.1' });
+    await processed(intakeOf(await sendMail(d.port, verpOf(row, cc), forged, '')));
+    const listed = await suppressions();
+    assert.equal(listed.some((x) => x.address === requester), false, 'the requester is not suppressed');
+    assert.equal(listed.some((x) => x.address === cc), true, 'the report speaks only for the copy it came back to');
   });
 
   it('R5, R67: RCPT takes the return path only in its signed form', async () => {
     const { receipt } = await ticketWithReceipt('rcpt@customer.test', 'RCPT check');
-    const signed = verpAddress(RETURN_PATH, receipt.id, d.app.ctx.secret);
-    const refused = [RETURN_PATH, signed.replace(/-[0-9a-f]{4}/, '-0000'), signed.replace(`+${receipt.id}-`, `+${receipt.id + 1}-`)];
+    const signed = verpOf(receipt, 'rcpt@customer.test');
+    const refused = [RETURN_PATH, signed.replace(/-[0-9a-f]{4}/, '-0000'), signed.replace(`+${receipt.id}-`, `+${receipt.id + 1}-`), signed.replace(/[0-9a-f]{16}@/, '@')];
     for (const rcpt of refused) assert.match(await sendMail(d.port, rcpt, 'Subject: x\r\n\r\nx\r\n', ''), /^550 5\.1\.1/, rcpt);
   });
 
@@ -71,8 +94,8 @@ describe('bounces and suppression (R67, R68, R5)', () => {
     const commentsBefore = (await ticket(ticketId)).comments.length;
     const rowsBefore = (await d.app.outbox.list()).length;
     sink.clear();
-    const dsn = deliveryReport({ to: verpAddress(RETURN_PATH, receipt.id, d.app.ctx.secret), recipient: customer, status: '5.1.1', diagnostic: '550 5.1.1 <gone@customer.test>: User unknown', originalMessageId: receipt.message_id });
-    const intake = await processed(intakeOf(await sendMail(d.port, verpAddress(RETURN_PATH, receipt.id, d.app.ctx.secret), dsn, '')));
+    const dsn = deliveryReport({ to: verpOf(receipt, customer), recipient: customer, status: '5.1.1', diagnostic: '550 5.1.1 <gone@customer.test>: User unknown', originalMessageId: receipt.message_id });
+    const intake = await processed(intakeOf(await sendMail(d.port, verpOf(receipt, customer), dsn, '')));
     assert.equal(intake.status, 'done');
     assert.equal(intake.ticket_id, ticketId);
     assert.equal(intake.comment_id, null, 'R67: no comment');
@@ -113,12 +136,13 @@ describe('bounces and suppression (R67, R68, R5)', () => {
     const intake = await processed(intakeOf(await sendMail(d.port, SUPPORT, dsn, '')));
     assert.deepEqual([intake.status, intake.ticket_id, intake.comment_id], ['done', ticketId, null]);
     assert.equal((await d.app.outbox.byId(receipt.id))!.status, 'bounced');
+    assert.equal((await suppressions()).some((x) => x.address === customer), false, 'R68: not at the return path, so possibly forged: nobody suppressed');
   });
 
   it('R67: explain says what a bounce would do, and stores nothing', async () => {
     const customer = 'explain@customer.test';
     const { ticketId, receipt } = await ticketWithReceipt(customer, 'Explain a bounce');
-    const to = verpAddress(RETURN_PATH, receipt.id, d.app.ctx.secret);
+    const to = verpOf(receipt, customer);
     const file = join(env.dir, 'bounce.eml');
     writeFileSync(file, deliveryReport({ to, recipient: customer, status: '5.1.1' }));
     const j = await cliJson<{ action: string; outbox_id: number; ticket_id: number; matched_by: string; suppressed: string[]; rules: string[] }>(['explain', file, '--recipient', to, '-c', env.configPath, '--json']);
@@ -135,7 +159,7 @@ describe('bounces and suppression (R67, R68, R5)', () => {
   it('R67: a piped (or polled) bounce finds its return path in Delivered-To, as IMAP mail does', async () => {
     const customer = 'piped@customer.test';
     const { receipt } = await ticketWithReceipt(customer, 'Piped bounce');
-    const verp = verpAddress(RETURN_PATH, receipt.id, d.app.ctx.secret);
+    const verp = verpOf(receipt, customer);
     const dsn = `Delivered-To: ${verp}\r\n${deliveryReport({ to: 'someone-else@acme.test', recipient: customer, status: '5.1.1', originalMessageId: null })}`;
     const r = await runCli(['inject', '-c', env.configPath, '--json'], { input: dsn });
     assert.equal(r.code, 0, r.stderr);
@@ -150,17 +174,28 @@ describe('bounces and suppression (R67, R68, R5)', () => {
     assert.ok(listed.some((s) => s.id === intake.id && s.reason === 'unmatched_bounce'));
   });
 
-  it('R67: mail at a signed return path that is no report is suspended too, never a ticket', async () => {
-    const { receipt } = await ticketWithReceipt('vacation@customer.test', 'Away');
-    const to = verpAddress(RETURN_PATH, receipt.id, d.app.ctx.secret);
-    const intake = await processed(intakeOf(await sendMail(d.port, to, mail({ to, subject: 'Out of office', from: 'vacation@customer.test' }), 'vacation@customer.test')));
+  it('R67, R42: an auto-reply to a notification\'s return path is mail to its support address: a private note flagged automated, never a bounce', async () => {
+    const customer = 'vacation@customer.test';
+    const { ticketId, receipt } = await ticketWithReceipt(customer, 'Away');
+    const to = verpOf(receipt, customer);
+    const ooo = mail({ to, subject: 'Out of office', from: customer, inReplyTo: receipt.message_id }).toString().replace('\r\n\r\n', '\r\nAuto-Submitted: auto-replied\r\n\r\n');
+    const intake = await processed(intakeOf(await sendMail(d.port, to, ooo, customer)));
+    assert.deepEqual([intake.status, intake.ticket_id], ['done', ticketId]);
+    const t = await cliJson<{ comments: Array<{ public: boolean; flags: string[] }> }>(['tickets', 'show', String(ticketId), '-c', env.configPath, '--json']);
+    assert.deepEqual([t.comments.at(-1)!.public, t.comments.at(-1)!.flags.includes('automated')], [false, true]);
+    assert.equal((await d.app.outbox.byId(receipt.id))!.status, 'sent', 'no bounce');
+  });
+
+  it('R67: mail at a signed return path of a row that does not exist is suspended as unmatched_bounce', async () => {
+    const to = verpAddress(RETURN_PATH, 999_999, 'x@customer.test', d.app.ctx.secret);
+    const intake = await processed(intakeOf(await sendMail(d.port, to, mail({ to, subject: 'Out of office' }), 'x@customer.test')));
     assert.deepEqual([intake.status, intake.error_code], ['suspended', 'unmatched_bounce']);
   });
 
   it('R67: a qmail text bounce from MAILER-DAEMON is read and matched by its VERP address', async () => {
     const customer = 'qmail@customer.test';
     const { receipt } = await ticketWithReceipt(customer, 'qmail bounce');
-    const to = verpAddress(RETURN_PATH, receipt.id, d.app.ctx.secret);
+    const to = verpOf(receipt, customer);
     const text = [
       'From: MAILER-DAEMON@mail.customer.test', `To: ${to}`, 'Subject: failure notice', 'Date: Wed, 02 Dec 2026 10:00:00 +0000', '',
       'Hi. This is the qmail-send program at mail.customer.test.', 'I\'m afraid I wasn\'t able to deliver your message to the following addresses.',
@@ -177,14 +212,14 @@ describe('bounces and suppression (R67, R68, R5)', () => {
   it('R68: soft bounces in a row suppress at soft_bounce_limit (2 here); remove starts over', async () => {
     const customer = 'full@customer.test';
     const { ticketId, receipt } = await ticketWithReceipt(customer, 'Mailbox full');
-    const soft = (id: number) => deliveryReport({ to: verpAddress(RETURN_PATH, id, d.app.ctx.secret), recipient: customer, status: '4.2.2', diagnostic: '452 4.2.2 Mailbox full' });
-    await processed(intakeOf(await sendMail(d.port, verpAddress(RETURN_PATH, receipt.id, d.app.ctx.secret), soft(receipt.id), '')));
+    const soft = (row: OutboundRow) => deliveryReport({ to: verpOf(row, customer), recipient: customer, status: '4.2.2', diagnostic: '452 4.2.2 Mailbox full' });
+    await processed(intakeOf(await sendMail(d.port, verpOf(receipt, customer), soft(receipt), '')));
     assert.equal((await suppressions()).some((x) => x.address === customer), false, 'one soft bounce does not suppress');
     await cliJson(['tickets', 'update', String(ticketId), '-c', env.configPath, '--comment', 'Second try.', '--author', 'bob@acme.test']);
     await settled();
     const second = (await rowsTo(customer)).filter((r) => r.status === 'sent').at(-1)!;
     assert.notEqual(second.id, receipt.id);
-    await processed(intakeOf(await sendMail(d.port, verpAddress(RETURN_PATH, second.id, d.app.ctx.secret), soft(second.id), '')));
+    await processed(intakeOf(await sendMail(d.port, verpOf(second, customer), soft(second), '')));
     const s = (await suppressions()).find((x) => x.address === customer)!;
     assert.deepEqual([s.reason, s.code, s.bounces], ['soft_bounce_limit', '4.2.2', 2]);
 
@@ -215,7 +250,7 @@ describe('R43 with R67: bounces to the return path are not refused per sender', 
   it('R43, R67: past twice the hourly limit one mailer daemon\'s bounces are still taken; its mail to support is refused 450', async () => {
     const daemon = 'MAILER-DAEMON@mx.customer.test';
     for (let i = 1; i <= 4; i++) {
-      const to = verpAddress(RETURN_PATH, i, d.app.ctx.secret);
+      const to = verpAddress(RETURN_PATH, i, `r${i}@customer.test`, d.app.ctx.secret);
       assert.match(await sendMail(d.port, to, deliveryReport({ to, recipient: `r${i}@customer.test`, status: '5.1.1', from: daemon }), ''), /^250 /, `bounce ${i}`);
     }
     const replies: string[] = [];

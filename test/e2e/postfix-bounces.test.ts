@@ -75,7 +75,7 @@ describe('bounces written by a real Postfix (R67, R68, R73)', { skip }, () => {
     // The report reached deskgate by LMTP at the signed return path and was done there, not suspended.
     const reports = await d.app.sql.all<{ via: string; status: string; envelope_to: string }>('SELECT via, status, envelope_to FROM intake WHERE envelope_from IS NULL');
     assert.deepEqual(reports.map((r) => [r.via, r.status]), [['lmtp', 'done']], 'one report, by LMTP, done');
-    assert.match(reports[0]!.envelope_to, new RegExp(`bounces\\+${receipt.id}-[0-9a-f]{16}@acme\\.test`));
+    assert.match(reports[0]!.envelope_to, new RegExp(`bounces\\+${receipt.id}-[0-9a-f]{32}@acme\\.test`));
     assert.match(pf.log(), /to=<gone@customer\.test>.*status=bounced/);
     assert.match(pf.log(), /sender non-delivery notification/);
   });
@@ -92,7 +92,7 @@ describe('bounces written by a real Postfix (R67, R68, R73)', { skip }, () => {
     await newTicket('fine@customer.test', 'Delivered through Postfix');
     const receipt = await receiptTo('fine@customer.test');
     await waitFor(() => world.to('fine@customer.test').length > 0 || undefined, 'the outside world to get it', 30_000);
-    assert.match(world.to('fine@customer.test')[0]!.envelopeFrom, new RegExp(`^bounces\\+${receipt.id}-[0-9a-f]{16}@acme\\.test$`), 'R67: Postfix kept deskgate\'s VERP sender');
+    assert.match(world.to('fine@customer.test')[0]!.envelopeFrom, new RegExp(`^bounces\\+${receipt.id}-[0-9a-f]{32}@acme\\.test$`), 'R67: Postfix kept deskgate\'s VERP sender');
     assert.equal((await d.app.outbox.byId(receipt.id))!.status, 'sent');
   });
 

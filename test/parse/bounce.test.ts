@@ -8,6 +8,7 @@ import { deliveryStatus, readBounce } from '../../src/parse/bounce.js';
 import { automatedReason, isBounceMessage } from '../../src/rules/index.js';
 import { REAL_MAIL_DIR, skipWithoutCorpus } from '../helpers/corpus.js';
 
+const FIXTURES = fileURLToPath(new URL('../fixtures/bounce-forms/', import.meta.url));
 const REPLY_LINE = '##- Please type your reply above this line -##';
 const parse = (raw: Buffer | string) => parseMessage(Buffer.isBuffer(raw) ? raw : Buffer.from(raw), { replyLine: REPLY_LINE });
 
@@ -36,6 +37,31 @@ describe('R67: RFC 3464 delivery-status fields', () => {
   it('R67: an IP address in the diagnostic is not read as a status', () => {
     const got = deliveryStatus('Final-Recipient: rfc822; a@x.test\nAction: failed\nDiagnostic-Code: X-Postfix; connect to 10.5.1.1[10.5.1.1]:25: Connection refused\n');
     assert.equal(got[0]!.status, '5.0.0');
+  });
+});
+
+describe('R67: reports that nothing failed, and addresses that only appear', () => {
+  const successText = 'This is the mail system at host mx.example.net.\n\nYour message was successfully delivered to the destination(s)\nlisted below. If the message was delivered to mailbox you will\nreceive no further notifications.\n\n                   The mail system\n\n<jane@example.net>: delivery via mail.example.net[192.0.2.1]:25: 250 2.0.0 Ok\n';
+  const report = (status: string) => readBounce({ contentType: 'multipart/report', reportType: 'delivery-status', text: successText,
+    reportParts: [{ contentType: 'message/delivery-status', text: `Reporting-MTA: dns; mx.example.net\n\n${status}\n` }] })!;
+
+  it('R67: a success report (NOTIFY=SUCCESS) names no failure: its text is not read as a bounce', () => {
+    const b = report('Final-Recipient: rfc822; jane@example.net\nAction: delivered\nStatus: 2.0.0');
+    assert.deepEqual([b.recipients, b.noFailure], [[], true]);
+  });
+  it('R67: "relayed", and "failed" with a 2.x.x code, are no failures either', () => {
+    assert.equal(report('Final-Recipient: rfc822; jane@example.net\nAction: relayed\nStatus: 2.0.0').noFailure, true);
+    assert.equal(report('Final-Recipient: rfc822; jane@example.net\nAction: failed\nStatus: 2.0.0').noFailure, true);
+  });
+  it('R67: the same success text flattened to a plain mail is no bounce', () => {
+    assert.equal(readBounce({ contentType: 'text/plain', reportType: null, reportParts: [], text: successText }), null);
+  });
+  it('R67: addresses in the returned headers of an Exchange report never bounced; its Message-ID is read from them', async () => {
+    const raw = readFileSync(join(FIXTURES, 'exchange-text-no-copy.eml'), 'utf8')
+      + '\nOriginal message headers:\n\nFrom: "Acme Support" <support@acme.test>\nTo: <left@example.org>\nCc: boss@example.org, colleague@example.org,\n other@example.org\nMessage-ID: <dg.7.exchange@acme.test>\nSubject: [Ticket #7] Printer on fire\n';
+    const b = (await parse(raw)).bounce!;
+    assert.deepEqual(b.recipients.map((r) => [r.address, r.status]), [['left@example.org', '5.1.1']]);
+    assert.equal(b.originalMessageId, '<dg.7.exchange@acme.test>');
   });
 });
 
@@ -88,7 +114,6 @@ describe('R67: bounces in the real-mail corpus', () => {
   });
 });
 
-const FIXTURES = fileURLToPath(new URL('../fixtures/bounce-forms/', import.meta.url));
 interface Expected { form: string | null; recipient?: string; status?: string; action?: string; original_message_id?: string | null; is_bounce: boolean }
 
 describe('R67: non-standard bounces (test/fixtures/bounce-forms)', () => {

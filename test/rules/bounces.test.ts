@@ -5,9 +5,9 @@ import type { Bounce, BouncedRecipient } from '../../src/parse/bounce.js';
 import type { SuppressionState } from '../../src/shared/domain.js';
 
 const NOW = '2026-12-02T10:00:00.000Z';
-const report = (recipients: BouncedRecipient[], form = 'rfc3464'): Bounce => ({ form, standard: form === 'rfc3464', recipients, originalMessageId: '<dg.7.x@acme.test>' });
+const report = (recipients: BouncedRecipient[], form = 'rfc3464', noFailure = false): Bounce => ({ form, standard: form === 'rfc3464', recipients, noFailure, originalMessageId: '<dg.7.x@acme.test>' });
 const failed = (address: string, status: string, diagnostic: string | null = null): BouncedRecipient => ({ address, action: 'failed', status, diagnostic });
-const fresh = (address: string): SuppressionState => ({ address, suppressed: false, reason: null, code: null, diagnostic: null, bounces: 0, softInRow: 0, since: null });
+const fresh = (address: string): SuppressionState => ({ address, suppressed: false, reason: null, code: null, diagnostic: null, bounces: 0, softInRow: 0, since: null, lastBounce: null });
 
 describe('R67: which messages are bounces', () => {
   const text = report([failed('a@x.test', '5.1.1')], 'qmail');
@@ -29,7 +29,7 @@ describe('R67/R68: what a matched bounce does', () => {
     const p = planBounce(report([failed('gone@customer.test', '5.1.1', '550 5.1.1 User unknown')]), n, new Map(), 5, NOW);
     assert.equal(p.outboxError, 'gone@customer.test: 5.1.1 550 5.1.1 User unknown');
     assert.equal(p.warn, true);
-    assert.deepEqual(p.states, [{ ...fresh('gone@customer.test'), suppressed: true, reason: 'hard_bounce', code: '5.1.1', diagnostic: '550 5.1.1 User unknown', bounces: 1, since: NOW }]);
+    assert.deepEqual(p.states, [{ ...fresh('gone@customer.test'), suppressed: true, reason: 'hard_bounce', code: '5.1.1', diagnostic: '550 5.1.1 User unknown', bounces: 1, since: NOW, lastBounce: NOW }]);
     assert.deepEqual(p.notes.map((x) => [x.change, x.rule]), [['notification_bounced', 'R67'], ['address_suppressed', 'R68']]);
     assert.deepEqual(p.effects.map((e) => [e.address, e.kind, e.suppressed]), [['gone@customer.test', 'hard', true]]);
   });
@@ -46,6 +46,14 @@ describe('R67/R68: what a matched bounce does', () => {
     assert.equal(p.states[0]!.reason, 'soft_bounce_limit');
     assert.equal(p.states[0]!.bounces, 3);
     assert.equal(p.outboxError, 'cc@customer.test: 4.2.2 mailbox full', 'R67: a soft bounce still marks the row bounced');
+  });
+
+  it('R68: soft bounces more than 30 days apart are not in a row', () => {
+    const first = afterBounce(fresh('a@x.test'), 'soft', '4.2.2', null, 2, '2026-01-01T00:00:00.000Z');
+    const later = afterBounce(first, 'soft', '4.2.2', null, 2, '2026-03-01T00:00:00.000Z');
+    assert.deepEqual([later.softInRow, later.suppressed, later.bounces], [1, false, 2]);
+    const soon = afterBounce(first, 'soft', '4.2.2', null, 2, '2026-01-20T00:00:00.000Z');
+    assert.deepEqual([soon.softInRow, soon.suppressed], [2, true]);
   });
 
   it('R68: a hard bounce after soft ones suppresses at once and ends the row of soft ones', () => {
@@ -84,6 +92,24 @@ describe('R67/R68: what a matched bounce does', () => {
     assert.equal(p.warn, true);
     assert.match(p.outboxError!, /names no recipient/);
     assert.deepEqual(p.states, []);
+  });
+
+  it('R68: a bounce at a signed return path speaks for that copy\'s recipient only, whatever the report names', () => {
+    const p = planBounce(report([failed('cc@customer.test', '5.1.1'), failed('other@x.test', '5.1.1')]), n, new Map(), 5, NOW, { only: 'gone@customer.test' });
+    assert.deepEqual(p.states.map((s) => s.address), ['gone@customer.test']);
+    assert.deepEqual(p.effects.map((e) => e.address), ['gone@customer.test']);
+  });
+
+  it('R68: a report matched only by Message-ID while a return path is set is recorded but suppresses no one', () => {
+    const p = planBounce(report([failed('gone@customer.test', '5.1.1')]), n, new Map(), 5, NOW, { suppress: false });
+    assert.deepEqual([p.states, p.warn], [[], true]);
+    assert.ok(p.notes.some((x) => x.change === 'bounce_not_trusted'));
+  });
+
+  it('R67: a success report (delivered, relayed) changes nothing but the audit', () => {
+    const p = planBounce(report([], 'rfc3464', true), n, new Map(), 5, NOW);
+    assert.deepEqual([p.outboxError, p.warn, p.states], [null, false, []]);
+    assert.deepEqual(p.notes.map((x) => x.change), ['delivery_report']);
   });
 
   it('R67: two recipients in one report are both recorded; a repeated one counts once', () => {

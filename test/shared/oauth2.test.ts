@@ -147,6 +147,12 @@ describe('R72: OAuth2 token source', () => {
       server.refreshesSent.length = 0;
       await new TokenSource(refreshGrant(), { clock, store: store(refreshGrant()) }).token();
       assert.deepEqual(server.refreshesSent.map((r) => [r.ok, r.token === server.refreshToken]), [[false, false], [true, true]]);
+      // A bad client secret (invalid_client) is not the kept token's fault: no second request with the configured one.
+      server.refreshesSent.length = 0;
+      const badClient = { ...refreshGrant(), client_secret: 'wrong' };
+      kept.set(refreshTokenKey(badClient), [...server.refreshTokens].at(-1)!);
+      await assert.rejects(new TokenSource(badClient, { clock, store: store(badClient) }).token(), /invalid_client/);
+      assert.equal(server.refreshesSent.length, 1);
       // A new refresh token in the config is a new key: nothing kept applies to it.
       assert.notEqual(refreshTokenKey({ ...refreshGrant(), refresh_token: 'another' }), refreshTokenKey(refreshGrant()));
       assert.ok(!refreshTokenKey(refreshGrant()).includes(server.refreshToken), 'the key does not reveal the token');
