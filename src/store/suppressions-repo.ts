@@ -23,15 +23,17 @@ export function createSuppressionsRepo(sql: Sql) {
     list: `SELECT * FROM suppressions WHERE suppressed = 1 ORDER BY since, address`,
     remove: `DELETE FROM suppressions WHERE address = ? RETURNING suppressed`,
   };
-  const among = async (addresses: readonly string[], onlySuppressed: boolean): Promise<Map<string, SuppressionState>> => {
+  const among = async (addresses: readonly string[], onlySuppressed: boolean, lock = false): Promise<Map<string, SuppressionState>> => {
     const unique = [...new Set(addresses)];
     if (unique.length === 0) return new Map();
-    const rows = await sql.all<Raw>(`SELECT * FROM suppressions WHERE address IN (${unique.map(() => '?').join(', ')})${onlySuppressed ? ' AND suppressed = 1' : ''}`, unique);
+    // PostgreSQL: a bounce reads counts it then writes; the rows stay locked until it commits (R71).
+    const forUpdate = lock && sql.dialect === 'postgres' ? ' FOR UPDATE' : '';
+    const rows = await sql.all<Raw>(`SELECT * FROM suppressions WHERE address IN (${unique.map(() => '?').join(', ')})${onlySuppressed ? ' AND suppressed = 1' : ''}${forUpdate}`, unique);
     return new Map(rows.map((r) => [r.address as string, toState(r)]));
   };
   return {
-    /** The stored state of each address that has one. */
-    states: (addresses: readonly string[]) => among(addresses, false),
+    /** The stored state of each address that has one, locked for the caller's transaction (to count a bounce). */
+    states: (addresses: readonly string[]) => among(addresses, false, true),
     /** Those of `addresses` that are suppressed: one read for a whole notification run. */
     suppressedAmong: (addresses: readonly string[]) => among(addresses, true),
     async put(s: SuppressionState, now: string): Promise<void> {
