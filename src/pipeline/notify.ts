@@ -6,7 +6,7 @@ import { applyChanges } from '../changes/index.js';
 import { makeReplyToken } from '../thread/index.js';
 import { runTriggers, resolveRecipients, compileTemplate, renderTemplate, type Trigger, type UpdateEvent, type Envelope, type PlannedChange, type StaffLookup, type Compiled } from '../triggers/index.js';
 import { composeNotification } from '../outbound/compose.js';
-import type { TicketState } from '../shared/domain.js';
+import type { TicketState, SuppressionState } from '../shared/domain.js';
 import type { Logger } from '../shared/logger.js';
 
 export interface NotifierDeps {
@@ -93,6 +93,42 @@ export function createNotifier(deps: NotifierDeps) {
     }
   }
 
+  type Composed = ReturnType<typeof composeNotification>;
+  type Bucket = { queued: number[]; held: number[]; suppressed: number[] };
+
+  /**
+   * Queues one composed notification (R59): to the recipients within their hourly cap; a held
+   * copy for those past it (R43: enqueue counts the queued ones); a suppressed copy for those on
+   * the suppression list (R68), never sent. Returns who was not queued.
+   */
+  async function queueCopies(composed: Composed, o: { ticketId: number; trigger: string; nowIso: string; suppressed: ReadonlyMap<string, SuppressionState>; result: Bucket; sent: string[] }): Promise<Set<string>> {
+    const capOf = (e: string) => (isStaff(e) ? deps.perStaffPerHour : deps.perRecipientPerHour);
+    const capped = new Set<string>();
+    for (const p of [...composed.to, ...composed.cc]) {
+      if (o.suppressed.has(p.email) || (await deps.outbox.countSentTo(p.email, o.nowIso)) >= capOf(p.email)) capped.add(p.email);
+    }
+    const allowedTo = composed.to.filter((p) => !capped.has(p.email));
+    const allowedCc = composed.cc.filter((p) => !capped.has(p.email));
+    const queue = async (to: Composed['to'], cc: Composed['cc'], status: keyof Bucket, messageId: string, note: string | null = null) => {
+      const id = await deps.outbox.enqueue({ ticketId: o.ticketId, trigger: o.trigger, status, note, from: composed.from, replyTo: composed.replyTo, to, cc, subject: composed.subject,
+        body: composed.body, messageId, inReplyTo: composed.inReplyTo, references: composed.references, headers: composed.headers, now: o.nowIso });
+      if (status !== 'suppressed') o.sent.push(messageId); // never sent: nothing can answer it
+      o.result[status].push(id);
+    };
+    if (allowedTo.length + allowedCc.length > 0) {
+      await queue(allowedTo.length > 0 ? allowedTo : allowedCc.slice(0, 1), allowedTo.length > 0 ? allowedCc : allowedCc.slice(1), 'queued', composed.messageId);
+    }
+    const everyone = [...composed.to, ...composed.cc];
+    const heldPeople = everyone.filter((p) => capped.has(p.email) && !o.suppressed.has(p.email));
+    if (heldPeople.length > 0) await queue(heldPeople, [], 'held', composed.messageId.replace('@', `.held@`));
+    const barred = everyone.filter((p) => o.suppressed.has(p.email));
+    if (barred.length > 0) {
+      const why = barred.map((p) => { const s = o.suppressed.get(p.email)!; return `${p.email}: ${s.reason ?? 'suppressed'}${s.code ? ` ${s.code}` : ''} since ${s.since ?? '?'}`; });
+      await queue(barred, [], 'suppressed', composed.messageId.replace('@', '.suppressed@'), `suppressed (R68): ${why.join('; ')}`);
+    }
+    return capped;
+  }
+
   /** Runs one rule set (triggers, or automations) on a ticket: applies changes, queues mail. */
   async function run(rules: readonly Trigger[], actorKind: 'trigger' | 'automation', event: UpdateEvent, ticketId: number, now: Date): Promise<NotifyResult & { event: UpdateEvent }> {
       const nowIso = now.toISOString();
@@ -136,31 +172,7 @@ export function createNotifier(deps: NotifierDeps) {
             replyLine: deps.replyLine, inReplyTo: plan.event.inboundMessageId ?? refs.at(-1) ?? null, references: refs,
             autoSubmitted: answersSender ? 'auto-replied' : 'auto-generated', unique: randomBytes(9).toString('hex'),
           });
-          // R43: recipients past their hourly cap get a held copy instead (enqueue counts the queued ones).
-          const capOf = (e: string) => (isStaff(e) ? deps.perStaffPerHour : deps.perRecipientPerHour);
-          const capped = new Set<string>();
-          for (const p of [...composed.to, ...composed.cc]) {
-            if (suppressed.has(p.email)) capped.add(p.email);
-            else if ((await deps.outbox.countSentTo(p.email, nowIso)) >= capOf(p.email)) capped.add(p.email);
-          }
-          const allowedTo = composed.to.filter((p) => !capped.has(p.email));
-          const allowedCc = composed.cc.filter((p) => !capped.has(p.email));
-          const queue = async (to: typeof composed.to, cc: typeof composed.cc, status: 'queued' | 'held' | 'suppressed', messageId: string, note: string | null = null) => {
-            const id = await deps.outbox.enqueue({ ticketId, trigger: email.trigger, status, note, from: composed.from, replyTo: composed.replyTo, to, cc, subject: composed.subject,
-              body: composed.body, messageId, inReplyTo: composed.inReplyTo, references: composed.references, headers: composed.headers, now: nowIso });
-            if (status !== 'suppressed') sent.push(messageId); // never sent: nothing can answer it
-            result[status].push(id);
-          };
-          if (allowedTo.length + allowedCc.length > 0) {
-            await queue(allowedTo.length > 0 ? allowedTo : allowedCc.slice(0, 1), allowedTo.length > 0 ? allowedCc : allowedCc.slice(1), 'queued', composed.messageId);
-          }
-          const heldPeople = [...composed.to, ...composed.cc].filter((p) => capped.has(p.email) && !suppressed.has(p.email));
-          if (heldPeople.length > 0) await queue(heldPeople, [], 'held', composed.messageId.replace('@', `.held@`));
-          const barred = [...composed.to, ...composed.cc].filter((p) => suppressed.has(p.email));
-          if (barred.length > 0) {
-            const why = barred.map((p) => { const s = suppressed.get(p.email)!; return `${p.email}: ${s.reason ?? 'suppressed'}${s.code ? ` ${s.code}` : ''} since ${s.since ?? '?'}`; });
-            await queue(barred, [], 'suppressed', composed.messageId.replace('@', '.suppressed@'), `suppressed (R68): ${why.join('; ')}`);
-          }
+          const capped = await queueCopies(composed, { ticketId, trigger: email.trigger, nowIso, suppressed, result, sent });
           for (const e of historyFor) if (!capped.has(e)) await deps.tickets.clearCcHistory(ticketId, e);
         }
       }
