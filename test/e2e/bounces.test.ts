@@ -24,6 +24,7 @@ describe('bounces and suppression (R67, R68, R5)', () => {
     await sink.start();
     env = makeEnv((c) => {
       c.outbound = { smtp: { host: '127.0.0.1', port: sink.port, secure: false }, return_path: RETURN_PATH, soft_bounce_limit: 2, retry_initial: '100ms', retry_max: '400ms', retry_for: '1h' };
+      c.metrics = { listen: '127.0.0.1:0' };
     });
     d = await startTestDaemon(env);
   });
@@ -172,6 +173,9 @@ describe('bounces and suppression (R67, R68, R5)', () => {
     assert.deepEqual([intake.status, intake.error_code], ['suspended', 'unmatched_bounce']);
     const listed = await cliJson<Array<{ id: number; reason: string }>>(['suspended', 'list', '-c', env.configPath, '--json']);
     assert.ok(listed.some((s) => s.id === intake.id && s.reason === 'unmatched_bounce'));
+    const counted = await (await fetch(`http://127.0.0.1:${d.metricsPort}/metrics`)).text();
+    assert.match(counted, /^deskgate_bounces_total\{result="unmatched"\} [1-9]/m);
+    assert.match(counted, /^deskgate_bounces_total\{result="matched"\} [1-9]/m, 'the earlier tests\' bounces were counted too');
   });
 
   it('R67, R42: an auto-reply to a notification\'s return path is mail to its support address: a private note flagged automated, never a bounce', async () => {
