@@ -1,6 +1,6 @@
 import type { ParsedMessage } from '../parse/index.js';
 import type { IntakeRow, OutboundRow } from '../store/index.js';
-import { isBounceMessage, planBounce, planPolicy, type BouncePlan } from '../rules/index.js';
+import { isBounceMessage, planBounce, planPolicy, supportAddressOf, type BouncePlan } from '../rules/index.js';
 import { planChanges, applyChanges } from '../changes/index.js';
 import { verpParts, verpRecipient, type VerpParts } from '../shared/verp.js';
 import type { PipelineContext } from './context.js';
@@ -68,4 +68,17 @@ export async function handleBounce(ctx: PipelineContext, row: Pick<IntakeRow, 'e
     await applyChanges(ctx.tickets, { ticketId: sent.ticket_id, actor, now }, changes, { notes: plan.notes });
   }
   return { kind: 'matched', ticketId: sent.ticket_id, outboxId: sent.id, form: parsed.bounce.form, plan, by };
+}
+
+/**
+ * R41 with R67: mail held as `unmatched_bounce` and released by an admin is processed as mail;
+ * when it reached only a return path (of a row that is gone), it goes to the first support
+ * address, as mail that names none does in IMAP mode.
+ */
+export function releasedEnvelope(ctx: Pick<PipelineContext, 'directory' | 'bounces' | 'secret'>, row: Pick<IntakeRow, 'envelope_to'> & { skip_checks?: readonly string[] | undefined }): string[] | null {
+  if (!(row.skip_checks ?? []).includes('unmatched_bounce')) return null;
+  if (row.envelope_to.some((a) => supportAddressOf(ctx.directory, a))) return null;
+  if (!verpOf(ctx, row.envelope_to)) return null;
+  const first = ctx.directory.supportAddresses[0];
+  return first ? [first.address] : null;
 }

@@ -10,7 +10,7 @@ import type { WriteGate } from '../shared/write-gate.js';
 import { isTransientStoreError, type IntakeRow, type LaneFilter } from '../store/index.js';
 import type { PipelineContext } from './context.js';
 import { decide, automatedOf } from './decide.js';
-import { handleBounce, type BounceHandled } from './bounce.js';
+import { handleBounce, releasedEnvelope, type BounceHandled } from './bounce.js';
 import { applyDecision } from './apply-decision.js';
 
 /** Messages read and parsed at once: parser threads queue the rest anyway, and the pool stays free. */
@@ -160,7 +160,8 @@ export function createIntakeProcessor(ctx: PipelineContext, opts: {
       return await ctx.sql.tx(async (): Promise<Outcome> => {
         const bounced = await handleBounce(ctx, row, parsed, automatedOf(row, parsed), now);
         if (bounced && bounced.kind !== 'mail') return bounceOutcome(row, parsed, bounced, now);
-        const mail = bounced ? { ...row, envelope_to: bounced.envelopeTo } : row;
+        const to = bounced?.envelopeTo ?? releasedEnvelope(ctx, row);
+        const mail = to ? { ...row, envelope_to: to } : row;
         const { decision: d, auth, automated } = await decide(ctx, mail, parsed, prepared.auth);
         if (d.action === 'suspend') {
           // R41: held, never dropped.

@@ -192,8 +192,13 @@ describe('bounces and suppression (R67, R68, R5)', () => {
 
   it('R67: mail at a signed return path of a row that does not exist is suspended as unmatched_bounce', async () => {
     const to = verpAddress(RETURN_PATH, 999_999, 'x@customer.test', d.app.ctx.secret);
-    const intake = await processed(intakeOf(await sendMail(d.port, to, mail({ to, subject: 'Out of office' }), 'x@customer.test')));
+    const intake = await processed(intakeOf(await sendMail(d.port, to, mail({ to, subject: 'Gone row' }), 'x@customer.test')));
     assert.deepEqual([intake.status, intake.error_code], ['suspended', 'unmatched_bounce']);
+    // R41: released, it is mail like any, to the first support address.
+    const released = await cliJson<{ status: string; ticket_id: number }>(['suspended', 'release', String(intake.id), '-c', env.configPath, '--json']);
+    assert.equal(released.status, 'done');
+    const t = await cliJson<{ recipient: string; subject: string }>(['tickets', 'show', String(released.ticket_id), '-c', env.configPath, '--json']);
+    assert.deepEqual([t.recipient, t.subject], [SUPPORT, 'Gone row']);
   });
 
   it('R67: a qmail text bounce from MAILER-DAEMON is read and matched by its VERP address', async () => {
